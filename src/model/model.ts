@@ -1,0 +1,106 @@
+// The trainable model: a validated spec plus one flat Float32Array of parameters in ONNX
+// layout (see src/layers/params.ts). Export, training and inference all read these buffers.
+
+import { initializeParams } from '../layers/init.js';
+import { paramLayout, view, type ParamLayout } from '../layers/params.js';
+import { normalizeModelSpec, outputIsSequence, outputSize, type LayerSpec, type ModelSpec } from '../layers/spec.js';
+
+/** Per-feature affine normalisation: x' = (x - mean) / std. */
+export interface Normalization {
+  mean: number[];
+  std: number[];
+}
+
+/** What a model file carries besides weights, so that it can be used from the file alone. */
+export interface ModelMetadata {
+  /** Applied to inputs before the network (the caller's job at inference; stored for it). */
+  inputNormalization?: Normalization;
+  /** Inverse applied to outputs (forecasters trained on normalised targets). */
+  targetNormalization?: Normalization;
+  /** Char-level models: index → character. */
+  vocabulary?: string[];
+  /** Free-form string pairs kept in the file (task, data source, training figures...). */
+  extra?: Record<string, string>;
+}
+
+export interface CreateModelOptions {
+  /** Seed for reproducible initialisation. Default 1. */
+  seed?: number;
+  metadata?: ModelMetadata;
+}
+
+/** Views into the flat buffer for one layer. Recurrent: W, R, B, P (P null without peepholes); dense: W, b. */
+export type LayerParams =
+  | { kind: 'rnn' | 'lstm' | 'gru'; W: Float32Array; R: Float32Array; B: Float32Array; P: Float32Array | null }
+  | { kind: 'dense'; W: Float32Array; b: Float32Array };
+
+export class Model {
+  readonly spec: ModelSpec;
+  readonly layout: ParamLayout;
+  /** Every parameter, in the order of `layout`. Training updates it in place. */
+  readonly params: Float32Array;
+  metadata: ModelMetadata;
+
+  private constructor(spec: ModelSpec, params: Float32Array, metadata: ModelMetadata) {
+    this.spec = spec;
+    this.layout = paramLayout(spec);
+    if (params.length !== this.layout.total) {
+      throw new Error(`params must have length ${this.layout.total} for this model spec, got ${params.length}`);
+    }
+    this.params = params;
+    this.metadata = metadata;
+  }
+
+  /** Builds a model with freshly initialised weights (Glorot W, orthogonal R, see src/layers/init.ts). */
+  static create(spec: { inputSize: number; layers: LayerSpec[] } | ModelSpec, options: CreateModelOptions = {}): Model {
+    const normalized = normalizeModelSpec(spec);
+    const layout = paramLayout(normalized);
+    const params = new Float32Array(layout.total);
+    const seed = options.seed ?? 1;
+    if (!Number.isInteger(seed)) throw new Error(`seed must be an integer, got ${seed}`);
+    initializeParams(normalized, params, seed, layout);
+    return new Model(normalized, params, structuredClone(options.metadata ?? {}));
+  }
+
+  /** Wraps existing weights (copied) with a spec; used by load and by converters. */
+  static fromParams(spec: ModelSpec, params: Float32Array, metadata: ModelMetadata = {}): Model {
+    const normalized = normalizeModelSpec(spec);
+    return new Model(normalized, Float32Array.from(params), structuredClone(metadata));
+  }
+
+  get inputSize(): number {
+    return this.spec.inputSize;
+  }
+
+  /** Feature count of the output. */
+  get outputSize(): number {
+    return outputSize(this.spec);
+  }
+
+  /** true: output is [N, T, F]; false: [N, F]. */
+  get returnsSequences(): boolean {
+    return outputIsSequence(this.spec);
+  }
+
+  get parameterCount(): number {
+    return this.layout.total;
+  }
+
+  /** The parameter tensors of layer `i` as views sharing memory with `params`. */
+  layerParams(i: number): LayerParams {
+    const l = this.layout.layers[i];
+    if (!l) throw new Error(`layer index must be in [0, ${this.layout.layers.length}), got ${i}`);
+    if (l.kind === 'dense') return { kind: 'dense', W: view(this.params, l.W), b: view(this.params, l.b) };
+    return {
+      kind: l.kind,
+      W: view(this.params, l.W),
+      R: view(this.params, l.R),
+      B: view(this.params, l.B),
+      P: l.P ? view(this.params, l.P) : null,
+    };
+  }
+
+  clone(): Model {
+    return Model.fromParams(this.spec, this.params, this.metadata);
+  }
+}
