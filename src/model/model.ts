@@ -3,6 +3,8 @@
 
 import { initializeParams } from '../layers/init.js';
 import { paramLayout, view, type ParamLayout } from '../layers/params.js';
+import { toOnnx, type ExportOptions } from '../graph/export.js';
+import { loadModel, saveModel } from '../graph/io.js';
 import { normalizeModelSpec, outputIsSequence, outputSize, type LayerSpec, type ModelSpec } from '../layers/spec.js';
 
 /** Per-feature affine normalisation: x' = (x - mean) / std. */
@@ -102,5 +104,20 @@ export class Model {
 
   clone(): Model {
     return Model.fromParams(this.spec, this.params, this.metadata);
+  }
+
+  /** The model as `.onnx` bytes (see src/graph/export.ts for the graph and the options). */
+  toOnnx(options: ExportOptions = {}): Uint8Array {
+    return toOnnx(this, options);
+  }
+
+  /** Writes the model to `path` as `.onnx`, atomically (temporary file, fsync, rename). */
+  save(path: string, options: ExportOptions = {}): void {
+    saveModel(this, path, options);
+  }
+
+  /** Loads an rnnx-written `.onnx` file back into a trainable model with bit-identical weights. */
+  static load(path: string): Model {
+    return loadModel(path);
   }
 }
