@@ -2,7 +2,13 @@
   "targets": [
     {
       "target_name": "rnnx_native",
-      "sources": [ "native/binding.cc", "native/cpu_features.cc", "native/thread_pool.cc", "native/gemm.cc", "native/gemm_avx2.cc", "native/gemm_avx512.cc" ],
+      "dependencies": [ "native/cuda/cuda.gyp:rnnx_cuda" ],
+      "sources": [
+        "native/binding.cc", "native/binding_args.cc", "native/trainer_wrap.cc",
+        "native/cpu_features.cc", "native/thread_pool.cc", "native/gemm.cc", "native/gemm_avx2.cc", "native/gemm_avx512.cc", "native/gemm_binding.cc",
+        "native/recurrent.cc", "native/cell_kernels.cc", "native/lstm.cc", "native/gru.cc", "native/rnn.cc", "native/dense.cc", "native/loss.cc",
+        "native/optimizer.cc", "native/network.cc", "native/trainer.cc"
+      ],
       "include_dirs": [ "<!(node -p \"require('node-addon-api').include_dir\")", "native" ],
       "defines": [ "NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS" ],
       "cflags!": [ "-fno-exceptions" ],

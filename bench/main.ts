@@ -4,6 +4,7 @@ const suites: Record<string, string> = {
   train: './train.ts',
   infer: './infer.ts',
   serve: './serve.ts',
+  gemm: './gemm.ts',
 };
 
 const [name = 'all', ...rest] = process.argv.slice(2);

@@ -1,7 +1,11 @@
-// The only file that knows N-API: it unpacks JavaScript values and calls the kernels.
+// Entry point of the addon: registers the exports of each binding file (binding_args.cc holds
+// the argument checking, trainer_wrap.cc the training classes). Kernels know nothing of N-API.
 #include <napi.h>
 
 #include "cpu_features.h"
+#include "gemm_binding.h"
+#include "trainer_wrap.h"
+#include "cuda/cuda_js.h"
 
 namespace {
 
@@ -17,6 +21,9 @@ Napi::Value CpuFeaturesJs(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cpuFeatures", Napi::Function::New(env, CpuFeaturesJs));
+  rnnx::registerGemmExports(env, exports);
+  rnnx::cuda::RegisterCudaJs(env, exports);
+  rnnx::RegisterTrainingExports(env, exports);
   return exports;
 }
 

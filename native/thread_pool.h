@@ -1,6 +1,11 @@
 // A fixed pool of worker threads for data-parallel loops inside one training step.
 // Work is split statically (the same ranges every call for the same thread count), so
 // results never depend on scheduling: training stays bit-reproducible.
+//
+// Dispatch: the caller publishes the job and bumps an atomic generation counter; workers spin on
+// it for a short while (~100 µs, so back-to-back loops of a time step cost a few µs to start) and
+// then sleep on a condition variable, so idle workers do not burn a core between steps. The caller
+// waits for completion the same way (spin, then sleep).
 #pragma once
 
 #include <functional>
@@ -9,7 +14,8 @@ namespace rnnx {
 
 class ThreadPool {
  public:
-  // threads: total workers including the calling thread (>= 1).
+  // threads: total workers including the calling thread (>= 1; smaller values mean 1).
+  // Starts threads - 1 persistent worker threads.
   explicit ThreadPool(int threads);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
@@ -20,11 +26,22 @@ class ThreadPool {
   // Splits [begin, end) into size() contiguous chunks (chunk boundaries are multiples of
   // `grain`) and runs fn(chunkBegin, chunkEnd) on each, the calling thread taking the first.
   // Returns when all chunks are done. Not re-entrant.
+  // Details: chunk i is [begin + g(i), begin + g(i+1)) with g(i) = grain * floor(i * G / size()),
+  // G = ceil((end - begin) / grain), the last chunk ending at `end`; empty chunks are skipped (fn is
+  // never called with an empty range). An exception thrown by fn on any thread is caught there and
+  // rethrown on the calling thread once every chunk has finished (the first one, in chunk order).
+  // A call made from inside a running fn (nested) or while another thread is using the pool does
+  // not deadlock: nested calls run all chunks, in order, on the calling thread (same boundaries);
+  // concurrent callers take turns.
   void ParallelFor(int begin, int end, int grain, const std::function<void(int, int)>& fn);
 
  private:
   struct Impl;
   Impl* impl_;
 };
+
+// Default thread count: the RNNX_NUM_THREADS environment variable when it holds a positive integer,
+// else the number of hardware threads (at least 1).
+int DefaultThreadCount();
 
 }  // namespace rnnx

@@ -5,6 +5,8 @@ import { initializeParams } from '../layers/init.js';
 import { paramLayout, view, type ParamLayout } from '../layers/params.js';
 import { toOnnx, type ExportOptions } from '../graph/export.js';
 import { loadModel, saveModel } from '../graph/io.js';
+import type { SequenceDataset } from '../data/dataset.js';
+import { fit, type FitOptions, type History } from '../train/fit.js';
 import { normalizeModelSpec, outputIsSequence, outputSize, type LayerSpec, type ModelSpec } from '../layers/spec.js';
 
 /** Per-feature affine normalisation: x' = (x - mean) / std. */
@@ -117,6 +119,11 @@ export class Model {
   }
 
   /** Loads an rnnx-written `.onnx` file back into a trainable model with bit-identical weights. */
+  /** Trains in place with the native fused step (see src/train/fit.ts for every option). */
+  fit(data: SequenceDataset, options: FitOptions = {}): Promise<History> {
+    return fit(this, data, options);
+  }
+
   static load(path: string): Model {
     return loadModel(path);
   }

@@ -1,0 +1,657 @@
+// Element-wise work of the CUDA training step, written once as functors that run on the GPU
+// (nvcc, one thread per index) and on the host (HostExec loops over the index). The host
+// build is what the CPU-only test suite checks against finite differences, so every line of
+// gate math here is exercised without a GPU; only the launch and cuBLAS plumbing are not.
+//
+// Layouts (time-major inside the backend; the batch arrives batch-first and is transposed once):
+//   X   [T, N, I]          layer input (layer 0: the batch; later: the previous layer's Y)
+//   Y   [T, N, D*H]        layer output, directions side by side (forward first)
+//   G   [T, N, G*H]        per direction: input projections, overwritten in place by the
+//                          activated gates the backward pass needs (LSTM i,o,f,c; GRU z,r,h~)
+//   C   [T, N, H]          LSTM cell state per step (direction-local)
+//   RH  [T, N, H]          GRU: lbr=1 R_h·h + Rb_h (before the reset gate); lbr=0 r ⊙ h_prev
+// A step's "previous" state is the one of the previous step in processing order (t-1 forward,
+// t+1 reverse); the first processed step has zero state. Steps t >= len[n] are padding: their
+// outputs, gates and states are zero, which keeps the reverse direction starting from zero at
+// t = len-1 as ONNX does, and their gradients are zero.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#if defined(__CUDACC__)
+#define RNNX_HD __host__ __device__ __forceinline__
+#else
+#define RNNX_HD inline
+#endif
+
+namespace rnnx {
+namespace cuda {
+namespace k {
+
+RNNX_HD float Exp(float x) { return expf(x); }
+RNNX_HD double Exp(double x) { return exp(x); }
+RNNX_HD float Tanh(float x) { return tanhf(x); }
+RNNX_HD double Tanh(double x) { return tanh(x); }
+RNNX_HD float Log(float x) { return logf(x); }
+RNNX_HD double Log(double x) { return log(x); }
+RNNX_HD float Sqrt(float x) { return sqrtf(x); }
+RNNX_HD double Sqrt(double x) { return sqrt(x); }
+RNNX_HD float Abs(float x) { return fabsf(x); }
+RNNX_HD double Abs(double x) { return fabs(x); }
+
+template <typename T>
+RNNX_HD T Sigmoid(T x) {
+  return T(1) / (T(1) + Exp(-x));
+}
+template <typename T>
+RNNX_HD T Clamp(T x, T c) {
+  return c > T(0) ? (x > c ? c : (x < -c ? -c : x)) : x;
+}
+// Derivative of Clamp at x: 0 where the clamp was active.
+template <typename T>
+RNNX_HD T ClampGrad(T x, T c) {
+  return (c > T(0) && (x > c || x < -c)) ? T(0) : T(1);
+}
+
+// dst[t, n, i] = src[n, t, i]: batch-first → time-major.
+template <typename T>
+struct ToTimeMajor {
+  const float* src;
+  T* dst;
+  int N, Tn, I;
+  RNNX_HD void operator()(int e) const {
+    const int i = e % I, r = e / I, n = r % N, t = r / N;
+    dst[e] = T(src[(static_cast<long long>(n) * Tn + t) * I + i]);
+  }
+};
+
+template <typename T>
+struct Convert {
+  const float* s;
+  T* d;
+  RNNX_HD void operator()(int e) const { d[e] = T(s[e]); }
+};
+
+template <typename T>
+struct ConvertBack {
+  const T* s;
+  float* d;
+  RNNX_HD void operator()(int e) const { d[e] = float(s[e]); }
+};
+
+template <typename T>
+struct Fill {
+  T* p;
+  T v;
+  RNNX_HD void operator()(int e) const { p[e] = v; }
+};
+
+// ---------------------------------------------------------------- forward, one step
+
+// Common per-step arguments. Pointers are to row t (or the previous processed row) already.
+template <typename T>
+struct StepIO {
+  int N, H, ldY;        // ldY = D*H
+  int t;                // real time index of this step
+  const int32_t* len;   // [N]
+  T* g;                 // G row [N, G*H]
+  const T* rh;          // recurrent product for this step [N, G*H] (H·Rᵀ, no biases)
+  const T* bW;          // [G*H] W-biases of this direction
+  const T* bR;          // [G*H] R-biases
+  const T* hPrev;       // previous h, row stride ldY, or null (zero)
+  T* y;                 // Y row + d*H, row stride ldY
+};
+
+template <typename T>
+struct LstmForward {
+  StepIO<T> s;
+  const T* cPrev;  // [N, H] or null
+  T* c;            // [N, H]
+  const T* P;      // [3H] i, o, f or null
+  T clip;
+  bool inputForget;
+  RNNX_HD void operator()(int e) const {
+    const int H = s.H, n = e / H, j = e % H, GH = 4 * H;
+    T* g = s.g + n * GH;
+    if (s.t >= s.len[n]) {
+      g[j] = g[H + j] = g[2 * H + j] = g[3 * H + j] = T(0);
+      c[e] = T(0);
+      s.y[n * s.ldY + j] = T(0);
+      return;
+    }
+    const T* r = s.rh + n * GH;
+    const T cp = cPrev ? cPrev[e] : T(0);
+    T pi = g[j] + r[j] + s.bW[j] + s.bR[j];
+    T po = g[H + j] + r[H + j] + s.bW[H + j] + s.bR[H + j];
+    T pf = g[2 * H + j] + r[2 * H + j] + s.bW[2 * H + j] + s.bR[2 * H + j];
+    T pc = g[3 * H + j] + r[3 * H + j] + s.bW[3 * H + j] + s.bR[3 * H + j];
+    if (P) {
+      pi += P[j] * cp;
+      pf += P[2 * H + j] * cp;
+    }
+    const T ig = Sigmoid(Clamp(pi, clip));
+    const T fg = inputForget ? T(1) - ig : Sigmoid(Clamp(pf, clip));
+    const T cc = Tanh(Clamp(pc, clip));
+    const T cn = fg * cp + ig * cc;
+    if (P) po += P[H + j] * cn;  // the output peephole sees the new cell
+    const T og = Sigmoid(Clamp(po, clip));
+    g[j] = ig;
+    g[H + j] = og;
+    g[2 * H + j] = fg;
+    g[3 * H + j] = cc;
+    c[e] = cn;
+    s.y[n * s.ldY + j] = og * Tanh(cn);
+  }
+};
+
+template <typename T>
+struct RnnForward {
+  StepIO<T> s;
+  bool relu;
+  RNNX_HD void operator()(int e) const {
+    const int H = s.H, n = e / H, j = e % H;
+    T* g = s.g + n * H;
+    if (s.t >= s.len[n]) {
+      g[j] = T(0);
+      s.y[n * s.ldY + j] = T(0);
+      return;
+    }
+    const T p = g[j] + s.rh[n * H + j] + s.bW[j] + s.bR[j];
+    const T h = relu ? (p > T(0) ? p : T(0)) : Tanh(p);
+    g[j] = h;
+    s.y[n * s.ldY + j] = h;
+  }
+};
+
+// GRU, linear_before_reset = 1: h~ = tanh(Xh + Wbh + r ⊙ (H·Rhᵀ + Rbh)).
+template <typename T>
+struct GruForwardLbr1 {
+  StepIO<T> s;
+  T* hn;  // RH row [N, H]: H·Rhᵀ + Rbh
+  RNNX_HD void operator()(int e) const {
+    const int H = s.H, n = e / H, j = e % H, GH = 3 * H;
+    T* g = s.g + n * GH;
+    if (s.t >= s.len[n]) {
+      g[j] = g[H + j] = g[2 * H + j] = T(0);
+      hn[e] = T(0);
+      s.y[n * s.ldY + j] = T(0);
+      return;
+    }
+    const T* r = s.rh + n * GH;
+    const T hp = s.hPrev ? s.hPrev[n * s.ldY + j] : T(0);
+    const T z = Sigmoid(g[j] + r[j] + s.bW[j] + s.bR[j]);
+    const T rg = Sigmoid(g[H + j] + r[H + j] + s.bW[H + j] + s.bR[H + j]);
+    const T lin = r[2 * H + j] + s.bR[2 * H + j];
+    const T hc = Tanh(g[2 * H + j] + s.bW[2 * H + j] + rg * lin);
+    g[j] = z;
+    g[H + j] = rg;
+    g[2 * H + j] = hc;
+    hn[e] = lin;
+    s.y[n * s.ldY + j] = (T(1) - z) * hc + z * hp;
+  }
+};
+
+// GRU, linear_before_reset = 0, first half: z, r and r ⊙ h_prev (the input of the second
+// recurrent product). s.rh holds H·R[z,r]ᵀ with row stride 3H (only the first 2H used).
+template <typename T>
+struct GruForwardLbr0A {
+  StepIO<T> s;
+  T* rhp;  // RH row [N, H]: r ⊙ h_prev
+  RNNX_HD void operator()(int e) const {
+    const int H = s.H, n = e / H, j = e % H, GH = 3 * H;
+    T* g = s.g + n * GH;
+    if (s.t >= s.len[n]) {
+      g[j] = g[H + j] = T(0);
+      rhp[e] = T(0);
+      return;
+    }
+    const T* r = s.rh + n * GH;
+    const T hp = s.hPrev ? s.hPrev[n * s.ldY + j] : T(0);
+    const T z = Sigmoid(g[j] + r[j] + s.bW[j] + s.bR[j]);
+    const T rg = Sigmoid(g[H + j] + r[H + j] + s.bW[H + j] + s.bR[H + j]);
+    g[j] = z;
+    g[H + j] = rg;
+    rhp[e] = rg * hp;
+  }
+};
+
+// Second half: h~ = tanh(Xh + (r ⊙ h_prev)·Rhᵀ + Rbh + Wbh). s.rh holds (r ⊙ h_prev)·Rhᵀ [N, H].
+template <typename T>
+struct GruForwardLbr0B {
+  StepIO<T> s;
+  RNNX_HD void operator()(int e) const {
+    const int H = s.H, n = e / H, j = e % H, GH = 3 * H;
+    T* g = s.g + n * GH;
+    if (s.t >= s.len[n]) {
+      g[2 * H + j] = T(0);
+      s.y[n * s.ldY + j] = T(0);
+      return;
+    }
+    const T hp = s.hPrev ? s.hPrev[n * s.ldY + j] : T(0);
+    const T z = g[j];
+    const T hc = Tanh(g[2 * H + j] + s.rh[e] + s.bW[2 * H + j] + s.bR[2 * H + j]);
+    g[2 * H + j] = hc;
+    s.y[n * s.ldY + j] = (T(1) - z) * hc + z * hp;
+  }
+};
+
+// ---------------------------------------------------------------- backward, one step
+// dh = dY[t] (this direction's slice) + dhRec (dG[t+1]·R from the step processed after) +
+// dhDirect (the element-wise part of ∂h_prev, e.g. z ⊙ dh for GRU). Each thread owns one
+// (n, j) and carries dc and dhDirect for it across steps, so updating in place is safe.
+
+template <typename T>
+struct StepGrad {
+  int N, H, ldY, t;
+  const int32_t* len;
+  const T* g;        // activated gates row [N, G*H]
+  const T* dy;       // dY row + d*H, stride ldY
+  const T* dhRec;    // [N, H]
+  T* dhDirect;       // [N, H] in: from the step after; out: for the step before
+  const T* hPrev;    // stride ldY, or null
+  T* dg;             // dG row [N, G*H]
+};
+
+template <typename T>
+struct LstmBackward {
+  StepGrad<T> s;
+  const T* c;      // C row [N, H]
+  const T* cPrev;  // or null
+  T* dc;           // [N, H] carried
+  const T* P;      // [3H] or null
+  T* dP;           // [N, 3H] accumulated over steps, or null
+  T clip;
+  bool inputForget;
+  RNNX_HD void operator()(int e) const {
+    const int H = s.H, n = e / H, j = e % H, GH = 4 * H;
+    T* dg = s.dg + n * GH;
+    if (s.t >= s.len[n]) {
+      dg[j] = dg[H + j] = dg[2 * H + j] = dg[3 * H + j] = T(0);
+      dc[e] = T(0);
+      s.dhDirect[e] = T(0);
+      return;
+    }
+    const T* g = s.g + n * GH;
+    const T ig = g[j], og = g[H + j], fg = g[2 * H + j], cc = g[3 * H + j];
+    const T cn = c[e], cp = cPrev ? cPrev[e] : T(0);
+    const T dh = s.dy[n * s.ldY + j] + s.dhRec[e] + s.dhDirect[e];
+    const T tc = Tanh(cn);
+    // A clamped pre-activation has zero gradient; the clamp was active exactly when the gate
+    // equals the activation of ±clip, which recomputing the same expression detects.
+    T mo = T(1), mi = T(1), mf = T(1), mc = T(1);
+    if (clip > T(0)) {
+      const T hi = Sigmoid(clip), lo = Sigmoid(-clip), th = Tanh(clip);
+      mo = (og >= hi || og <= lo) ? T(0) : T(1);
+      mi = (ig >= hi || ig <= lo) ? T(0) : T(1);
+      mf = (!inputForget && (fg >= hi || fg <= lo)) ? T(0) : T(1);
+      mc = (cc >= th || cc <= -th) ? T(0) : T(1);
+    }
+    const T dpo = dh * tc * og * (T(1) - og) * mo;
+    T dcn = dc[e] + dh * og * (T(1) - tc * tc);
+    if (P) dcn += dpo * P[H + j];
+    T di = dcn * cc;
+    const T dcc = dcn * ig;
+    const T df = dcn * cp;
+    T dpf = T(0);
+    if (inputForget) {
+      di -= df;
+    } else {
+      dpf = df * fg * (T(1) - fg) * mf;
+    }
+    const T dpi = di * ig * (T(1) - ig) * mi;
+    const T dpc = dcc * (T(1) - cc * cc) * mc;
+    T dcp = dcn * fg;
+    if (P) {
+      dcp += dpi * P[j] + dpf * P[2 * H + j];
+      T* dp = dP + n * 3 * H;
+      dp[j] += dpi * cp;
+      dp[H + j] += dpo * cn;
+      dp[2 * H + j] += dpf * cp;
+    }
+    dg[j] = dpi;
+    dg[H + j] = dpo;
+    dg[2 * H + j] = dpf;
+    dg[3 * H + j] = dpc;
+    dc[e] = dcp;
+    s.dhDirect[e] = T(0);
+  }
+};
+
+template <typename T>
+struct RnnBackward {
+  StepGrad<T> s;
+  bool relu;
+  RNNX_HD void operator()(int e) const {
+    const int H = s.H, n = e / H, j = e % H;
+    if (s.t >= s.len[n]) {
+      s.dg[n * H + j] = T(0);
+      s.dhDirect[e] = T(0);
+      return;
+    }
+    const T h = s.g[n * H + j];
+    const T dh = s.dy[n * s.ldY + j] + s.dhRec[e] + s.dhDirect[e];
+    s.dg[n * H + j] = relu ? (h > T(0) ? dh : T(0)) : dh * (T(1) - h * h);
+    s.dhDirect[e] = T(0);
+  }
+};
+
+// lbr = 1. dgr: the gradient w.r.t. the recurrent pre-activations (H·Rᵀ + Rb), which differs
+// from dg (w.r.t. X·Wᵀ + Wb) in the h~ block by the factor r.
+template <typename T>
+struct GruBackwardLbr1 {
+  StepGrad<T> s;
+  const T* hn;  // RH row
+  T* dgr;       // [N, 3H]
+  RNNX_HD void operator()(int e) const {
+    const int H = s.H, n = e / H, j = e % H, GH = 3 * H;
+    T* dg = s.dg + n * GH;
+    T* dr = dgr + n * GH;
+    if (s.t >= s.len[n]) {
+      dg[j] = dg[H + j] = dg[2 * H + j] = T(0);
+      dr[j] = dr[H + j] = dr[2 * H + j] = T(0);
+      s.dhDirect[e] = T(0);
+      return;
+    }
+    const T* g = s.g + n * GH;
+    const T z = g[j], rg = g[H + j], hc = g[2 * H + j];
+    const T hp = s.hPrev ? s.hPrev[n * s.ldY + j] : T(0);
+    const T dh = s.dy[n * s.ldY + j] + s.dhRec[e] + s.dhDirect[e];
+    const T dph = dh * (T(1) - z) * (T(1) - hc * hc);
+    const T dpz = dh * (hp - hc) * z * (T(1) - z);
+    const T dpr = dph * hn[e] * rg * (T(1) - rg);
+    dg[j] = dpz;
+    dg[H + j] = dpr;
+    dg[2 * H + j] = dph;
+    dr[j] = dpz;
+    dr[H + j] = dpr;
+    dr[2 * H + j] = dph * rg;
+    s.dhDirect[e] = dh * z;
+  }
+};
+
+// lbr = 0, first half: gradients of z and h~; ∂h_prev's direct part dh ⊙ z.
+template <typename T>
+struct GruBackwardLbr0A {
+  StepGrad<T> s;
+  RNNX_HD void operator()(int e) const {
+    const int H = s.H, n = e / H, j = e % H, GH = 3 * H;
+    T* dg = s.dg + n * GH;
+    if (s.t >= s.len[n]) {
+      dg[j] = dg[H + j] = dg[2 * H + j] = T(0);
+      s.dhDirect[e] = T(0);
+      return;
+    }
+    const T* g = s.g + n * GH;
+    const T z = g[j], hc = g[2 * H + j];
+    const T hp = s.hPrev ? s.hPrev[n * s.ldY + j] : T(0);
+    const T dh = s.dy[n * s.ldY + j] + s.dhRec[e] + s.dhDirect[e];
+    dg[j] = dh * (hp - hc) * z * (T(1) - z);
+    dg[2 * H + j] = dh * (T(1) - z) * (T(1) - hc * hc);
+    s.dhDirect[e] = dh * z;
+  }
+};
+
+// Second half: drh = dph·Rh (computed by a product between the two halves) gives the reset
+// gate's gradient and the part of ∂h_prev that flows through r ⊙ h_prev.
+template <typename T>
+struct GruBackwardLbr0B {
+  StepGrad<T> s;
+  const T* drh;  // [N, H]
+  RNNX_HD void operator()(int e) const {
+    const int H = s.H, n = e / H, j = e % H, GH = 3 * H;
+    if (s.t >= s.len[n]) return;  // A already zeroed this row
+    const T rg = s.g[n * GH + H + j];
+    const T hp = s.hPrev ? s.hPrev[n * s.ldY + j] : T(0);
+    s.dg[n * GH + H + j] = drh[e] * hp * rg * (T(1) - rg);
+    s.dhDirect[e] += drh[e] * rg;
+  }
+};
+
+// ---------------------------------------------------------------- last step, dense, loss
+
+// out[n, d*H + j] = Y[t_last(n, d), n, d*H + j]: forward takes the last valid step, reverse
+// the state after step 0 (ONNX Y_h).
+template <typename T>
+struct GatherLast {
+  const T* Y;
+  T* out;
+  const int32_t* len;
+  int N, H, D;
+  bool reverseOnly;  // D == 1 and the single direction is reverse
+  RNNX_HD void operator()(int e) const {
+    const int DH = D * H, n = e / DH, c = e % DH, d = c / H;
+    const bool rev = reverseOnly || d == 1;
+    const int t = rev ? 0 : len[n] - 1;
+    out[e] = Y[(static_cast<long long>(t) * N + n) * DH + c];
+  }
+};
+
+// dY = 0 everywhere except the gathered positions (dY must be zeroed before).
+template <typename T>
+struct ScatterLast {
+  const T* dout;
+  T* dY;
+  const int32_t* len;
+  int N, H, D;
+  bool reverseOnly;
+  RNNX_HD void operator()(int e) const {
+    const int DH = D * H, n = e / DH, c = e % DH, d = c / H;
+    const bool rev = reverseOnly || d == 1;
+    const int t = rev ? 0 : len[n] - 1;
+    dY[(static_cast<long long>(t) * N + n) * DH + c] = dout[e];
+  }
+};
+
+// z[r, u] += b[u], then the activation, in place. Softmax: one thread per row.
+template <typename T>
+struct BiasAct {
+  T* z;
+  const T* b;
+  int units;
+  int act;  // DenseAct as int
+  RNNX_HD void operator()(int e) const {
+    T v = z[e] + b[e % units];
+    if (act == 1) v = v > T(0) ? v : T(0);
+    else if (act == 2) v = Tanh(v);
+    else if (act == 3) v = Sigmoid(v);
+    z[e] = v;
+  }
+};
+
+template <typename T>
+struct SoftmaxRows {
+  T* z;
+  const T* b;
+  int units;
+  RNNX_HD void operator()(int r) const {
+    T* row = z + static_cast<long long>(r) * units;
+    T m = row[0] + b[0];
+    for (int u = 0; u < units; u++) {
+      row[u] += b[u];
+      if (row[u] > m) m = row[u];
+    }
+    T s = T(0);
+    for (int u = 0; u < units; u++) {
+      row[u] = Exp(row[u] - m);
+      s += row[u];
+    }
+    for (int u = 0; u < units; u++) row[u] /= s;
+  }
+};
+
+// dz = da ⊙ act'(a), from the activation's output a. In place on da.
+template <typename T>
+struct ActGrad {
+  const T* a;
+  T* da;
+  int act;
+  RNNX_HD void operator()(int e) const {
+    const T y = a[e];
+    if (act == 1) da[e] = y > T(0) ? da[e] : T(0);
+    else if (act == 2) da[e] *= T(1) - y * y;
+    else if (act == 3) da[e] *= y * (T(1) - y);
+  }
+};
+
+template <typename T>
+struct SoftmaxGradRows {
+  const T* a;
+  T* da;
+  int units;
+  RNNX_HD void operator()(int r) const {
+    const T* y = a + static_cast<long long>(r) * units;
+    T* d = da + static_cast<long long>(r) * units;
+    T dot = T(0);
+    for (int u = 0; u < units; u++) dot += d[u] * y[u];
+    for (int u = 0; u < units; u++) d[u] = y[u] * (d[u] - dot);
+  }
+};
+
+// Loss of one output row (time-major row r = t*N + n for sequence outputs, r = n otherwise),
+// as native/loss.cc: the row's loss (already divided by the valid count) goes to rowLoss[r],
+// the count of correct predictions (CE: argmax; BCE: logit > 0) to rowCorrect[r], and the
+// gradient w.r.t. the output layer's pre-activation to grad. Cross-entropy and binary
+// cross-entropy read LOGITS (the forward pass leaves the top softmax/sigmoid out when one of
+// them is the loss), so log-sum-exp keeps them finite; regression losses read the activation
+// and the caller applies the activation's derivative afterwards.
+template <typename T>
+struct LossRows {
+  const T* out;     // [rows, F]
+  T* grad;          // [rows, F]
+  T* rowLoss;       // [rows]
+  T* rowCorrect;    // [rows]
+  const float* targets;   // [N, T, F] / [N, F] batch-first, or null
+  const int32_t* labels;  // [N, T] / [N], or null
+  const int32_t* len;
+  int N, Tn, F;
+  bool sequence;
+  int kind;         // LossKind as int
+  T scale;          // 1 / (valid count)
+  T delta;          // Huber
+  RNNX_HD void operator()(int r) const {
+    const int n = sequence ? r % N : r, t = sequence ? r / N : 0;
+    const T* o = out + static_cast<long long>(r) * F;
+    T* g = grad + static_cast<long long>(r) * F;
+    rowCorrect[r] = T(0);
+    if (sequence && t >= len[n]) {
+      for (int f = 0; f < F; f++) g[f] = T(0);
+      rowLoss[r] = T(0);
+      return;
+    }
+    const long long tr = sequence ? static_cast<long long>(n) * Tn + t : n;
+    T loss = T(0);
+    if (kind == 3) {  // softmax cross-entropy on logits
+      const int c = labels[tr];
+      T m = o[0];
+      int arg = 0;
+      for (int f = 1; f < F; f++)
+        if (o[f] > m) {
+          m = o[f];
+          arg = f;
+        }
+      T s = T(0);
+      for (int f = 0; f < F; f++) s += Exp(o[f] - m);
+      const T lse = m + Log(s);
+      loss = lse - o[c];
+      rowCorrect[r] = arg == c ? T(1) : T(0);
+      for (int f = 0; f < F; f++) g[f] = (Exp(o[f] - lse) - (f == c ? T(1) : T(0))) * scale;
+    } else {
+      const float* y = targets + tr * F;
+      T correct = T(0);
+      for (int f = 0; f < F; f++) {
+        const T yf = T(y[f]);
+        if (kind == 4) {  // binary cross-entropy on logits
+          const T v = o[f];
+          loss += (v > T(0) ? v : T(0)) - v * yf + Log(T(1) + Exp(-Abs(v)));
+          correct += ((v > T(0)) == (yf > T(0.5))) ? T(1) : T(0);
+          g[f] = (Sigmoid(v) - yf) * scale;
+          continue;
+        }
+        const T d = o[f] - yf;
+        if (kind == 0) {
+          loss += d * d;
+          g[f] = T(2) * d * scale;
+        } else if (kind == 1) {
+          loss += Abs(d);
+          g[f] = (d > T(0) ? T(1) : d < T(0) ? T(-1) : T(0)) * scale;
+        } else {
+          const T a = Abs(d);
+          loss += a <= delta ? T(0.5) * d * d : delta * (a - T(0.5) * delta);
+          g[f] = (a <= delta ? d : (d > T(0) ? delta : -delta)) * scale;
+        }
+      }
+      rowCorrect[r] = correct;
+    }
+    rowLoss[r] = loss * scale;
+  }
+};
+
+// ---------------------------------------------------------------- optimizer
+
+// Gradient preparation before the norm, as native/trainer.cc: the L2 term 2λw, then clipping
+// by value. One pass over a parameter range.
+template <typename T>
+struct PrepareGrad {
+  const T* p;
+  T* grad;
+  T l2;         // λ of this range's group (0: none)
+  T clipValue;  // 0: off
+  RNNX_HD void operator()(int e) const {
+    T g = grad[e] + T(2) * l2 * p[e];
+    if (clipValue > T(0)) g = g > clipValue ? clipValue : (g < -clipValue ? -clipValue : g);
+    grad[e] = g;
+  }
+};
+
+// The update, as native/optimizer.h (Keras' SGD momentum form, bias-corrected Adam, AdamW's
+// decoupled decay). It reads the step's loss and gradient sum of squares from device memory
+// ([0] loss, [1] Σg²), so the step needs no device→host round trip before the update, and a
+// non-finite loss or gradient leaves every weight and moment as it was.
+template <typename T>
+struct OptimizerStep {
+  T* p;
+  const T* grad;
+  T* m;
+  T* v;
+  const T* scalars;
+  int kind;  // OptKind as int
+  T lr, momentum, rho, beta1, beta2, eps, weightDecay, clipNorm;
+  T s1, s2;  // Adam: 1 / (1 - beta^t)
+  bool nesterov;
+  RNNX_HD void operator()(int e) const {
+    const T loss = scalars[0], ss = scalars[1];
+    if (!(loss - loss == T(0)) || !(ss - ss == T(0))) return;
+    T gr = grad[e];
+    if (clipNorm > T(0)) {
+      const T norm = Sqrt(ss);
+      if (norm > clipNorm) gr *= clipNorm / norm;
+    }
+    T w = p[e];
+    if (kind == 0) {  // SGD
+      if (momentum > T(0)) {
+        const T vel = momentum * m[e] - lr * gr;
+        m[e] = vel;
+        w += nesterov ? momentum * vel - lr * gr : vel;
+      } else {
+        w -= lr * gr;
+      }
+    } else if (kind == 1) {  // RMSprop
+      const T a = rho * v[e] + (T(1) - rho) * gr * gr;
+      v[e] = a;
+      w -= lr * gr / (Sqrt(a) + eps);
+    } else {  // Adam, AdamW
+      const T mm = beta1 * m[e] + (T(1) - beta1) * gr;
+      const T vv = beta2 * v[e] + (T(1) - beta2) * gr * gr;
+      m[e] = mm;
+      v[e] = vv;
+      const T decay = kind == 3 ? T(1) - lr * weightDecay : T(1);
+      w = w * decay - lr * (mm * s1) / (Sqrt(vv * s2) + eps);
+    }
+    p[e] = w;
+  }
+};
+
+}  // namespace k
+}  // namespace cuda
+}  // namespace rnnx

@@ -1,0 +1,87 @@
+#include "optimizer.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace rnnx {
+
+template <typename T>
+Optimizer<T>::Optimizer(const OptimizerConfig& config, size_t size) : c_(config), n_(size) {
+  switch (c_.kind) {
+    case OptimizerKind::kSgd:
+      if (c_.momentum > 0) m_.assign(n_, T(0));
+      break;
+    case OptimizerKind::kRmsprop:
+      v_.assign(n_, T(0));
+      break;
+    case OptimizerKind::kAdam:
+    case OptimizerKind::kAdamW:
+      m_.assign(n_, T(0));
+      v_.assign(n_, T(0));
+      break;
+  }
+}
+
+template <typename T>
+void Optimizer<T>::Reset() {
+  std::fill(m_.begin(), m_.end(), T(0));
+  std::fill(v_.begin(), v_.end(), T(0));
+  t_ = 0;
+}
+
+template <typename T>
+void Optimizer<T>::Apply(T* w, const T* g, double lrD, ThreadPool* pool) {
+  ++t_;
+  const T lr = static_cast<T>(lrD);
+  const T eps = static_cast<T>(c_.epsilon);
+  // Ranges of 4096 elements, assigned statically: the same split every step.
+  const int chunk = 4096;
+  const int chunks = static_cast<int>((n_ + chunk - 1) / chunk);
+  T* m = m_.data();
+  T* v = v_.data();
+  const OptimizerConfig c = c_;
+  const double bc1 = 1.0 - std::pow(c.beta1, static_cast<double>(t_));
+  const double bc2 = 1.0 - std::pow(c.beta2, static_cast<double>(t_));
+  ForRows(pool, chunks, chunk, [&](int c0, int c1) {
+    const size_t b = static_cast<size_t>(c0) * chunk, e = std::min(n_, static_cast<size_t>(c1) * chunk);
+    switch (c.kind) {
+      case OptimizerKind::kSgd: {
+        if (c.momentum > 0) {
+          const T mu = static_cast<T>(c.momentum);
+          for (size_t k = b; k < e; ++k) {
+            m[k] = mu * m[k] - lr * g[k];
+            w[k] += c.nesterov ? mu * m[k] - lr * g[k] : m[k];
+          }
+        } else {
+          for (size_t k = b; k < e; ++k) w[k] -= lr * g[k];
+        }
+        break;
+      }
+      case OptimizerKind::kRmsprop: {
+        const T rho = static_cast<T>(c.rho);
+        for (size_t k = b; k < e; ++k) {
+          v[k] = rho * v[k] + (T(1) - rho) * g[k] * g[k];
+          w[k] -= lr * g[k] / (std::sqrt(v[k]) + eps);
+        }
+        break;
+      }
+      case OptimizerKind::kAdam:
+      case OptimizerKind::kAdamW: {
+        const T b1 = static_cast<T>(c.beta1), b2 = static_cast<T>(c.beta2);
+        const T s1 = static_cast<T>(1.0 / bc1), s2 = static_cast<T>(1.0 / bc2);
+        const T decay = c.kind == OptimizerKind::kAdamW ? static_cast<T>(1.0 - lrD * c.weightDecay) : T(1);
+        for (size_t k = b; k < e; ++k) {
+          m[k] = b1 * m[k] + (T(1) - b1) * g[k];
+          v[k] = b2 * v[k] + (T(1) - b2) * g[k] * g[k];
+          w[k] = w[k] * decay - lr * (m[k] * s1) / (std::sqrt(v[k] * s2) + eps);
+        }
+        break;
+      }
+    }
+  });
+}
+
+template class Optimizer<float>;
+template class Optimizer<double>;
+
+}  // namespace rnnx

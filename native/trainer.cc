@@ -1,0 +1,347 @@
+// CPU backend of the training step and the gradient-only entry point (see trainer.h).
+#include "trainer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "thread_pool.h"
+
+namespace rnnx {
+
+namespace {
+
+struct L2Region {
+  size_t offset, size;
+  int group;  // 0 input, 1 recurrent, 2 bias
+};
+
+std::vector<L2Region> L2Regions(const NetworkDesc& d) {
+  std::vector<L2Region> out;
+  for (const RecurrentLayerDesc& L : d.recurrent) {
+    const size_t D = L.directions, H = L.cell.hidden, GH = L.cell.gates() * H, I = L.cell.input;
+    out.push_back({L.offW, D * GH * I, 0});
+    out.push_back({L.offR, D * GH * H, 1});
+    out.push_back({L.offB, D * 2 * GH, 2});
+    if (L.cell.peepholes) out.push_back({L.offP, D * 3 * H, 1});
+  }
+  for (const DenseLayerDesc& L : d.dense) {
+    out.push_back({L.offW, static_cast<size_t>(L.input) * L.units, 0});
+    out.push_back({L.offb, static_cast<size_t>(L.units), 2});
+  }
+  return out;
+}
+
+// Adds 2λw to the gradients and returns the penalty Σ λ·w² (summed in order: deterministic).
+template <typename T>
+double AddL2(const TrainConfig& c, const std::vector<L2Region>& regions, const T* w, T* g) {
+  double penalty = 0;
+  for (const L2Region& r : regions) {
+    const double lambda = r.group == 0 ? c.l2Input : r.group == 1 ? c.l2Recurrent : c.l2Bias;
+    if (lambda <= 0) continue;
+    const T twoL = static_cast<T>(2 * lambda);
+    double s = 0;
+    for (size_t k = r.offset; k < r.offset + r.size; ++k) {
+      s += static_cast<double>(w[k]) * static_cast<double>(w[k]);
+      g[k] += twoL * w[k];
+    }
+    penalty += lambda * s;
+  }
+  return penalty;
+}
+
+// Clips by value, then returns the global norm (before norm clipping) and scales by clipNorm.
+template <typename T>
+double ClipGradients(const TrainConfig& c, T* g, size_t n) {
+  if (c.clipValue > 0) {
+    const T v = static_cast<T>(c.clipValue);
+    for (size_t k = 0; k < n; ++k) g[k] = std::min(std::max(g[k], -v), v);
+  }
+  double s = 0;
+  for (size_t k = 0; k < n; ++k) s += static_cast<double>(g[k]) * static_cast<double>(g[k]);
+  const double norm = std::sqrt(s);
+  if (c.clipNorm > 0 && std::isfinite(norm) && norm > c.clipNorm) {
+    const T scale = static_cast<T>(c.clipNorm / norm);
+    for (size_t k = 0; k < n; ++k) g[k] *= scale;
+  }
+  return norm;
+}
+
+TargetView Targets(const NetworkDesc& d, const BatchView& b, int t0, int Tw, const int32_t* lengths) {
+  TargetView y;
+  y.values = b.values;
+  y.labels = b.labels;
+  y.perStep = d.sequenceOutput();
+  y.N = b.N;
+  y.T = Tw;
+  y.timeStride = b.T;
+  y.t0 = t0;
+  y.lengths = lengths;
+  return y;
+}
+
+void Accumulate(StepResult& total, const LossStats& s, double windowLoss) {
+  total.loss += windowLoss * s.count;  // normalised at the end
+  total.count += s.count;
+  total.correct += s.correct;
+  total.predictions += s.predictions;
+}
+
+class CpuTrainer final : public TrainerBackend {
+ public:
+  CpuTrainer(const NetworkDesc& desc, const TrainConfig& config, float* params, int threads)
+      : desc_(desc),
+        cfg_(config),
+        params_(params),
+        pool_(threads),
+        net_(desc, &pool_),
+        opt_(config.optimizer, desc.paramCount),
+        grads_(desc.paramCount),
+        regions_(L2Regions(desc)) {
+    if (!LossAcceptsActivation(cfg_.loss.kind, desc_.outputActivation())) {
+      throw InvalidArgument(std::string("loss: ") +
+                            (cfg_.loss.kind == LossKind::kCrossEntropy
+                                 ? "crossentropy needs an output layer with softmax or no activation (logits)"
+                                 : "binaryCrossentropy needs an output layer with sigmoid or no activation (logits)"));
+    }
+  }
+
+  const char* name() const override { return "cpu"; }
+
+  StepResult TrainStep(const BatchView& b, double lr) override {
+    if (cfg_.stateful && stateN_ != 0 && stateN_ != b.N) {
+      throw InvalidArgument("batch size " + std::to_string(b.N) + " differs from the previous batch's " +
+                            std::to_string(stateN_) +
+                            ": stateful training continues row j of each batch in row j of the next, so every batch "
+                            "must have the same size (call resetStates() to start over)");
+    }
+    const int window = cfg_.tbptt > 0 ? std::min(cfg_.tbptt, b.T) : b.T;
+    const bool carry = cfg_.stateful || cfg_.tbptt > 0;
+    bool haveState = cfg_.stateful && stateN_ == b.N;
+    StepResult total;
+    for (int t0 = 0; t0 < b.T; t0 += window) {
+      const int Tw = std::min(window, b.T - t0);
+      const int32_t* lengths = WindowLengths(b, t0, Tw);
+      InputView in;
+      in.x = b.x;
+      in.N = b.N;
+      in.T = Tw;
+      in.timeStride = b.T;
+      in.t0 = t0;
+      in.lengths = lengths;
+      MaskSettings masks;
+      masks.training = true;
+      masks.seed = cfg_.seed;
+      masks.step = maskStep_++;
+      PointState(haveState, b.N);
+      net_.Forward(params_, in, haveState ? &h0_ : nullptr, haveState ? &c0_ : nullptr, masks);
+      const LossStats st = ComputeLoss<float>(cfg_.loss, desc_.outputActivation(), desc_.outputSize(), net_.outputPre(),
+                                              net_.output(), Targets(desc_, b, t0, Tw, lengths), net_.outputGrad());
+      if (st.count > 0) {
+        std::fill(grads_.begin(), grads_.end(), 0.0f);
+        net_.Backward(params_, grads_.data());
+        const double penalty = AddL2<float>(cfg_, regions_, params_, grads_.data());
+        const double loss = st.sum / st.count + penalty;
+        const double norm = ClipGradients<float>(cfg_, grads_.data(), grads_.size());
+        if (!std::isfinite(loss) || !std::isfinite(norm)) {
+          throw NonFiniteError(std::string("non-finite ") + (std::isfinite(loss) ? "gradient" : "loss") + " (loss " +
+                               std::to_string(loss) + ", gradient norm " + std::to_string(norm) + ") at training step " +
+                               std::to_string(opt_.steps() + 1) +
+                               ": the update was not applied and the weights are the last good ones");
+        }
+        opt_.Apply(params_, grads_.data(), lr, &pool_);
+        total.gradNorm = norm;
+        total.updates += 1;
+        Accumulate(total, st, loss);
+      }
+      if (carry) {
+        SaveFinalStates(b.N);
+        haveState = true;
+      }
+    }
+    if (total.count > 0) total.loss /= total.count;
+    if (!cfg_.stateful) stateN_ = 0;
+    return total;
+  }
+
+  StepResult Evaluate(const BatchView& b) override {
+    InferenceForward(b.x, b.N, b.T, b.lengths);
+    const LossStats st = ComputeLoss<float>(cfg_.loss, desc_.outputActivation(), desc_.outputSize(), net_.outputPre(),
+                                            net_.output(), Targets(desc_, b, 0, b.T, b.lengths), nullptr);
+    StepResult r;
+    r.count = st.count;
+    r.loss = st.count > 0 ? st.sum / st.count : 0;
+    r.correct = st.correct;
+    r.predictions = st.predictions;
+    return r;
+  }
+
+  void Predict(const float* x, int N, int T, const int32_t* lengths, float* y) override {
+    InferenceForward(x, N, T, lengths);
+    OutputBatchFirst(net_, N, T, y);
+  }
+
+  void ResetStates() override { stateN_ = 0; }
+  int stateBatch() const override { return stateN_; }
+  size_t activationBytes() const override { return net_.activationBytes(); }
+  size_t backwardBytes() const override { return net_.backwardBytes() + grads_.size() * sizeof(float); }
+  size_t persistentBytes() const override {
+    size_t b = opt_.stateBytes();
+    for (const auto& v : state_.h) b += v.size() * sizeof(float);
+    for (const auto& v : state_.c) b += v.size() * sizeof(float);
+    return b;
+  }
+  int64_t steps() const override { return opt_.steps(); }
+
+ private:
+  const int32_t* WindowLengths(const BatchView& b, int t0, int Tw) {
+    if (b.lengths == nullptr) return nullptr;
+    lengths_.resize(b.N);
+    for (int n = 0; n < b.N; ++n) lengths_[n] = std::max(0, std::min(b.lengths[n] - t0, Tw));
+    return lengths_.data();
+  }
+
+  void InferenceForward(const float* x, int N, int T, const int32_t* lengths) {
+    InputView in;
+    in.x = x;
+    in.N = N;
+    in.T = T;
+    in.timeStride = T;
+    in.lengths = lengths;
+    MaskSettings masks;  // training = false: no dropout, no zoneout
+    net_.Forward(params_, in, nullptr, nullptr, masks);
+  }
+
+  void PointState(bool have, int N) {
+    const size_t L = desc_.recurrent.size();
+    h0_.assign(L, nullptr);
+    c0_.assign(L, nullptr);
+    if (!have) return;
+    for (size_t l = 0; l < L; ++l) {
+      h0_[l] = state_.h[l].data();
+      if (!state_.c[l].empty()) c0_[l] = state_.c[l].data();
+    }
+    (void)N;
+  }
+
+  void SaveFinalStates(int N) {
+    const size_t L = desc_.recurrent.size();
+    state_.h.resize(L);
+    state_.c.resize(L);
+    for (size_t l = 0; l < L; ++l) {
+      const RecurrentLayerDesc& R = desc_.recurrent[l];
+      const size_t NH = static_cast<size_t>(N) * R.cell.hidden;
+      state_.h[l].resize(R.directions * NH);
+      if (R.cell.kind == CellKind::kLstm) state_.c[l].resize(R.directions * NH);
+      for (int d = 0; d < R.directions; ++d) {
+        std::memcpy(state_.h[l].data() + d * NH, net_.finalH(static_cast<int>(l), d), NH * sizeof(float));
+        if (R.cell.kind == CellKind::kLstm)
+          std::memcpy(state_.c[l].data() + d * NH, net_.finalC(static_cast<int>(l), d), NH * sizeof(float));
+      }
+    }
+    stateN_ = N;
+  }
+
+  NetworkDesc desc_;
+  TrainConfig cfg_;
+  float* params_;
+  ThreadPool pool_;
+  Network<float> net_;
+  Optimizer<float> opt_;
+  std::vector<float> grads_;
+  std::vector<L2Region> regions_;
+  StateSet<float> state_;
+  std::vector<const float*> h0_, c0_;
+  std::vector<int32_t> lengths_;
+  int stateN_ = 0;
+  uint64_t maskStep_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<TrainerBackend> CreateCpuTrainer(const NetworkDesc& desc, const TrainConfig& config, float* params,
+                                                 int threads) {
+  return std::unique_ptr<TrainerBackend>(new CpuTrainer(desc, config, params, threads));
+}
+
+template <typename T>
+void ForwardBatch(const NetworkDesc& desc, const T* params, const float* x, int N, int Tn, const int32_t* lengths,
+                  T* y, ThreadPool* pool) {
+  Network<T> net(desc, pool);
+  InputView in;
+  in.x = x;
+  in.N = N;
+  in.T = Tn;
+  in.timeStride = Tn;
+  in.lengths = lengths;
+  net.Forward(params, in, nullptr, nullptr, MaskSettings());
+  OutputBatchFirst(net, N, Tn, y);
+}
+
+template void ForwardBatch<float>(const NetworkDesc&, const float*, const float*, int, int, const int32_t*, float*,
+                                  ThreadPool*);
+template void ForwardBatch<double>(const NetworkDesc&, const double*, const float*, int, int, const int32_t*, double*,
+                                   ThreadPool*);
+
+template <typename T>
+StepResult ComputeGradients(const NetworkDesc& desc, const TrainConfig& config, const T* params,
+                            const BatchView& b, bool training, const StateSet<T>* initial, T* grads,
+                            StateSet<T>* finalOut, ThreadPool* pool) {
+  if (!LossAcceptsActivation(config.loss.kind, desc.outputActivation())) {
+    throw InvalidArgument("loss: the output layer's activation does not suit this loss (crossentropy: softmax or none; "
+                          "binaryCrossentropy: sigmoid or none)");
+  }
+  Network<T> net(desc, pool);
+  std::vector<const T*> h0(desc.recurrent.size(), nullptr), c0(desc.recurrent.size(), nullptr);
+  if (initial) {
+    for (size_t l = 0; l < desc.recurrent.size(); ++l) {
+      if (l < initial->h.size() && !initial->h[l].empty()) h0[l] = initial->h[l].data();
+      if (l < initial->c.size() && !initial->c[l].empty()) c0[l] = initial->c[l].data();
+    }
+  }
+  InputView in;
+  in.x = b.x;
+  in.N = b.N;
+  in.T = b.T;
+  in.timeStride = b.T;
+  in.lengths = b.lengths;
+  MaskSettings masks;
+  masks.training = training;
+  masks.seed = config.seed;
+  net.Forward(params, in, &h0, &c0, masks);
+  const LossStats st = ComputeLoss<T>(config.loss, desc.outputActivation(), desc.outputSize(), net.outputPre(),
+                                      net.output(), Targets(desc, b, 0, b.T, b.lengths), net.outputGrad());
+  std::fill(grads, grads + desc.paramCount, T(0));
+  if (st.count > 0) net.Backward(params, grads);
+  const double penalty = AddL2<T>(config, L2Regions(desc), params, grads);
+  StepResult r;
+  r.count = st.count;
+  r.loss = (st.count > 0 ? st.sum / st.count : 0) + penalty;
+  r.correct = st.correct;
+  r.predictions = st.predictions;
+  if (finalOut) {
+    const size_t L = desc.recurrent.size();
+    finalOut->h.assign(L, {});
+    finalOut->c.assign(L, {});
+    for (size_t l = 0; l < L; ++l) {
+      const RecurrentLayerDesc& R = desc.recurrent[l];
+      const size_t NH = static_cast<size_t>(b.N) * R.cell.hidden;
+      finalOut->h[l].resize(R.directions * NH);
+      if (R.cell.kind == CellKind::kLstm) finalOut->c[l].resize(R.directions * NH);
+      for (int d = 0; d < R.directions; ++d) {
+        std::memcpy(finalOut->h[l].data() + d * NH, net.finalH(static_cast<int>(l), d), NH * sizeof(T));
+        if (R.cell.kind == CellKind::kLstm)
+          std::memcpy(finalOut->c[l].data() + d * NH, net.finalC(static_cast<int>(l), d), NH * sizeof(T));
+      }
+    }
+  }
+  return r;
+}
+
+template StepResult ComputeGradients<float>(const NetworkDesc&, const TrainConfig&, const float*, const BatchView&,
+                                            bool, const StateSet<float>*, float*, StateSet<float>*, ThreadPool*);
+template StepResult ComputeGradients<double>(const NetworkDesc&, const TrainConfig&, const double*, const BatchView&,
+                                             bool, const StateSet<double>*, double*, StateSet<double>*, ThreadPool*);
+
+}  // namespace rnnx

@@ -1,0 +1,118 @@
+// The training step behind one interface, so that backends (this CPU one today, a CUDA one
+// later) implement the same semantics:
+//
+//   TrainStep(batch, lr): for each window of the batch (the whole sequence, or tbptt steps at a
+//   time): forward over every step and layer from the carried state, loss over valid steps,
+//   backpropagation through time (cut at the window border), L2 terms, clipping (by value, then
+//   global norm), a finiteness check of loss and gradients, and only then the optimizer update
+//   of the caller's parameter buffer in place and the carry of the final states.
+//
+// A CUDA backend would hold device copies of the parameters, optimizer state and workspaces,
+// implement TrainStep with cuBLAS products and fused gate kernels over the same tape layout
+// (recurrent.h), and copy the parameters back into the host buffer after each step (or expose
+// a SyncParams() the binding calls before JavaScript reads them). Everything else — argument
+// checking, NetworkDesc, TrainConfig, masks from random.h (counter-based, so a device can
+// generate the same bits), loss semantics — is shared.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "common.h"
+#include "loss.h"
+#include "network.h"
+#include "optimizer.h"
+
+namespace rnnx {
+
+struct TrainConfig {
+  LossConfig loss;
+  OptimizerConfig optimizer;
+  double clipNorm = 0;   // > 0: scale all gradients so that their global L2 norm is at most this
+  double clipValue = 0;  // > 0: clamp every gradient element to [-clipValue, clipValue] (before clipNorm)
+  // L2 penalty λ·Σw² added to the loss (gradient 2λw), per parameter group: input weights (W of
+  // recurrent layers and the dense kernels), recurrent weights (R and peepholes P), biases (B, b).
+  double l2Input = 0, l2Recurrent = 0, l2Bias = 0;
+  uint64_t seed = 0;    // dropout / zoneout masks
+  int tbptt = 0;        // > 0: truncated BPTT windows of this many steps (one update per window)
+  bool stateful = false;  // carry final states to the next batch (row j continues row j)
+};
+
+// A batch in the caller's batch-first layout (float inputs even for the double path: data are
+// float32 in rnnx).
+struct BatchView {
+  const float* x = nullptr;          // [N, T, I]
+  int N = 0, T = 0;
+  const int32_t* lengths = nullptr;  // [N] in 1..T, or null
+  const float* values = nullptr;     // regression / BCE targets: [N, T, F] or [N, F]
+  const int32_t* labels = nullptr;   // cross-entropy targets: [N, T] or [N]
+};
+
+struct StepResult {
+  double loss = 0;         // mean loss (+ L2 terms) over the batch's valid elements
+  double count = 0;        // elements the loss averaged over
+  double correct = 0;      // classification only
+  double predictions = 0;  // classification only
+  double gradNorm = 0;     // global gradient norm before clipping (last window)
+  int updates = 0;         // optimizer updates applied (windows with valid steps)
+};
+
+// Initial states per recurrent layer, [D, N, H] each (c: LSTM only), or empty for zeros.
+template <typename T>
+struct StateSet {
+  std::vector<std::vector<T>> h, c;
+};
+
+class TrainerBackend {
+ public:
+  virtual ~TrainerBackend() = default;
+  virtual const char* name() const = 0;
+  // Throws InvalidArgument (bad batch), NonFiniteError (nothing applied for that window).
+  virtual StepResult TrainStep(const BatchView& batch, double lr) = 0;
+  // Loss and accuracy without an update, in inference mode, from zero states.
+  virtual StepResult Evaluate(const BatchView& batch) = 0;
+  // Inference forward pass from zero states: y [N, T, F] or [N, F] (batch-first).
+  virtual void Predict(const float* x, int N, int T, const int32_t* lengths, float* y) = 0;
+  virtual void ResetStates() = 0;
+  virtual int stateBatch() const = 0;  // rows of the carried state (0: none)
+  virtual size_t activationBytes() const = 0;
+  virtual size_t backwardBytes() const = 0;
+  virtual size_t persistentBytes() const = 0;  // gradients, optimizer state, carried states
+  virtual int64_t steps() const = 0;
+};
+
+// params: the model's flat Float32Array, updated in place; must outlive the trainer.
+std::unique_ptr<TrainerBackend> CreateCpuTrainer(const NetworkDesc& desc, const TrainConfig& config, float* params,
+                                                 int threads);
+
+// Copies the network's last output (time-major rows) into y batch-first: [N, T, F] or [N, F].
+template <typename T, typename Out>
+void OutputBatchFirst(const Network<T>& net, int N, int Tn, Out* y) {
+  const int F = net.desc().outputSize();
+  const T* out = net.output();
+  if (net.desc().sequenceOutput()) {
+    for (int t = 0; t < Tn; ++t)
+      for (int n = 0; n < N; ++n)
+        for (int f = 0; f < F; ++f)
+          y[(static_cast<size_t>(n) * Tn + t) * F + f] = static_cast<Out>(out[(static_cast<size_t>(t) * N + n) * F + f]);
+  } else {
+    for (size_t k = 0; k < static_cast<size_t>(N) * F; ++k) y[k] = static_cast<Out>(out[k]);
+  }
+}
+
+// Inference forward pass from zero states (no dropout/zoneout): y batch-first [N, T, F] or [N, F].
+template <typename T>
+void ForwardBatch(const NetworkDesc& desc, const T* params, const float* x, int N, int Tn, const int32_t* lengths,
+                  T* y, ThreadPool* pool);
+
+// One forward + backward over a whole batch without an update: loss (with the L2 terms of
+// config) and gradients [paramCount] (overwritten). training: apply dropout/zoneout with masks
+// from config.seed (step 0). initial: optional initial states; finalOut: receives final states.
+template <typename T>
+StepResult ComputeGradients(const NetworkDesc& desc, const TrainConfig& config, const T* params,
+                            const BatchView& batch, bool training, const StateSet<T>* initial, T* grads,
+                            StateSet<T>* finalOut, ThreadPool* pool);
+
+}  // namespace rnnx

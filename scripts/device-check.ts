@@ -1,0 +1,241 @@
+// The Node side of scripts/device-check.sh, bundled into one .mjs by scripts/device-pack.sh so
+// that it runs on the GPU machine (which has no Node.js, no npm and no internet).
+//   node check.mjs --addon rnnx_native.node [--ort DIR] [--torch torch.json] [--out results.json] [--quick]
+// (a) the CUDA step against the CPU step of the same addon (native/trainer.h) and against the
+//     float64 host emulation of the CUDA step (checked against the float64 reference forward pass,
+//     finite differences and the CPU trainer by tests/cuda.test.ts), for every layer kind, loss,
+//     clipping and optimizer: relative error <= 1e-4, outputs never all zero;
+// (b) step time for LSTM N=64 T=100 I=64 H=256 (+ per-step dense(1), MSE, Adam, clipNorm 1) and
+//     N=16, beside PyTorch's cuDNN LSTM for the same shapes (torch.json from device-bench-torch.py);
+// (c) ONNX Runtime's WebGPU execution provider on an exported LSTM, against its CPU provider.
+// Prints ONE table. Without a usable CUDA device it says why and exits 0 (the dry run).
+import { createRequire } from 'node:module';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { Rng } from '../src/layers/random.js';
+import { dense, gru, lstm, rnn, type LayerSpec } from '../src/layers/spec.js';
+import { Model } from '../src/model/model.js';
+import { toOnnx } from '../src/graph/export.js';
+import { randomArray, randomizeParams } from '../tests/reference/util.js';
+
+const args = process.argv.slice(2);
+const arg = (name: string): string | undefined => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const require = createRequire(import.meta.url);
+const addonPath = arg('--addon');
+if (!addonPath) throw new Error('--addon PATH is required');
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const addon: any = require(addonPath);
+
+interface Row {
+  check: string;
+  result: string;
+  detail: string;
+}
+const rows: Row[] = [];
+const record = (check: string, ok: boolean | null, detail: string) =>
+  rows.push({ check, result: ok === null ? 'info' : ok ? 'PASS' : 'FAIL', detail });
+
+function printTable(): void {
+  const w0 = Math.max(5, ...rows.map((r) => r.check.length));
+  const w1 = 6;
+  console.log('\n' + 'check'.padEnd(w0) + ' | ' + 'result'.padEnd(w1) + ' | detail');
+  console.log('-'.repeat(w0) + '-+-' + '-'.repeat(w1) + '-+-' + '-'.repeat(40));
+  for (const r of rows) console.log(r.check.padEnd(w0) + ' | ' + r.result.padEnd(w1) + ' | ' + r.detail);
+}
+
+const info = addon.cudaInfo();
+record('addon built with CUDA', info.built, `runtime ${info.runtimeVersion}, driver ${info.driverVersion}`);
+if (!info.available) {
+  record('CUDA device', false, info.reason);
+  printTable();
+  console.log(`\n${info.reason}`);
+  process.exit(0);
+}
+record('CUDA device', true, `${info.device} (sm ${info.computeCapability}, ${info.memoryGiB.toFixed(0)} GiB), cuBLAS ${info.cublas}`);
+
+interface Batch {
+  x: Float32Array;
+  batch: number;
+  time: number;
+  lengths?: Int32Array;
+  y: Float32Array | Int32Array;
+}
+type Loss = 'mse' | 'crossentropy';
+
+function makeBatch(model: Model, loss: Loss, N: number, T: number, seed: number, lengths: boolean): Batch {
+  const rng = new Rng(seed);
+  const I = model.inputSize;
+  const x = randomArray(rng, N * T * I);
+  const lens = lengths ? Int32Array.from({ length: N }, (_, n) => 1 + ((n * 7 + 3) % T)) : undefined;
+  if (lens) lens[0] = T;
+  for (let n = 0; n < N && lens; n++) for (let t = lens[n]; t < T; t++) x.fill(0, (n * T + t) * I, (n * T + t + 1) * I);
+  const F = model.outputSize;
+  const count = model.returnsSequences ? N * T : N;
+  const y = loss === 'crossentropy' ? Int32Array.from({ length: count }, () => Math.floor(rng.range(0, F - 1e-9))) : randomArray(rng, count * F);
+  return { x, batch: N, time: T, lengths: lens, y };
+}
+
+const relErr = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num += (a[i] - b[i]) ** 2;
+    den += b[i] ** 2;
+  }
+  return den === 0 ? (num === 0 ? 0 : Infinity) : Math.sqrt(num / den);
+};
+const allZero = (a: ArrayLike<number>) => Array.prototype.every.call(a, (v: number) => v === 0);
+
+// ---------------------------------------------------------------- (a) correctness
+interface Case {
+  name: string;
+  inputSize: number;
+  layers: LayerSpec[];
+  loss: Loss;
+  lengths: boolean;
+}
+const H = 32;
+const cases: Case[] = [
+  { name: 'LSTM', inputSize: 8, layers: [lstm({ units: H, returnSequences: true }), dense({ units: 3 })], loss: 'mse', lengths: false },
+  { name: 'LSTM+peepholes', inputSize: 8, layers: [lstm({ units: H, peepholes: true, returnSequences: true }), dense({ units: 3 })], loss: 'mse', lengths: true },
+  { name: 'LSTM clip+inputForget, last step', inputSize: 8, layers: [lstm({ units: H, clip: 1.5, inputForget: true }), dense({ units: 2 })], loss: 'mse', lengths: true },
+  { name: 'GRU lbr0', inputSize: 8, layers: [gru({ units: H, linearBeforeReset: 0, returnSequences: true }), dense({ units: 3 })], loss: 'mse', lengths: true },
+  { name: 'GRU lbr1, softmax CE', inputSize: 8, layers: [gru({ units: H, returnSequences: true }), dense({ units: 5, activation: 'softmax' })], loss: 'crossentropy', lengths: true },
+  { name: 'RNN tanh', inputSize: 8, layers: [rnn({ units: H, returnSequences: true }), dense({ units: 3 })], loss: 'mse', lengths: true },
+  { name: 'RNN relu, reverse, last step', inputSize: 8, layers: [rnn({ units: H, activation: 'relu', direction: 'reverse' }), dense({ units: 2 })], loss: 'mse', lengths: true },
+  { name: 'BLSTM, last step, CE', inputSize: 8, layers: [lstm({ units: H, direction: 'bidirectional' }), dense({ units: 4, activation: 'softmax' })], loss: 'crossentropy', lengths: true },
+  { name: 'stacked BGRU+LSTM, dense heads', inputSize: 8, layers: [gru({ units: H, direction: 'bidirectional', returnSequences: true }), lstm({ units: H, returnSequences: true }), dense({ units: 16, activation: 'tanh' }), dense({ units: 3, activation: 'sigmoid' })], loss: 'mse', lengths: true },
+];
+
+const N = 16;
+const T = 12;
+for (const c of cases) {
+  try {
+    const model = Model.create({ inputSize: c.inputSize, layers: c.layers }, { seed: 1 });
+    randomizeParams(model, 2, 0.3);
+    const b = makeBatch(model, c.loss, N, T, 3, c.lengths);
+    const gpu = new addon.CudaTrainer(model.spec, model.layout, model.params, { loss: c.loss });
+    const emu = new addon.CudaTrainer(model.spec, model.layout, model.params, { loss: c.loss, emulate: 'double' });
+    const g = gpu.gradients(b);
+    const out = gpu.output();
+    const r = emu.gradients(b);
+    const eg = relErr(g.grads, r.grads);
+    const eo = relErr(out, emu.output());
+    const el = Math.abs(g.loss - r.loss) / Math.abs(r.loss);
+    // The CPU trainer's own float32 gradients (native/trainer.h), when the addon has them.
+    let ecpu = 0;
+    if (typeof addon.computeGradients === 'function') {
+      const cpu = addon.computeGradients(model.spec, model.layout, Float32Array.from(model.params), b, { loss: { type: c.loss } });
+      ecpu = relErr(g.grads, cpu.grads);
+    }
+    const ok = eg <= 1e-4 && eo <= 1e-4 && el <= 1e-4 && ecpu <= 1e-4 && !allZero(out) && !allZero(g.grads);
+    record(`grad ${c.name}`, ok, `rel err grads ${eg.toExponential(2)} (vs CPU step ${ecpu.toExponential(2)}), outputs ${eo.toExponential(2)}, loss ${el.toExponential(2)}`);
+    gpu.dispose();
+    emu.dispose();
+  } catch (e) {
+    record(`grad ${c.name}`, false, (e as Error).message);
+  }
+}
+
+// Optimizers with global-norm clipping: 3 steps, weights compared with the emulation.
+{
+  const c = cases[1];
+  const model = Model.create({ inputSize: c.inputSize, layers: c.layers }, { seed: 4 });
+  randomizeParams(model, 5, 0.3);
+  const b = makeBatch(model, c.loss, N, T, 6, true);
+  for (const type of ['sgd', 'rmsprop', 'adam', 'adamw']) {
+    try {
+      const opts = { loss: c.loss, optimizer: { type, lr: 0.01, momentum: type === 'sgd' ? 0.9 : 0 }, clipNorm: 0.5 };
+      const gpu = new addon.CudaTrainer(model.spec, model.layout, model.params, opts);
+      const emu = new addon.CudaTrainer(model.spec, model.layout, model.params, { ...opts, emulate: 'double' });
+      let clipped = false;
+      for (let s = 0; s < 3; s++) {
+        const st = gpu.step(b);
+        emu.step(b);
+        clipped ||= st.gradNorm > 0.5;
+      }
+      const pg = gpu.getParams();
+      // Reference: the CPU trainer's step when the addon has it, else the float64 emulation.
+      let pe: Float32Array = emu.getParams();
+      let refName = 'emulation';
+      if (typeof addon.Trainer === 'function') {
+        pe = Float32Array.from(model.params);
+        const cpu = new addon.Trainer(model.spec, model.layout, pe, { loss: { type: c.loss }, optimizer: { type, momentum: opts.optimizer.momentum }, clipNorm: 0.5 });
+        for (let s = 0; s < 3; s++) cpu.stepSync(b, 0.01);
+        cpu.dispose();
+        refName = 'CPU step';
+      }
+      const delta = pe.map((v: number, i: number) => v - model.params[i]);
+      const diff = pg.map((v: number, i: number) => v - pe[i]);
+      const norm = (a: Float32Array) => Math.sqrt(a.reduce((s: number, v: number) => s + v * v, 0));
+      const e = norm(diff) / norm(delta);
+      const moved = !allZero(delta);
+      record(`step ${type} + clipNorm`, e <= 1e-4 && moved && clipped, `rel err of the update vs ${refName} ${e.toExponential(2)}${clipped ? ', clipping active' : ', clipping NOT active'}`);
+      gpu.dispose();
+      emu.dispose();
+    } catch (e) {
+      record(`step ${type} + clipNorm`, false, (e as Error).message);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- (b) timing
+const torch = arg('--torch') && existsSync(arg('--torch')!) ? JSON.parse(readFileSync(arg('--torch')!, 'utf8')) : null;
+const timings: Record<string, number> = {};
+for (const [label, n, t, i, h] of [
+  ['LSTM N=64 T=100 I=64 H=256', 64, 100, 64, 256],
+  ['LSTM N=16 T=100 I=64 H=256', 16, 100, 64, 256],
+] as const) {
+  try {
+    const model = Model.create({ inputSize: i, layers: [lstm({ units: h, returnSequences: true }), dense({ units: 1 })] }, { seed: 1 });
+    const b = makeBatch(model, 'mse', n, t, 9, false);
+    const tr = new addon.CudaTrainer(model.spec, model.layout, model.params, { loss: 'mse', optimizer: { type: 'adam', lr: 1e-3 }, clipNorm: 1 });
+    for (let w = 0; w < 5; w++) tr.step(b);
+    const times: number[] = [];
+    for (let r = 0; r < (args.includes('--quick') ? 10 : 50); r++) {
+      const t0 = process.hrtime.bigint();
+      tr.step(b); // returns after the loss is on the host: the step is complete
+      times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    times.sort((a, z) => a - z);
+    const med = times[Math.floor(times.length / 2)];
+    timings[label] = med;
+    const ref = torch?.[label];
+    const detail = `rnnx cuda ${med.toFixed(2)} ms/step (median of ${times.length})` +
+      (ref ? `; PyTorch cuDNN ${ref.median_ms.toFixed(2)} ms/step; ratio ${(med / ref.median_ms).toFixed(2)}x` : '; PyTorch: no figure');
+    record(`time ${label}`, null, detail);
+    tr.dispose();
+  } catch (e) {
+    record(`time ${label}`, false, (e as Error).message);
+  }
+}
+
+// ---------------------------------------------------------------- (c) ONNX Runtime WebGPU
+const ortDir = arg('--ort');
+if (ortDir) {
+  try {
+    const ort = require(ortDir);
+    const model = Model.create({ inputSize: 8, layers: [lstm({ units: 32, peepholes: true, returnSequences: true }), dense({ units: 2 })] }, { seed: 3 });
+    randomizeParams(model, 3, 0.3);
+    const bytes = toOnnx(model);
+    const x = randomArray(new Rng(1), 4 * 10 * 8);
+    const feeds = { x: new ort.Tensor('float32', x, [4, 10, 8]) };
+    const cpu = await ort.InferenceSession.create(bytes, { executionProviders: ['cpu'] });
+    const yc = (await cpu.run(feeds)).y.data as Float32Array;
+    const gpuS = await ort.InferenceSession.create(bytes, { executionProviders: ['webgpu'] });
+    const yg = (await gpuS.run(feeds)).y.data as Float32Array;
+    const e = relErr(yg, yc);
+    record('ORT WebGPU EP (peephole LSTM)', e <= 1e-4 && !allZero(yg), `rel err vs CPU EP ${e.toExponential(2)}`);
+  } catch (e) {
+    record('ORT WebGPU EP (peephole LSTM)', false, `unavailable: ${(e as Error).message.split('\n')[0]}`);
+  }
+} else {
+  record('ORT WebGPU EP', false, 'not run: no --ort DIR');
+}
+
+printTable();
+const outPath = arg('--out');
+if (outPath) writeFileSync(outPath, JSON.stringify({ info, rows, timings, torch }, null, 2));
+process.exit(rows.some((r) => r.result === 'FAIL') ? 1 : 0);

@@ -1,0 +1,176 @@
+// The ONLY module that loads the native addon (build/Release/rnnx_native.node), with the
+// TypeScript type of everything it exports. The rest of rnnx imports `native` from here and
+// never touches the raw addon. Arguments are checked again inside the addon: a bad value throws
+// an Error whose message names the field (and `code` 'RNNX_INVALID_ARGUMENT'), never a crash.
+
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ParamLayout } from './layers/params.js';
+import type { ModelSpec } from './layers/spec.js';
+
+/** Loss of a training step. Cross-entropy takes integer class targets and fuses with a softmax (or linear = logits) output; binary cross-entropy fuses with a sigmoid (or linear) output. */
+export interface NativeLoss {
+  type: 'mse' | 'mae' | 'huber' | 'crossentropy' | 'binaryCrossentropy';
+  /** Huber threshold (default 1). */
+  delta?: number;
+}
+
+export interface NativeOptimizer {
+  type: 'sgd' | 'rmsprop' | 'adam' | 'adamw';
+  /** SGD momentum μ in [0, 1) (default 0): v = μv − lr·g; w += v. */
+  momentum?: number;
+  /** SGD Nesterov momentum (default false). */
+  nesterov?: boolean;
+  /** RMSprop decay (default 0.9). */
+  rho?: number;
+  /** Adam/AdamW moment decays (defaults 0.9, 0.999). */
+  beta1?: number;
+  beta2?: number;
+  /** Added to the denominator (default 1e-7, as Keras). */
+  epsilon?: number;
+  /** AdamW decoupled weight decay λ (default 0.01): w −= lr·λ·w. */
+  weightDecay?: number;
+}
+
+/** L2 penalty λ·Σw² per parameter group (added to the loss; gradient 2λw). */
+export interface NativeL2 {
+  /** W of recurrent layers and dense kernels. */
+  input?: number;
+  /** R and LSTM peepholes P. */
+  recurrent?: number;
+  /** B of recurrent layers and dense b. */
+  bias?: number;
+}
+
+export interface NativeTrainOptions {
+  loss?: NativeLoss;
+  optimizer?: NativeOptimizer;
+  /** > 0: scale gradients so their global L2 norm is at most this. */
+  clipNorm?: number;
+  /** > 0: clamp each gradient element to ±clipValue (applied before clipNorm). */
+  clipValue?: number;
+  l2?: NativeL2;
+  /** Dropout on the last recurrent layer's output, before the dense head (training only). */
+  outputDropout?: number;
+  /** Seed of the dropout / zoneout masks (counter-based: reproducible). */
+  seed?: number;
+  /** Truncated BPTT window (steps); one optimizer update per window; 0 = full BPTT. */
+  tbptt?: number;
+  /** Carry the final states into the next batch (row j continues row j). */
+  stateful?: boolean;
+  /** Threads used inside a step (default 1 here; the TypeScript API picks the core count). */
+  threads?: number;
+  /** Backend: 'cpu' (default), 'cuda' (throws when no usable device), 'auto' (CUDA when usable, else CPU). Trainer only. */
+  device?: 'cpu' | 'cuda' | 'auto';
+}
+
+/** A batch in batch-first layout. */
+export interface NativeBatch {
+  /** [batch, time, features]. Must be finite. */
+  x: Float32Array;
+  batch: number;
+  time: number;
+  /** Valid steps per row, 1..time. */
+  lengths?: Int32Array;
+  /** Targets: Float32Array [batch, time, F] | [batch, F]; cross-entropy: Int32Array [batch, time] | [batch]. */
+  y?: Float32Array | Int32Array;
+}
+
+export interface NativeStepResult {
+  /** Mean loss over the valid elements (plus the L2 penalty). */
+  loss: number;
+  /** Elements averaged over. */
+  count: number;
+  /** Classification: correct predictions (argmax, or p > 0.5 for binary). */
+  correct: number;
+  predictions: number;
+  /** Global gradient norm before clipping (last window). */
+  gradNorm: number;
+  /** Optimizer updates applied (tbptt: one per window with valid steps). */
+  updates: number;
+}
+
+export interface NativeTrainerInfo {
+  /** The backend running the steps ('cpu', or the CUDA backend's name). */
+  backend: string;
+  /** With device 'auto': why this backend was chosen. */
+  deviceReason?: string;
+  gemm: string;
+  threads: number;
+  steps: number;
+  /** Workspace bytes the forward pass keeps for the backward pass (the activations). */
+  activationBytes: number;
+  /** Workspace bytes only the backward pass uses (gradients included). */
+  backwardBytes: number;
+  /** Optimizer state and carried states. */
+  persistentBytes: number;
+  /** Rows of the carried (stateful) state, 0 when none. */
+  stateBatch: number;
+}
+
+export interface NativeStates<A extends Float32Array | Float64Array = Float32Array | Float64Array> {
+  /** [D, N, H] */
+  h: A;
+  /** [D, N, H], LSTM only. */
+  c?: A;
+}
+
+export interface NativeGradientOptions extends NativeTrainOptions {
+  /** Apply dropout / zoneout (masks from `seed`, step 0). Default false. */
+  training?: boolean;
+  /** Initial states per recurrent layer. */
+  initialState?: NativeStates[];
+}
+
+export interface NativeGradients<A extends Float32Array | Float64Array> extends NativeStepResult {
+  grads: A;
+  finalStates: NativeStates<A>[];
+}
+
+/** The native trainer. `params` is updated in place by every step. */
+export interface NativeTrainer {
+  step(batch: NativeBatch, lr: number): Promise<NativeStepResult>;
+  stepSync(batch: NativeBatch, lr: number): NativeStepResult;
+  evaluate(batch: NativeBatch): Promise<NativeStepResult>;
+  evaluateSync(batch: NativeBatch): NativeStepResult;
+  predict(input: NativeBatch): Float32Array;
+  resetStates(): void;
+  dispose(): void;
+  info(): NativeTrainerInfo;
+}
+
+export interface NativeAddon {
+  cpuFeatures(): { avx2: boolean; fma: boolean; avx512f: boolean };
+  Trainer: new (spec: ModelSpec, layout: ParamLayout, params: Float32Array, options: NativeTrainOptions) => NativeTrainer;
+  computeGradients<A extends Float32Array | Float64Array>(
+    spec: ModelSpec, layout: ParamLayout, params: A, batch: NativeBatch, options?: NativeGradientOptions,
+  ): NativeGradients<A>;
+  forward<A extends Float32Array | Float64Array>(
+    spec: ModelSpec, layout: ParamLayout, params: A, input: NativeBatch, options?: { threads?: number },
+  ): A;
+  gemmKernel(): string;
+  hardwareThreads: number;
+}
+
+function locate(): string {
+  // src/native.ts (tsx, tests) and dist/src/native.js (built package) sit at different depths.
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++) {
+    for (const build of ['Release', 'Debug']) {
+      const p = join(dir, 'build', build, 'rnnx_native.node');
+      if (existsSync(p)) return p;
+    }
+    dir = dirname(dir);
+  }
+  throw new Error('rnnx native addon not found (build/Release/rnnx_native.node): run `npx node-gyp rebuild` (or `npm install`) in the package directory');
+}
+
+let cached: NativeAddon | null = null;
+
+/** The loaded addon (loaded on first use, so importing rnnx without a build still works for inference). */
+export function native(): NativeAddon {
+  if (!cached) cached = createRequire(import.meta.url)(locate()) as NativeAddon;
+  return cached;
+}
