@@ -152,6 +152,22 @@ export interface NativeAddon {
   ): A;
   gemmKernel(): string;
   hardwareThreads: number;
+  /** Whether the addon was built with CUDA and whether a device is usable (native/cuda/cuda_js.cc). */
+  cudaInfo(): CudaInfo;
+}
+
+export interface CudaInfo {
+  built: boolean;
+  available: boolean;
+  /** Why no device is usable (or which one is), in words. */
+  reason: string;
+  device?: string;
+  deviceCount?: number;
+  computeCapability?: string;
+  memoryGiB?: number;
+  runtimeVersion?: number;
+  driverVersion?: number;
+  cublas?: string;
 }
 
 function locate(): string {

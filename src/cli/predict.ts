@@ -1,0 +1,130 @@
+// `rnnx predict MODEL --input FILE [--output FILE]`: tensors in (.npy/.json, [N,T,I] or [T,I]) or
+// a CSV series; for a forecaster (a model trained by `rnnx train` on a CSV) a recursive n-step
+// forecast past the end of the series, an optional one-step backtest and an SVG plot.
+
+import { extname } from 'node:path';
+import { InferenceModel } from '../runtime/inference.js';
+import type { ProviderName } from '../runtime/providers.js';
+import { loadCsvSeries } from '../data/timeseries.js';
+import { loadTensor, encodeNpy, tensorToNested, type Tensor } from '../data/tensor.js';
+import { denormalizeValue, normalizeValue } from '../data/timeseries.js';
+import { UserError } from '../data/errors.js';
+import { userInputAsync } from './errors.js';
+import { checkWritable, writeOutput } from './output.js';
+import { backtest, forecastInfo, recursiveForecast, rmse } from './forecast.js';
+import { linePlot } from './svg.js';
+import type { ModelMetadata } from '../model/model.js';
+
+export function parseProviders(s: unknown): ProviderName[] {
+  const list = String(s ?? 'cpu').split(',').map((p) => p.trim()).filter(Boolean);
+  for (const p of list) if (!['cpu', 'cuda', 'webgpu'].includes(p)) throw new UserError(`--provider must be cpu, cuda or webgpu (comma-separated), got ${JSON.stringify(p)}`);
+  return list as ProviderName[];
+}
+
+export async function openModel(path: string, providers: ProviderName[], threads?: number): Promise<InferenceModel> {
+  return userInputAsync(path, () => InferenceModel.open(path, { providers, intraOpNumThreads: threads }));
+}
+
+function csvText(header: string[], rows: ArrayLike<number>[]): string {
+  return [header.join(','), ...rows.map((r) => Array.from(r, (v) => +v.toPrecision(7)).join(','))].join('\n') + '\n';
+}
+
+/** Writes a tensor to `out` (.npy/.json/.csv) or stdout (JSON). */
+function emitTensor(t: Tensor, out: string | undefined): void {
+  if (!out || out === '-') {
+    process.stdout.write(JSON.stringify(tensorToNested(t)) + '\n');
+    return;
+  }
+  const ext = extname(out).toLowerCase();
+  if (ext === '.npy') writeOutput(out, encodeNpy(t));
+  else if (ext === '.json') writeOutput(out, JSON.stringify(tensorToNested(t)) + '\n');
+  else if (ext === '.csv') {
+    const F = t.dims[t.dims.length - 1];
+    const rows: number[][] = [];
+    for (let i = 0; i < t.data.length; i += F) rows.push(Array.from(t.data.subarray(i, i + F)));
+    const lead = t.dims.length === 3 ? ['n', 't'] : t.dims.length === 2 ? ['n'] : [];
+    const header = [...lead, ...Array.from({ length: F }, (_, j) => `y${j}`)];
+    const withIdx = rows.map((r, i) => (t.dims.length === 3 ? [Math.floor(i / t.dims[1]), i % t.dims[1], ...r] : t.dims.length === 2 ? [i, ...r] : r));
+    writeOutput(out, csvText(header, withIdx));
+  } else throw new UserError(`${out}: unknown output format; use .csv, .json or .npy`);
+}
+
+async function predictTensor(model: InferenceModel, t: Tensor, file: string, meta: ModelMetadata | null, raw: boolean, out: string | undefined) {
+  const I = model.inputSize;
+  let dims = t.dims;
+  if (dims.length === 2) dims = [1, ...dims];
+  if (dims.length !== 3) throw new UserError(`${file}: expected a tensor [batch, time, features] or [time, features], got shape [${t.dims.join(', ')}]`);
+  if (I !== null && dims[2] !== I) {
+    throw new UserError(`${file}: the model expects ${I} feature${I === 1 ? '' : 's'} per step, the input has ${dims[2]} (shape [${t.dims.join(', ')}])`);
+  }
+  const x = new Float32Array(t.data.length);
+  const inNorm = raw ? undefined : meta?.inputNormalization;
+  for (let i = 0; i < x.length; i++) x[i] = normalizeValue(t.data[i], inNorm, i % dims[2]);
+  const r = await userInputAsync(file, () => model.run(x, { batch: dims[0], time: dims[1] }));
+  const F = r.dims[r.dims.length - 1];
+  const tn = raw ? undefined : meta?.targetNormalization;
+  const y = new Float32Array(r.y.length);
+  for (let i = 0; i < y.length; i++) y[i] = tn && tn.mean.length === F ? denormalizeValue(r.y[i], tn, i % F) : r.y[i];
+  emitTensor({ data: y, dims: r.dims }, out);
+  if (out) process.stderr.write(`wrote ${out}: y [${r.dims.join(', ')}]\n`);
+}
+
+export default async function predict(argv: Record<string, unknown>): Promise<void> {
+  const modelPath = String(argv.model);
+  const input = String(argv.input);
+  const out = argv.output === undefined ? undefined : String(argv.output);
+  const plot = argv.plot === undefined ? undefined : String(argv.plot);
+  for (const p of [out, plot]) if (p) checkWritable(p);
+  const model = await openModel(modelPath, parseProviders(argv.provider));
+  try {
+    const meta = model.metadata;
+    const raw = Boolean(argv.raw);
+    const ext = extname(input).toLowerCase();
+    const info = forecastInfo(meta?.extra);
+    if (ext !== '.csv') {
+      await predictTensor(model, loadTensor(input), input, meta, raw, out);
+      return;
+    }
+    const columns = argv.columns !== undefined ? String(argv.columns).split(',').map((s) => s.trim()) : info?.inputColumns;
+    const series = loadCsvSeries(input, { columns });
+    const I = model.inputSize;
+    if (I !== null && series.names.length !== I) {
+      throw new UserError(`${input}: the model expects ${I} feature${I === 1 ? '' : 's'} per step${info ? ` (${info.inputColumns.join(', ')})` : ''}, the selected columns are ${series.names.length} (${series.names.join(', ')})`);
+    }
+    if (!info) {
+      // Not a forecaster: the whole CSV is one sequence [1, rows, I].
+      await predictTensor(model, { data: Float32Array.from(series.values), dims: [1, series.rows, series.names.length] }, input, meta, raw, out);
+      return;
+    }
+    const norms = raw ? {} : { input: meta?.inputNormalization, target: meta?.targetNormalization };
+    const steps = argv.steps === undefined ? info.horizon : Number(argv.steps);
+    if (!Number.isInteger(steps) || steps <= 0) throw new UserError(`--steps must be a positive integer, got ${argv.steps}`);
+    const fc = await recursiveForecast(model, series, info, steps, norms);
+    const O = info.targetColumns.length;
+    const rows = Array.from({ length: steps }, (_, s) => [series.rows + s, ...Array.from(fc.subarray(s * O, (s + 1) * O))]);
+    const text = csvText(['row', ...info.targetColumns], rows);
+    if (argv.backtest !== undefined) {
+      const bt = await backtest(model, series, info, Number(argv.backtest), norms);
+      process.stderr.write(`one-step-ahead RMSE over the last ${bt.rows.length} rows: ${rmse(bt.predicted, bt.actual).toPrecision(5)}\n`);
+    }
+    if (out) {
+      writeOutput(out, text);
+      process.stderr.write(`wrote ${out}: ${steps}-step forecast of ${info.targetColumns.join(', ')}\n`);
+    } else process.stdout.write(text);
+    if (plot) {
+      const j = series.names.indexOf(info.targetColumns[0]);
+      const hist = Array.from({ length: series.rows }, (_, r) => series.values[r * series.names.length + Math.max(j, 0)]);
+      const svg = linePlot(
+        [
+          { name: `${info.targetColumns[0]} (history)`, y: hist },
+          { name: `forecast (${steps} steps)`, x: [series.rows - 1, ...rows.map((r) => r[0])], y: [hist[hist.length - 1], ...rows.map((r) => r[1])], dashed: true },
+        ],
+        { title: `${modelPath}: ${steps}-step forecast`, xLabel: 'row', yLabel: info.targetColumns[0], markerX: series.rows - 1 },
+      );
+      writeOutput(plot, svg);
+      process.stderr.write(`wrote ${plot}\n`);
+    }
+  } finally {
+    await model.release();
+  }
+}

@@ -1,0 +1,113 @@
+// Tensors on disk: NumPy .npy (float32, float64, int32; little-endian, C order) and JSON
+// nested arrays. Read for `predict`, written for its output.
+
+import { UserError } from './errors.js';
+import { readBytes, readText } from './files.js';
+
+export interface Tensor {
+  data: Float32Array | Int32Array;
+  dims: number[];
+}
+
+const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
+
+export function parseNpy(bytes: Uint8Array, file: string): Tensor {
+  if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) throw new UserError(`${file}: not a NumPy .npy file (bad magic bytes)`);
+  const major = bytes[6];
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLen = major === 1 ? dv.getUint16(8, true) : dv.getUint32(8, true);
+  const headerStart = major === 1 ? 10 : 12;
+  const header = new TextDecoder('latin1').decode(bytes.subarray(headerStart, headerStart + headerLen));
+  const descr = /'descr'\s*:\s*'([^']*)'/.exec(header)?.[1];
+  const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header)?.[1];
+  const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(header)?.[1];
+  if (!descr || !fortran || shapeText === undefined) throw new UserError(`${file}: malformed .npy header ${JSON.stringify(header.trim())}`);
+  if (fortran === 'True') throw new UserError(`${file}: fortran_order arrays are not supported; save with C order (np.ascontiguousarray)`);
+  const dims = shapeText.split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
+  const n = dims.reduce((a, b) => a * b, 1);
+  const offset = headerStart + headerLen;
+  const kinds: Record<string, number> = { '<f4': 4, '<f8': 8, '<i4': 4, '|i1': 1, '|u1': 1, '<i8': 8 };
+  const size = kinds[descr];
+  if (!size) throw new UserError(`${file}: dtype ${JSON.stringify(descr)} is not supported; expected little-endian float32 (<f4), float64 (<f8) or int32 (<i4)`);
+  if (bytes.length - offset < n * size) throw new UserError(`${file}: truncated: shape (${dims.join(', ')}) of ${descr} needs ${n * size} bytes of data, the file has ${bytes.length - offset}`);
+  const data = descr === '<i4' || descr === '<i8' ? new Int32Array(n) : new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const p = offset + i * size;
+    data[i] =
+      descr === '<f4' ? dv.getFloat32(p, true)
+      : descr === '<f8' ? dv.getFloat64(p, true)
+      : descr === '<i4' ? dv.getInt32(p, true)
+      : descr === '<i8' ? Number(dv.getBigInt64(p, true))
+      : descr === '|i1' ? dv.getInt8(p)
+      : dv.getUint8(p);
+  }
+  return { data, dims };
+}
+
+export function encodeNpy(t: Tensor): Uint8Array {
+  const descr = t.data instanceof Int32Array ? '<i4' : '<f4';
+  const shape = t.dims.length === 1 ? `(${t.dims[0]},)` : `(${t.dims.join(', ')})`;
+  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shape}, }`;
+  // Pad so that the data starts on a multiple of 64 bytes, header ending in '\n' (format 1.0).
+  const total = Math.ceil((10 + header.length + 1) / 64) * 64;
+  header = header.padEnd(total - 10 - 1, ' ') + '\n';
+  const out = new Uint8Array(total + t.data.length * 4);
+  out.set(MAGIC, 0);
+  out[6] = 1;
+  out[7] = 0;
+  new DataView(out.buffer).setUint16(8, header.length, true);
+  for (let i = 0; i < header.length; i++) out[10 + i] = header.charCodeAt(i);
+  out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), total);
+  return out;
+}
+
+/** Nested JSON arrays of numbers (rectangular) → tensor. */
+export function parseJsonTensor(text: string, file: string): Tensor {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new UserError(`${file}: not valid JSON (${(e as Error).message})`);
+  }
+  if (value && typeof value === 'object' && !Array.isArray(value) && 'data' in value) value = (value as { data: unknown }).data;
+  const dims: number[] = [];
+  let probe: unknown = value;
+  while (Array.isArray(probe)) {
+    if (probe.length === 0) throw new UserError(`${file}: empty array at depth ${dims.length}`);
+    dims.push(probe.length);
+    probe = probe[0];
+  }
+  if (dims.length === 0) throw new UserError(`${file}: expected nested arrays of numbers, got ${typeof value}`);
+  const out: number[] = [];
+  const walk = (v: unknown, depth: number, path: number[]) => {
+    const where = () => `${file}: element [${path.join('][')}]`;
+    if (depth === dims.length) {
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw new UserError(`${where()}: ${JSON.stringify(v)} is not a number`);
+      out.push(v);
+      return;
+    }
+    if (!Array.isArray(v) || v.length !== dims[depth]) {
+      throw new UserError(`${where()}: expected an array of ${dims[depth]} elements (the array is ragged), got ${Array.isArray(v) ? `${v.length} elements` : JSON.stringify(v)}`);
+    }
+    v.forEach((e, i) => walk(e, depth + 1, [...path, i]));
+  };
+  walk(value, 0, []);
+  return { data: Float32Array.from(out), dims };
+}
+
+/** Nested arrays for JSON output. */
+export function tensorToNested(t: Tensor): unknown {
+  const build = (depth: number, offset: number): unknown => {
+    if (depth === t.dims.length) return t.data[offset];
+    const stride = t.dims.slice(depth + 1).reduce((a, b) => a * b, 1);
+    return Array.from({ length: t.dims[depth] }, (_, i) => build(depth + 1, offset + i * stride));
+  };
+  return build(0, 0);
+}
+
+/** Reads .npy or .json by extension. */
+export function loadTensor(path: string): Tensor {
+  if (path.toLowerCase().endsWith('.npy')) return parseNpy(readBytes(path), path);
+  if (path.toLowerCase().endsWith('.json')) return parseJsonTensor(readText(path), path);
+  throw new UserError(`${path}: unknown tensor format; expected a .npy or .json file`);
+}
