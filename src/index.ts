@@ -50,3 +50,9 @@ export { loadSequenceZip, readArchive } from './data/sequences.js';
 export type { SequenceZipOptions, SequenceZipResult } from './data/sequences.js';
 export { parseNpy, encodeNpy, parseJsonTensor, loadTensor } from './data/tensor.js';
 export type { Tensor } from './data/tensor.js';
+// Training on the native fused step (src/train).
+export { fit, Trainer, evaluate, predict, computeGradients, learningRate, splitDataset, gatherBatch, prepareDataset } from './train/index.js';
+export type {
+  FitOptions, History, EpochLogs, BatchLogs, EarlyStoppingOptions, CheckpointOptions, FitCallbacks, Evaluation, StepResult,
+  TrainBatch, LrSchedule, TrainerOptions, OptimizerOptions, LossOption, LossName,
+} from './train/index.js';

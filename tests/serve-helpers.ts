@@ -1,0 +1,41 @@
+// Shared fixtures of the serve tests: small seeded models written to a temp directory.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { saveModel } from '../src/graph/io.js';
+import type { ExportOptions } from '../src/graph/export.js';
+import type { LayerSpec } from '../src/layers/spec.js';
+import { Rng } from '../src/layers/random.js';
+import { Model } from '../src/model/model.js';
+import { randomArray, randomizeParams } from './reference/util.js';
+
+export function tempDir(prefix = 'rnnx-serve-'): { dir: string; cleanup(): void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A model with seeded non-trivial weights (random biases too), saved with `exportOptions`. */
+export function makeModel(dir: string, name: string, inputSize: number, layers: LayerSpec[], seed: number, exportOptions: ExportOptions = {}): { model: Model; path: string } {
+  const model = Model.create({ inputSize, layers }, { seed });
+  randomizeParams(model, seed + 100);
+  const path = join(dir, `${name}.onnx`);
+  saveModel(model, path, exportOptions);
+  return { model, path };
+}
+
+/** `count` random sequences with lengths drawn from [minT, maxT], each [t, inputSize]. */
+export function randomSequences(seed: number, count: number, inputSize: number, minT: number, maxT: number): Float32Array[] {
+  const rng = new Rng(seed);
+  return Array.from({ length: count }, () => {
+    const t = minT + Math.floor(rng.uniform() * (maxT - minT + 1));
+    return randomArray(rng, t * inputSize);
+  });
+}
+
+/** Float32Array [t, I] → nested rows for JSON bodies. */
+export function rows(x: Float32Array, inputSize: number): number[][] {
+  const out: number[][] = [];
+  for (let i = 0; i < x.length; i += inputSize) out.push(Array.from(x.subarray(i, i + inputSize)));
+  return out;
+}

@@ -1,0 +1,77 @@
+// Graceful shutdown: the server runs as a child process (src/serve/main.ts, the entry the CLI
+// reuses); requests are in flight when SIGTERM arrives; they finish with correct answers, new
+// requests are refused (503 or connection refused), and the process exits with code 0.
+
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { afterAll, expect, it } from 'vitest';
+import { dense, lstm } from '../src/layers/spec.js';
+import { InferenceModel } from '../src/runtime/inference.js';
+import { maxAbsDiff } from './reference/util.js';
+import { makeModel, randomSequences, rows, tempDir } from './serve-helpers.js';
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+it('SIGTERM under load: in-flight requests finish, new ones are refused, exit code 0', async () => {
+  const I = 4;
+  const { path } = makeModel(tmp.dir, 'sigterm', I, [lstm({ units: 16 }), dense({ units: 2 })], 6);
+  // maxWaitMs is long so that the requests are certainly still queued when the signal lands.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/serve/main.ts', path, '--port', '0', '--max-wait-ms', '60000', '--threads', '1'], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const ref = await InferenceModel.open(path, { intraOpNumThreads: 1 });
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      const lines = createInterface({ input: child.stdout });
+      lines.on('line', (l) => {
+        const m = JSON.parse(l) as { listening?: string };
+        if (m.listening) resolve(m.listening);
+      });
+      void exited.then((code) => reject(new Error(`server exited early with code ${code}: ${stderr}`)));
+    });
+
+    const xs = randomSequences(12, 6, I, 200, 400);
+    const inflight = xs.map((x) =>
+      fetch(`${url}/v1/predict`, { method: 'POST', body: JSON.stringify({ input: rows(x, I) }) }).then(async (r) => ({ status: r.status, body: (await r.json()) as { output: number[] } })),
+    );
+    // Wait until all six wait in the batcher's queue.
+    for (let i = 0; ; i++) {
+      const m = await (await fetch(`${url}/metrics`)).text();
+      if (/rnnx_queue_depth\{kind="predict"\} 6/.test(m)) break;
+      if (i > 500) throw new Error(`requests never queued:\n${m}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 20));
+    // A request after the signal is refused: 503 on a live connection, or no connection at all.
+    const late = await fetch(`${url}/v1/predict`, { method: 'POST', body: JSON.stringify({ input: rows(xs[0], I) }) })
+      .then(async (r) => ({ status: r.status, body: await r.text() }))
+      .catch((e: Error) => ({ status: 0, body: String((e.cause as Error | undefined)?.message ?? e.message) }));
+    if (late.status !== 0) {
+      expect(late.status).toBe(503);
+      expect(late.body).toMatch(/shutting down/);
+    } else {
+      expect(late.body).toMatch(/ECONNREFUSED|ECONNRESET|other side closed|socket/i);
+    }
+
+    const done = await Promise.all(inflight);
+    for (let i = 0; i < xs.length; i++) {
+      expect(done[i].status).toBe(200);
+      const alone = await ref.run(xs[i], { batch: 1 });
+      expect(maxAbsDiff(done[i].body.output, alone.y)).toBeLessThanOrEqual(1e-6);
+    }
+    expect(await exited).toBe(0);
+    expect(stderr).toMatch(/"event":"signal","signal":"SIGTERM"/);
+    expect(stderr).toMatch(/"event":"exit","code":0/);
+  } finally {
+    child.kill('SIGKILL');
+    await ref.release();
+  }
+});
