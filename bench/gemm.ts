@@ -16,56 +16,12 @@
 // sides; the machine is shared, so the best round is the least disturbed one).
 // Writes bench-results/gemm.json records {name, value, unit, reference, referenceValue, ratio}.
 
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { GraphBuilder, onnx, type Value } from '../src/graph/builder.js';
 import { Rng } from '../src/layers/random.js';
-
-/** The GEMM / thread-pool test exports of the addon (native/gemm_binding.cc documents each). */
-export interface GemmAddon {
-  gemmKernelName(): string;
-  gemmAvailableKernels(): string[];
-  gemmSelectKernel(name: string): void;
-  gemm(
-    transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
-    A: Float32Array | Float64Array, lda: number, B: Float32Array | Float64Array, ldb: number,
-    beta: number, C: Float32Array | Float64Array, ldc: number, threads?: number, packed?: boolean,
-  ): void;
-  gemmTime(
-    transA: boolean, transB: boolean, M: number, N: number, K: number,
-    A: Float32Array, lda: number, B: Float32Array, ldb: number, C: Float32Array, ldc: number,
-    threads: number, reps: number, packed: boolean,
-  ): Float64Array;
-  threadPoolChunks(threads: number, begin: number, end: number, grain: number): { chunks: Int32Array; threadsUsed: number };
-  threadPoolThrow(threads: number, chunk: number): void;
-  threadPoolNested(threads: number, n: number): number;
-  threadPoolDispatchTime(threads: number, reps: number): Float64Array;
-}
-
-/**
- * Loads the addon holding the GEMM exports: build/Release/rnnx_native.node, or the file named by
- * RNNX_GEMM_ADDON (a standalone build of native/gemm_binding.cc).
- */
-export function loadGemmAddon(): GemmAddon {
-  const path = process.env.RNNX_GEMM_ADDON ?? fileURLToPath(new URL('../build/Release/rnnx_native.node', import.meta.url));
-  const addon = createRequire(import.meta.url)(path) as Partial<GemmAddon>;
-  if (typeof addon.gemm !== 'function' || typeof addon.gemmTime !== 'function') {
-    throw new Error(`${path} has no gemm exports: native/binding.cc must call rnnx::registerGemmExports (native/gemm_binding.h)`);
-  }
-  return addon as GemmAddon;
-}
-
-interface BenchRecord {
-  name: string;
-  value: number;
-  unit: string;
-  reference: string | null;
-  referenceValue: number | null;
-  ratio: number | null;
-}
+import { nativeGemm } from '../src/native.js';
+import { median, printTable, round2, round3, writeResults, type BenchRecord } from './report.js';
 
 interface Case {
   id: string;
@@ -135,7 +91,7 @@ export async function run(args: string[]): Promise<void> {
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer, got ${values.rounds}`);
   if (!Number.isInteger(threads) || threads < 1) throw new Error(`--threads must be a positive integer, got ${values.threads}`);
 
-  const addon = loadGemmAddon();
+  const addon = nativeGemm();
   const ort = await import('onnxruntime-node');
   const best = addon.gemmKernelName();
   const available = addon.gemmAvailableKernels();
@@ -211,31 +167,17 @@ export async function run(args: string[]): Promise<void> {
 
     // Thread-pool dispatch: a ParallelFor with a trivial body, median of many.
     addon.threadPoolDispatchTime(threads, 1000);
-    const d = Array.from(addon.threadPoolDispatchTime(threads, 20000)).sort((a, b) => a - b);
-    const median = d[d.length >> 1] * 1e6;
-    records.push({ name: `threadpool.dispatch.t${threads}`, value: round3(median), unit: 'us (median)', reference: null, referenceValue: null, ratio: null });
-    rows.push(['dispatch', '-', 'ParallelFor, empty body', `${threads} threads`, `${median.toFixed(2)} us`, '-', '-']);
+    const dispatch = median(Array.from(addon.threadPoolDispatchTime(threads, 20000))) * 1e6;
+    records.push({ name: `threadpool.dispatch.t${threads}`, value: round3(dispatch), unit: 'us (median)', reference: null, referenceValue: null, ratio: null });
+    rows.push(['dispatch', '-', 'ParallelFor, empty body', `${threads} threads`, `${dispatch.toFixed(2)} us`, '-', '-']);
   } finally {
     addon.gemmSelectKernel(best);
   }
 
-  const header = ['case', 'MxNxK', 'product', 'kernel', 'GFLOP/s', 'ORT GFLOP/s', 'ratio'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (r: string[]) => r.map((v, i) => v.padEnd(widths[i])).join('  ');
   console.log(`gemm: kernels ${kernels.join(', ')} (default ${best}), ${threads} threads, best of ${rounds} rounds`);
-  console.log(line(header));
-  for (const r of rows) console.log(line(r));
-
-  const out = join(dirname(fileURLToPath(import.meta.url)), '..', 'bench-results', 'gemm.json');
-  mkdirSync(dirname(out), { recursive: true });
-  const tmp = `${out}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(records, null, 2)}\n`);
-  renameSync(tmp, out);
-  console.log(`wrote ${out}`);
+  printTable(['case', 'MxNxK', 'product', 'kernel', 'GFLOP/s', 'ORT GFLOP/s', 'ratio'], rows);
+  writeResults('gemm', records);
 }
-
-const round2 = (x: number) => Math.round(x * 100) / 100;
-const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   await run(process.argv.slice(2));

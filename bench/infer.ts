@@ -3,10 +3,10 @@
 // the same graph run through a bare onnxruntime-node session in the same process as the
 // reference, so the ratio shows what rnnx's wrapper costs. Writes bench-results/infer.json.
 
-import { mkdirSync } from 'node:fs';
-import { writeFileAtomic } from '../src/graph/io.js';
 import * as ort from 'onnxruntime-node';
+// The nearest-rank percentile of `rnnx bench` (which times the rnnx side), so both sides agree.
 import { benchInference, benchModelBytes, inferenceTable, percentile } from '../src/cli/bench.js';
+import { record, writeResults, type BenchRecord } from './report.js';
 
 function flag(args: string[], name: string, dflt: string): string {
   const i = args.indexOf(`--${name}`);
@@ -37,23 +37,16 @@ export async function run(args: string[]): Promise<void> {
   const bytes = benchModelBytes();
   const rows = await benchInference({ model: bytes, batches, threads, providers: ['cpu'], time, iterations, warmup });
   console.log(inferenceTable(rows));
-  const records = [];
+  const records: (BenchRecord & { throughputSeqPerSec: number; p90Ms: number; p99Ms: number })[] = [];
   for (const r of rows) {
     const ref = await bareOrt(bytes, r.batch, time, r.threads, iterations, warmup);
     records.push({
-      name: `infer.lstm_i64_h256.p50_ms.batch${r.batch}.t${time}.threads${r.threads}`,
-      value: r.p50Ms,
-      unit: 'ms',
-      reference: 'bare onnxruntime-node InferenceSession.run, same graph and process',
-      referenceValue: ref,
-      ratio: r.p50Ms / ref,
+      ...record(`infer.lstm_i64_h256.p50_ms.batch${r.batch}.t${time}.threads${r.threads}`, r.p50Ms, 'ms', 'bare onnxruntime-node InferenceSession.run, same graph and process', ref),
       throughputSeqPerSec: r.sequencesPerSec,
       p90Ms: r.p90Ms,
       p99Ms: r.p99Ms,
     });
     console.log(`batch ${r.batch} threads ${r.threads}: rnnx p50 ${r.p50Ms.toFixed(3)} ms, bare ORT p50 ${ref.toFixed(3)} ms, ratio ${(r.p50Ms / ref).toFixed(3)}`);
   }
-  mkdirSync('bench-results', { recursive: true });
-  writeFileAtomic('bench-results/infer.json', new TextEncoder().encode(JSON.stringify(records, null, 2) + '\n'));
-  console.log('wrote bench-results/infer.json');
+  writeResults('infer', records);
 }

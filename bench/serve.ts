@@ -12,7 +12,7 @@
 // {name, value, unit, reference, referenceValue, ratio}.
 
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -24,15 +24,7 @@ import { dense, lstm } from '../src/layers/spec.js';
 import { Model } from '../src/model/model.js';
 import { InferenceModel } from '../src/runtime/inference.js';
 import { LATENCY_BUCKETS as LATENCY_BUCKETS_S, openService, type InferenceService } from '../src/serve/service.js';
-
-interface BenchRecord {
-  name: string;
-  value: number;
-  unit: string;
-  reference: string | null;
-  referenceValue: number | null;
-  ratio: number | null;
-}
+import { percentile, printTable, record, writeResults, type BenchRecord } from './report.js';
 
 interface AutocannonResult {
   requests: { average: number; total: number };
@@ -47,11 +39,6 @@ type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
 const T = 100;
 const I = 64;
 const H = 256;
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
 
 /** `callers` concurrent loops each awaiting `call(i)` until `seconds` pass; latency per call. */
 async function closedLoop(callers: number, seconds: number, call: (i: number) => Promise<unknown>): Promise<{ perSecond: number; p50: number; p99: number; count: number }> {
@@ -80,10 +67,6 @@ async function timed(seconds: number, fn: () => Promise<unknown>): Promise<{ per
   }
   const ms = performance.now() - t0;
   return { perSecond: (count * 1000) / ms, msEach: ms / count, count };
-}
-
-function record(name: string, value: number, unit: string, reference: string | null = null, referenceValue: number | null = null): BenchRecord {
-  return { name, value, unit, reference, referenceValue, ratio: referenceValue ? value / referenceValue : null };
 }
 
 async function warm(svc: InferenceService, xs: Float32Array[], callers: number): Promise<void> {
@@ -297,23 +280,16 @@ export async function run(args: string[]): Promise<void> {
     records.push(...httpRecords('in-process ORT', http));
     if (httpPool) records.push(...httpRecords(`${workers} worker(s)`, httpPool));
 
-    const pad = (v: string, n: number) => (v.length >= n ? v : v + ' '.repeat(n - v.length));
     const num = (v: number | null) => (v === null ? '' : v >= 100 ? v.toFixed(0) : v.toFixed(2));
-    console.log(`\n${pad('name', 56)} ${pad('value', 8)} ${pad('unit', 9)} ${pad('reference', 36)} ${pad('ref', 8)} ratio`);
-    for (const r of records) {
-      console.log(`${pad(r.name, 56)} ${pad(num(r.value), 8)} ${pad(r.unit, 9)} ${pad(r.reference ?? '', 36)} ${pad(num(r.referenceValue), 8)} ${r.ratio === null ? '' : r.ratio.toFixed(3)}`);
-    }
+    console.log('');
+    printTable(['name', 'value', 'unit', 'reference', 'ref', 'ratio'], records.map((r) => [r.name, num(r.value), r.unit, r.reference ?? '', num(r.referenceValue), r.ratio === null ? '' : r.ratio.toFixed(3)]));
     const vsBaseline = batched.perSecond / perRequest.perSecond;
     const vsCeiling = batched.perSecond / ceiling.seqPerSecond;
     console.log(`\nHTTP: autocannon, ${callers} connections, ${httpSeconds} s, one T=${T} sequence per request as JSON (${body.length} bytes)`);
     console.log(`targets: batched >= 10x one-run-per-request: ${vsBaseline.toFixed(1)}x ${vsBaseline >= 10 ? 'PASS' : 'FAIL'}; >= 70% of one ORT run at batch ${maxBatch}: ${(vsCeiling * 100).toFixed(0)}% ${vsCeiling >= 0.7 ? 'PASS' : 'FAIL'}`);
     console.log(`ORT alone: batch ${maxBatch} costs ${(costs.find((c) => c.n === 64)?.ms ?? NaN).toFixed(1)} ms = ${((costs.find((c) => c.n === 64)?.ms ?? NaN) / costs[0].ms).toFixed(1)}x one batch-1 run, so batching can gain at most ${(64 * costs[0].ms / (costs.find((c) => c.n === 64)?.ms ?? NaN)).toFixed(1)}x here`);
 
-    mkdirSync('bench-results', { recursive: true });
-    const out = join('bench-results', 'serve.json');
-    writeFileSync(`${out}.tmp`, `${JSON.stringify(records, null, 2)}\n`);
-    renameSync(`${out}.tmp`, out);
-    console.log(`wrote ${out}`);
+    writeResults('serve', records);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

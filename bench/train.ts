@@ -11,9 +11,6 @@
 // the first step (which sizes every workspace); the acceptance bar is peak added ≤ 2× activations.
 // Writes bench-results/train.json records {name, value, unit, reference, referenceValue, ratio}.
 
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { toOnnx } from '../src/graph/export.js';
 import { Rng } from '../src/layers/random.js';
@@ -22,6 +19,7 @@ import { Model } from '../src/model/model.js';
 import { native } from '../src/native.js';
 import { InferenceModel } from '../src/runtime/inference.js';
 import { Trainer } from '../src/train/trainer.js';
+import { median, printTable, record, writeResults, type BenchRecord } from './report.js';
 
 interface Case {
   name: string;
@@ -41,20 +39,6 @@ const CASES: Case[] = [
   },
   { name: 'lstm64-small', N: 16, T: 50, I: 32, layers: [lstm({ units: 64, returnSequences: true }), dense({ units: 1 })] },
 ];
-
-interface BenchRecord {
-  name: string;
-  value: number;
-  unit: string;
-  reference: string;
-  referenceValue: number;
-  ratio: number;
-}
-
-function median(a: number[]): number {
-  const s = [...a].sort((x, y) => x - y);
-  return s[Math.floor(s.length / 2)];
-}
 
 export async function run(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -103,23 +87,16 @@ export async function run(args: string[]): Promise<void> {
     const step = median(stepTimes);
     const fwd = median(ortTimes);
     const added = info.activationBytes + info.backwardBytes;
-    records.push({ name: `train step ${c.name} N=${c.N} T=${c.T} I=${c.I}`, value: step, unit: 'ms', reference: 'onnxruntime-node forward, same model and batch (cpu, intraOpNumThreads 2)', referenceValue: fwd, ratio: step / fwd });
-    records.push({ name: `step workspace ${c.name}`, value: added, unit: 'bytes', reference: 'activations kept for the backward pass', referenceValue: info.activationBytes, ratio: added / info.activationBytes });
-    records.push({ name: `step RSS growth ${c.name} (first step)`, value: rssAfter - rssBefore, unit: 'bytes', reference: 'activations kept for the backward pass', referenceValue: info.activationBytes, ratio: (rssAfter - rssBefore) / info.activationBytes });
+    records.push(
+      record(`train step ${c.name} N=${c.N} T=${c.T} I=${c.I}`, step, 'ms', 'onnxruntime-node forward, same model and batch (cpu, intraOpNumThreads 2)', fwd),
+      record(`step workspace ${c.name}`, added, 'bytes', 'activations kept for the backward pass', info.activationBytes),
+      record(`step RSS growth ${c.name} (first step)`, rssAfter - rssBefore, 'bytes', 'activations kept for the backward pass', info.activationBytes),
+    );
     rows.push([
       c.name, step.toFixed(1), fwd.toFixed(1), (step / fwd).toFixed(2),
       (info.activationBytes / 2 ** 20).toFixed(1), (info.backwardBytes / 2 ** 20).toFixed(1), ((rssAfter - rssBefore) / 2 ** 20).toFixed(1), (added / info.activationBytes).toFixed(2),
     ]);
   }
-  const head = ['case', 'step ms', 'ORT fwd ms', 'ratio', 'activ MiB', 'bwd MiB', 'RSS+ MiB', 'added/activ'];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const fmt = (r: string[]) => r.map((v, i) => v.padStart(widths[i])).join('  ');
-  console.log(fmt(head));
-  for (const r of rows) console.log(fmt(r));
-  const out = join(dirname(fileURLToPath(import.meta.url)), '..', 'bench-results', 'train.json');
-  mkdirSync(dirname(out), { recursive: true });
-  const tmp = `${out}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(records, null, 2)}\n`);
-  renameSync(tmp, out);
-  console.log(`wrote ${out}`);
+  printTable(['case', 'step ms', 'ORT fwd ms', 'ratio', 'activ MiB', 'bwd MiB', 'RSS+ MiB', 'added/activ'], rows, () => 'right');
+  writeResults('train', records);
 }

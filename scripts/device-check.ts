@@ -15,6 +15,8 @@ import { Rng } from '../src/layers/random.js';
 import { dense, gru, lstm, rnn, type LayerSpec } from '../src/layers/spec.js';
 import { Model } from '../src/model/model.js';
 import { toOnnx } from '../src/graph/export.js';
+import { native, type NativeOptimizer } from '../src/native.js';
+import type { TrainBatch } from '../src/train/batches.js';
 import { randomArray, randomizeParams } from '../tests/reference/util.js';
 
 const args = process.argv.slice(2);
@@ -25,8 +27,9 @@ const arg = (name: string): string | undefined => {
 const require = createRequire(import.meta.url);
 const addonPath = arg('--addon');
 if (!addonPath) throw new Error('--addon PATH is required');
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const addon: any = require(addonPath);
+// src/native.ts loads the addon (bundled into check.mjs with the rest): point it at this one.
+process.env.RNNX_NATIVE_PATH = addonPath;
+const addon = native();
 
 interface Row {
   check: string;
@@ -55,16 +58,9 @@ if (!info.available) {
 }
 record('CUDA device', true, `${info.device} (sm ${info.computeCapability}, ${info.memoryGiB.toFixed(0)} GiB), cuBLAS ${info.cublas}`);
 
-interface Batch {
-  x: Float32Array;
-  batch: number;
-  time: number;
-  lengths?: Int32Array;
-  y: Float32Array | Int32Array;
-}
 type Loss = 'mse' | 'crossentropy';
 
-function makeBatch(model: Model, loss: Loss, N: number, T: number, seed: number, lengths: boolean): Batch {
+function makeBatch(model: Model, loss: Loss, N: number, T: number, seed: number, lengths: boolean): TrainBatch {
   const rng = new Rng(seed);
   const I = model.inputSize;
   const x = randomArray(rng, N * T * I);
@@ -145,7 +141,7 @@ for (const c of cases) {
   const model = Model.create({ inputSize: c.inputSize, layers: c.layers }, { seed: 4 });
   randomizeParams(model, 5, 0.3);
   const b = makeBatch(model, c.loss, N, T, 6, true);
-  for (const type of ['sgd', 'rmsprop', 'adam', 'adamw']) {
+  for (const type of ['sgd', 'rmsprop', 'adam', 'adamw'] satisfies NativeOptimizer['type'][]) {
     try {
       const opts = { loss: c.loss, optimizer: { type, lr: 0.01, momentum: type === 'sgd' ? 0.9 : 0 }, clipNorm: 0.5 };
       const gpu = new addon.CudaTrainer(model.spec, model.layout, model.params, opts);

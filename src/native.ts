@@ -1,11 +1,17 @@
 // The ONLY module that loads the native addon (build/Release/rnnx_native.node), with the
-// TypeScript type of everything it exports. The rest of rnnx imports `native` from here and
-// never touches the raw addon. Arguments are checked again inside the addon: a bad value throws
-// an Error whose message names the field (and `code` 'RNNX_INVALID_ARGUMENT'), never a crash.
+// TypeScript type of everything it exports. The rest of rnnx (and tests/, bench/, scripts/)
+// imports `native` from here and never touches the raw addon. Arguments are checked again inside
+// the addon: a bad value throws an Error whose message names the field (and `code`
+// 'RNNX_INVALID_ARGUMENT'), never a crash.
+//
+// RNNX_NATIVE_PATH: load this .node file instead of the package's build (a separately built
+// addon: scripts/device-build.sh's CUDA build, a standalone build of native/gemm_binding.cc).
+// A relative path is taken from the current directory. Such an addon may carry only some of the
+// exports; `nativeWith` checks for the ones a caller needs.
 
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ParamLayout } from './layers/params.js';
 import type { ModelSpec } from './layers/spec.js';
@@ -141,7 +147,60 @@ export interface NativeTrainer {
   info(): NativeTrainerInfo;
 }
 
-export interface NativeAddon {
+/** Options of the CUDA trainer (native/cuda/cuda_js.cc); every field has a default. */
+export interface NativeCudaTrainOptions {
+  /** The trainer's { type, delta } or a plain name (default 'mse'). */
+  loss?: NativeLoss | NativeLoss['type'];
+  /** Huber threshold when `loss` is a plain name (default 1). */
+  huberDelta?: number;
+  /** Default { type: 'adam' }; lr defaults to 0.01 for SGD, 1e-3 otherwise (the step applies it). */
+  optimizer?: NativeOptimizer & { lr?: number };
+  clipNorm?: number;
+  clipValue?: number;
+  l2?: NativeL2;
+  /** Run the CUDA step's code on the CPU (native/cuda/exec_host.h) in float or double, for tests (default false). */
+  emulate?: false | 'float' | 'double';
+}
+
+/** The CUDA trainer (native/cuda/cuda_js.cc): synchronous, owns a device copy of the parameters. */
+export interface NativeCudaTrainer {
+  /** One optimizer step; returns after the loss is on the host. */
+  step(batch: NativeBatch): { loss: number; gradNorm: number; correct: number; predictions: number };
+  /** Loss and gradients, no update. */
+  gradients(batch: NativeBatch): { loss: number; grads: Float32Array };
+  /** Output of the last forward pass (logits for cross-entropy). */
+  output(): Float32Array;
+  getParams(out?: Float32Array): Float32Array;
+  setParams(params: Float32Array): void;
+  setOptimizer(optimizer: NativeOptimizer & { lr?: number }): void;
+  resetOptimizer(): void;
+  dispose(): void;
+  readonly device: string;
+  readonly workspaceBytes: number;
+}
+
+/** The GEMM / thread-pool test and benchmark exports (native/gemm_binding.cc documents each). */
+export interface NativeGemmExports {
+  gemmKernelName(): string;
+  gemmAvailableKernels(): string[];
+  gemmSelectKernel(name: string): void;
+  gemm(
+    transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
+    A: Float32Array | Float64Array, lda: number, B: Float32Array | Float64Array, ldb: number,
+    beta: number, C: Float32Array | Float64Array, ldc: number, threads?: number, packed?: boolean,
+  ): void;
+  gemmTime(
+    transA: boolean, transB: boolean, M: number, N: number, K: number,
+    A: Float32Array, lda: number, B: Float32Array, ldb: number, C: Float32Array, ldc: number,
+    threads: number, reps: number, packed: boolean,
+  ): Float64Array;
+  threadPoolChunks(threads: number, begin: number, end: number, grain: number): { chunks: Int32Array; threadsUsed: number };
+  threadPoolThrow(threads: number, chunk: number): void;
+  threadPoolNested(threads: number, n: number): number;
+  threadPoolDispatchTime(threads: number, reps: number): Float64Array;
+}
+
+export interface NativeAddon extends NativeGemmExports {
   cpuFeatures(): { avx2: boolean; fma: boolean; avx512f: boolean };
   Trainer: new (spec: ModelSpec, layout: ParamLayout, params: Float32Array, options: NativeTrainOptions) => NativeTrainer;
   computeGradients<A extends Float32Array | Float64Array>(
@@ -154,20 +213,38 @@ export interface NativeAddon {
   hardwareThreads: number;
   /** Whether the addon was built with CUDA and whether a device is usable (native/cuda/cuda_js.cc). */
   cudaInfo(): CudaInfo;
+  /** Throws when no CUDA device is usable, unless `options.emulate` is set. */
+  CudaTrainer: new (spec: ModelSpec, layout: ParamLayout, params: Float32Array, options?: NativeCudaTrainOptions) => NativeCudaTrainer;
 }
 
+/** cudaInfo(): every field is always present ('' or 0 where there is no device). */
 export interface CudaInfo {
   built: boolean;
   available: boolean;
-  /** Why no device is usable (or which one is), in words. */
+  /** Why no device is usable, in words ('' when one is). */
   reason: string;
-  device?: string;
-  deviceCount?: number;
-  computeCapability?: string;
-  memoryGiB?: number;
-  runtimeVersion?: number;
-  driverVersion?: number;
-  cublas?: string;
+  /** Device name. */
+  device: string;
+  deviceCount: number;
+  /** 'major.minor' of the device in use. */
+  computeCapability: string;
+  memoryGiB: number;
+  /** CUDA runtime version the addon was built with (e.g. 13000), 0 when built without CUDA. */
+  runtimeVersion: number;
+  driverVersion: number;
+  /** Path of the cuBLAS library loaded at run time. */
+  cublas: string;
+}
+
+/** The .node file `native()` loads: RNNX_NATIVE_PATH when set, else the package's build. */
+export function nativePath(): string {
+  const override = process.env.RNNX_NATIVE_PATH;
+  if (override) {
+    const p = resolve(override);
+    if (!existsSync(p)) throw new Error(`RNNX_NATIVE_PATH must name an existing .node file, got ${JSON.stringify(override)} (${p} does not exist)`);
+    return p;
+  }
+  return locate();
 }
 
 function locate(): string {
@@ -187,6 +264,29 @@ let cached: NativeAddon | null = null;
 
 /** The loaded addon (loaded on first use, so importing rnnx without a build still works for inference). */
 export function native(): NativeAddon {
-  if (!cached) cached = createRequire(import.meta.url)(locate()) as NativeAddon;
+  if (!cached) cached = createRequire(import.meta.url)(nativePath()) as NativeAddon;
   return cached;
+}
+
+/** Names of `exports` the loaded addon lacks (an RNNX_NATIVE_PATH build may carry only some). */
+export function missingExports(exports: readonly (keyof NativeAddon)[]): string[] {
+  const addon = native() as Partial<NativeAddon>;
+  return exports.filter((k) => addon[k] === undefined);
+}
+
+/** `native()`, after checking that it has `exports`; `hint` says how to get an addon that does. */
+export function nativeWith(exports: readonly (keyof NativeAddon)[], hint: string): NativeAddon {
+  const missing = missingExports(exports);
+  if (missing.length > 0) throw new Error(`${nativePath()} has no ${missing.join('/')} export${missing.length > 1 ? 's' : ''}: ${hint}`);
+  return native();
+}
+
+const GEMM_EXPORTS: readonly (keyof NativeGemmExports)[] = [
+  'gemmKernelName', 'gemmAvailableKernels', 'gemmSelectKernel', 'gemm', 'gemmTime',
+  'threadPoolChunks', 'threadPoolThrow', 'threadPoolNested', 'threadPoolDispatchTime',
+];
+
+/** The GEMM / thread-pool exports (tests/gemm.test.ts, bench/gemm.ts), checked to be there. */
+export function nativeGemm(): NativeGemmExports {
+  return nativeWith(GEMM_EXPORTS, 'native/binding.cc must call rnnx::registerGemmExports (native/gemm_binding.h)');
 }

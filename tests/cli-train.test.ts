@@ -129,6 +129,10 @@ describe('rnnx quickstart', () => {
     expect(r.stdout).toContain('the model beats both baselines');
     for (const f of ['airline.onnx', 'airline-export.onnx', 'airline-forecast.svg', 'airline.log.json', 'airline.loss.svg']) expect(existsSync(join(out, f))).toBe(true);
     expect(s.forecast24).toHaveLength(24);
+    // Step 5 served the exported file on loopback: one request per month, merged by the batcher.
+    expect(s.served.requests).toBe(24);
+    expect(s.served.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(s.served.maxAbsDiff).toBeLessThan(1e-3);
   });
 });
 

@@ -6,59 +6,32 @@
 // independent float64 reference forward pass (tests/reference/forward.ts) and float64 finite
 // differences of it, for every layer kind the backend trains.
 
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/layers/random.js';
 import { dense, gru, lstm, rnn, type LayerSpec } from '../src/layers/spec.js';
 import { Model } from '../src/model/model.js';
+import { missingExports, native, nativePath, type CudaInfo, type NativeAddon, type NativeCudaTrainer, type NativeOptimizer } from '../src/native.js';
+import type { TrainBatch } from '../src/train/batches.js';
 import { referenceForward } from './reference/forward.js';
 import { randomArray, randomizeParams } from './reference/util.js';
 
-interface CudaInfo {
-  built: boolean;
-  available: boolean;
-  reason: string;
-  device: string;
-  runtimeVersion: number;
-}
-interface Batch {
-  x: Float32Array;
-  batch: number;
-  time: number;
-  lengths?: Int32Array;
-  y: Float32Array | Int32Array;
-}
-interface CudaTrainer {
-  step(b: Batch): { loss: number; gradNorm: number; correct: number; predictions: number };
-  gradients(b: Batch): { loss: number; grads: Float32Array };
-  output(): Float32Array;
-  getParams(out?: Float32Array): Float32Array;
-  dispose(): void;
-  readonly device: string;
-}
-interface CpuTrainer {
-  stepSync(b: Batch, lr: number): { loss: number; gradNorm: number };
-  dispose(): void;
-}
-interface CudaAddon {
-  cudaInfo(): CudaInfo;
-  CudaTrainer: new (spec: unknown, layout: unknown, params: Float32Array, options: object) => CudaTrainer;
-  // The CPU trainer of the same addon (native/trainer.h; typed in src/native.ts).
-  computeGradients?: (spec: unknown, layout: unknown, params: Float64Array, b: Batch, o: object) => { loss: number; grads: Float64Array };
-  Trainer?: new (spec: unknown, layout: unknown, params: Float32Array, options: object) => CpuTrainer;
-}
-
 // The addon under test: RNNX_NATIVE_PATH (e.g. one built by scripts/device-build.sh) or the
-// repository's build. Until binding.cc registers the CUDA exports, the suite says so and skips.
-const addonPath = process.env.RNNX_NATIVE_PATH ?? fileURLToPath(new URL('../build/Release/rnnx_native.node', import.meta.url));
-const loaded: Partial<CudaAddon> = existsSync(addonPath) ? createRequire(import.meta.url)(addonPath) : {};
-const hooked = typeof loaded.cudaInfo === 'function' && typeof loaded.CudaTrainer === 'function';
+// repository's build (src/native.ts). Until binding.cc registers the CUDA exports, the suite says
+// so and skips. computeGradients / Trainer (the CPU trainer of the same addon) may be missing
+// from a separately built addon: the comparisons with them skip then.
+let addonPath = '(unresolved)';
+let loadError = '';
+try {
+  addonPath = nativePath();
+  native();
+} catch (e) {
+  loadError = (e as Error).message;
+}
+const hooked = loadError === '' && missingExports(['cudaInfo', 'CudaTrainer']).length === 0;
 const skipReason = hooked
   ? ''
-  : `${addonPath} has no cudaInfo/CudaTrainer exports: binding.cc must call rnnx::cuda::RegisterCudaJs (see native/cuda/cuda.gyp)`;
-const addon = loaded as CudaAddon;
+  : loadError || `${addonPath} has no cudaInfo/CudaTrainer exports: binding.cc must call rnnx::cuda::RegisterCudaJs (see native/cuda/cuda.gyp)`;
+const addon: Partial<NativeAddon> & Pick<NativeAddon, 'cudaInfo' | 'CudaTrainer'> = hooked ? native() : ({} as NativeAddon);
 const info: CudaInfo | null = hooked ? addon.cudaInfo() : null;
 const cudaAvailable = info?.available === true;
 if (!hooked) console.warn(`[cuda.test] skipped: ${skipReason}`);
@@ -83,7 +56,7 @@ const CASES: Case[] = [
   { name: 'BLSTM stacked on BGRU lbr0', inputSize: 2, layers: [gru({ units: 3, direction: 'bidirectional', linearBeforeReset: 0, returnSequences: true }), lstm({ units: 3, direction: 'bidirectional', returnSequences: true }), dense({ units: 2 })], loss: 'mse', lengths: true },
 ];
 
-function makeBatch(model: Model, c: Case, N: number, T: number, seed: number): Batch {
+function makeBatch(model: Model, c: Case, N: number, T: number, seed: number): TrainBatch {
   const rng = new Rng(seed);
   const x = randomArray(rng, N * T * c.inputSize);
   const lengths = c.lengths ? Int32Array.from({ length: N }, (_, n) => 1 + ((n * 5 + 2) % T)) : undefined;
@@ -96,7 +69,7 @@ function makeBatch(model: Model, c: Case, N: number, T: number, seed: number): B
 }
 
 /** The loss of native/loss.cc, in float64 from the reference forward pass. */
-function referenceLoss(model: Model, c: Case, params: Float64Array | Float32Array, b: Batch): number {
+function referenceLoss(model: Model, c: Case, params: Float64Array | Float32Array, b: TrainBatch): number {
   const ref = referenceForward(model.spec, params, b.x, { batch: b.batch, time: b.time, lengths: b.lengths });
   const F = model.outputSize;
   const seq = model.returnsSequences;
@@ -120,7 +93,7 @@ function referenceLoss(model: Model, c: Case, params: Float64Array | Float32Arra
   return sum / count;
 }
 
-function trainerFor(model: Model, c: Case, options: object): CudaTrainer {
+function trainerFor(model: Model, c: Case, options: object): NativeCudaTrainer {
   return new addon.CudaTrainer(model.spec, model.layout, model.params, { loss: c.loss, ...options });
 }
 
@@ -244,7 +217,8 @@ describe.skipIf(!hooked)('CUDA step code path, run on the CPU by the host emulat
 
   it.skipIf(typeof addon.Trainer !== 'function')('takes the same optimizer steps as the CPU trainer (L2, clipValue, clipNorm; float)', () => {
     const c = CASES[1];
-    for (const optimizer of [{ type: 'sgd', momentum: 0.9, nesterov: true }, { type: 'rmsprop' }, { type: 'adam' }, { type: 'adamw', weightDecay: 0.01 }]) {
+    const optimizers: NativeOptimizer[] = [{ type: 'sgd', momentum: 0.9, nesterov: true }, { type: 'rmsprop' }, { type: 'adam' }, { type: 'adamw', weightDecay: 0.01 }];
+    for (const optimizer of optimizers) {
       const model = Model.create({ inputSize: c.inputSize, layers: c.layers }, { seed: 5 });
       randomizeParams(model, 6);
       const b = makeBatch(model, c, 4, 5, 7);

@@ -1,12 +1,12 @@
 // The native GEMM (native/gemm.cc + per-ISA micro-kernels) against a plain float64 reference
 // written here, for every kernel this CPU can run, and the thread pool's documented semantics.
-// Needs the addon's GEMM exports (rnnx::registerGemmExports); RNNX_GEMM_ADDON may point at a
+// Needs the addon's GEMM exports (rnnx::registerGemmExports); RNNX_NATIVE_PATH may point at a
 // standalone build.
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadGemmAddon } from '../bench/gemm.js';
 import { Rng } from '../src/layers/random.js';
+import { nativeGemm } from '../src/native.js';
 
-const addon = loadGemmAddon();
+const addon = nativeGemm();
 const bestKernel = addon.gemmKernelName();
 const kernels = addon.gemmAvailableKernels();
 afterAll(() => addon.gemmSelectKernel(bestKernel));

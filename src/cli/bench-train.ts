@@ -6,6 +6,7 @@ import { Rng } from '../layers/random.js';
 import { outputIsSequence } from '../layers/spec.js';
 import type { Model } from '../model/model.js';
 import { defaultBenchModel, percentile } from './bench.js';
+import { formatTable } from './output.js';
 
 export interface TrainBenchOptions {
   model?: Model;
@@ -79,7 +80,5 @@ export async function benchTraining(o: TrainBenchOptions): Promise<TrainBenchRes
 export function trainingTable(rows: TrainBenchResult[]): string {
   const head = ['batch', 'time', 'threads', 'steps', 'mean ms', 'p50 ms', 'steps/s', 'seq/s'];
   const body = rows.map((r) => [r.batch, r.time, r.threads, r.steps, r.meanMs.toFixed(2), r.p50Ms.toFixed(2), r.stepsPerSec.toFixed(2), r.sequencesPerSec.toFixed(1)].map(String));
-  const all = [head, ...body];
-  const w = head.map((_, c) => Math.max(...all.map((r) => r[c].length)));
-  return all.map((r) => r.map((cell, c) => cell.padStart(w[c])).join('  ')).join('\n');
+  return formatTable([head, ...body], () => 'right');
 }

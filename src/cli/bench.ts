@@ -8,6 +8,7 @@ import type { ModelSpec } from '../layers/spec.js';
 import { InferenceModel } from '../runtime/inference.js';
 import type { ProviderName } from '../runtime/providers.js';
 import { Rng } from '../layers/random.js';
+import { formatTable } from './output.js';
 
 export interface InferBenchOptions {
   /** .onnx path or bytes. */
@@ -112,9 +113,7 @@ export function inferenceTable(rows: InferBenchResult[]): string {
     r.meanMs.toFixed(3), r.p50Ms.toFixed(3), r.p90Ms.toFixed(3), r.p99Ms.toFixed(3),
     r.sequencesPerSec.toFixed(1), r.stepsPerSec.toFixed(0),
   ]);
-  const all = [head, ...body];
-  const w = head.map((_, c) => Math.max(...all.map((r) => r[c].length)));
-  return all.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(w[c]) : cell.padStart(w[c]))).join('  ')).join('\n');
+  return formatTable([head, ...body], (c) => (c === 0 ? 'left' : 'right'));
 }
 
 /** Bytes of the default model, or of the given model file. */

@@ -66,8 +66,11 @@ export function rowsNeeded(info: ForecastInfo): number {
   return info.window + transformLag(info.transform);
 }
 
+/** What the forecasting helpers need of a model: a batch-first run (an InferenceModel, or a served model). */
+export type ForecastRunner = Pick<InferenceModel, 'run'>;
+
 /** Runs the windows ending before each row in `rows`; returns the raw derived-space outputs [count, O] (target normalisation undone). */
-async function predictRows(model: InferenceModel, levels: ArrayLike<number>, I: number, rows: number[], info: ForecastInfo, norms: Norms): Promise<{ y: Float64Array; O: number }> {
+async function predictRows(model: ForecastRunner, levels: ArrayLike<number>, I: number, rows: number[], info: ForecastInfo, norms: Norms): Promise<{ y: Float64Array; O: number }> {
   const T = info.window;
   const x = new Float32Array(rows.length * T * I);
   rows.forEach((r, n) => windowBefore(levels, I, r, info, norms.input, x, n * T * I));
@@ -84,7 +87,7 @@ async function predictRows(model: InferenceModel, levels: ArrayLike<number>, I: 
  * Forecasts `steps` rows past the end of `series` (columns = the model's inputs, raw levels).
  * Predictions are fed back as inputs when steps exceed the horizon, which needs targets equal to inputs.
  */
-export async function recursiveForecast(model: InferenceModel, series: Series, info: ForecastInfo, steps: number, norms: Norms): Promise<Float64Array> {
+export async function recursiveForecast(model: ForecastRunner, series: Series, info: ForecastInfo, steps: number, norms: Norms): Promise<Float64Array> {
   const I = series.names.length;
   const O = info.targetColumns.length;
   const need = rowsNeeded(info);
@@ -114,7 +117,7 @@ export async function recursiveForecast(model: InferenceModel, series: Series, i
 }
 
 /** One-step-ahead predictions (first target) of the last `last` rows, each from the true rows before it. */
-export async function backtest(model: InferenceModel, series: Series, info: ForecastInfo, last: number, norms: Norms): Promise<{ predicted: Float64Array; actual: Float64Array; rows: number[] }> {
+export async function backtest(model: ForecastRunner, series: Series, info: ForecastInfo, last: number, norms: Norms): Promise<{ predicted: Float64Array; actual: Float64Array; rows: number[] }> {
   const I = series.names.length;
   if (!(Number.isInteger(last) && last > 0)) throw new UserError(`--backtest must be a positive integer, got ${last}`);
   const need = rowsNeeded(info) + last;

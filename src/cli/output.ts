@@ -30,6 +30,16 @@ export function writeOutput(path: string, data: string | Uint8Array): void {
   }
 }
 
+/**
+ * A text table: each column padded to its widest cell, columns two spaces apart, rows joined by
+ * newlines. `align(c)` says which side column c lines up on: 'left' (padded at the end, the
+ * default) or 'right' (padded at the start, for numbers).
+ */
+export function formatTable(rows: readonly (readonly string[])[], align: (column: number) => 'left' | 'right' = () => 'left'): string {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) => r.map((cell, c) => (align(c) === 'left' ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ')).join('\n');
+}
+
 /** Throws a UserError now if `path` could not be written later. Leaves nothing behind. */
 export function checkWritable(path: string): void {
   if (path === '-') return;

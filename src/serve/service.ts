@@ -11,21 +11,10 @@ import { openEngine, type EngineOptions, type ServeEngine } from './engine.js';
 import { Counter, Gauge, Histogram, Registry } from './metrics.js';
 import { Stream, StreamManager, StreamUnsupportedError, type StreamManagerOptions } from './stream.js';
 
-export interface ServiceOptions extends EngineOptions, StreamManagerOptions {
-  /** Most requests merged into one run. Default 64. */
-  maxBatch?: number;
-  /** How long (ms) the oldest request may wait for a batch to fill. Default 2. */
-  maxWaitMs?: number;
-  /** Most requests waiting; past it, OverloadedError (HTTP 503). Default 1024. */
-  maxQueue?: number;
+/** The batcher's options (BatcherOptions, which documents each), the engine's and the streams'. */
+export interface ServiceOptions extends Omit<BatcherOptions, 'maxInFlight'>, EngineOptions, StreamManagerOptions {
   /** Runs in flight at once; default: the engine's concurrency (1 in-process, the worker count for a pool). */
   maxInFlight?: number;
-  /** Default per-request timeout (ms). Default 30000. */
-  timeoutMs?: number;
-  /** Longest sequence (steps) a request may carry. Default 100000. */
-  maxTime?: number;
-  /** Most input bytes held by waiting requests; past it, OverloadedError. Default 256 MiB. */
-  maxQueueBytes?: number;
   /** Most stream chunks merged into one run; 1 turns cross-client stream batching off. Default maxBatch. */
   streamMaxBatch?: number;
   /** Registry to add the metrics to (the HTTP server passes its own). */

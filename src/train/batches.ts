@@ -10,14 +10,8 @@ export interface TrainBatch extends NativeBatch {
   y: Float32Array | Int32Array;
 }
 
-/** A dataset checked against a model and loss, with targets in the type the loss needs. */
-export interface PreparedData {
-  x: Float32Array;
-  count: number;
-  time: number;
-  features: number;
-  lengths?: Int32Array;
-  y: Float32Array | Int32Array;
+/** A dataset checked against a model and loss, with targets in the type the loss needs (yShape dropped). */
+export interface PreparedData extends Omit<SequenceDataset, 'yShape'> {
   /** Target elements per step (sequence output) or per row (last-step output). */
   perItem: number;
   /** true: targets per step [count, time, ...]; false: per sequence. */
