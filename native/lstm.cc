@@ -66,14 +66,8 @@ void LstmForwardPass<T>::Run(const RunShape& s, const DirectionParams<T>& p, con
         // what its output gate and tanh saw, so the backward pass needs it (cRaw).
         if (craw) std::memcpy(craw, cout, H * sizeof(T));
         const size_t maskBase = (static_cast<size_t>(t) * N + n) * H;
-        if (zoneC) {
-          for (int j = 0; j < H; ++j)
-            if (MaskHit(reg.zoneoutKeyC, maskBase + j, c_.zoneoutC)) cout[j] = cprev[j];
-        }
-        if (zoneH) {
-          for (int j = 0; j < H; ++j)
-            if (MaskHit(reg.zoneoutKeyH, maskBase + j, c_.zoneoutH)) hout[j] = hprev[j];
-        }
+        if (zoneC) ZoneoutKeep(cout, cprev, H, reg.zoneoutKeyC, maskBase, c_.zoneoutC);
+        if (zoneH) ZoneoutKeep(hout, hprev, H, reg.zoneoutKeyH, maskBase, c_.zoneoutH);
         if (yrow) std::memcpy(yrow, hout, H * sizeof(T));
       }
     }
@@ -126,22 +120,10 @@ void LstmBackwardPass<T>::Run(const RunShape& s, const DirectionParams<T>& p, co
           for (int j = 0; j < H; ++j) dhr[j] += dyr[j];
         }
         const size_t maskBase = rowAt * H;
-        std::memset(dhn, 0, H * sizeof(T));
-        if (zoneH) {
-          for (int j = 0; j < H; ++j)
-            if (MaskHit(reg.zoneoutKeyH, maskBase + j, c_.zoneoutH)) {
-              dhn[j] = dhr[j];
-              dhr[j] = 0;
-            }
-        }
+        if (zoneH) ZoneoutSplitGrad(dhr, dhn, H, reg.zoneoutKeyH, maskBase, c_.zoneoutH);
+        else std::memset(dhn, 0, H * sizeof(T));
         T* dcd = dcDirect + n * H;
-        if (zoneC) {
-          for (int j = 0; j < H; ++j) {
-            const bool hit = MaskHit(reg.zoneoutKeyC, maskBase + j, c_.zoneoutC);
-            dcd[j] = hit ? dcr[j] : T(0);
-            if (hit) dcr[j] = 0;
-          }
-        }
+        if (zoneC) ZoneoutSplitGrad(dcr, dcd, H, reg.zoneoutKeyC, maskBase, c_.zoneoutC);
         a.clipped = tape.clipped ? tape.clipped + rowAt * G4 : nullptr;
         a.cprev = tape.cs + prevAt + n * H;
         a.c = tape.cRaw ? tape.cRaw + rowAt * H : tape.cs + outAt + n * H;

@@ -35,4 +35,24 @@ inline double MaskUniform(uint64_t key, uint64_t index) {
 // true with probability p (the element is dropped / zoned out).
 inline bool MaskHit(uint64_t key, uint64_t index, double p) { return MaskUniform(key, index) < p; }
 
+// Zoneout (Krueger et al. 2016), forward: where the mask hits, the unit keeps its previous value.
+//   out, prev: [H]; mask elements maskBase .. maskBase+H-1 of stream `key`, probability p.
+template <typename T>
+inline void ZoneoutKeep(T* out, const T* prev, int H, uint64_t key, uint64_t maskBase, double p) {
+  for (int j = 0; j < H; ++j)
+    if (MaskHit(key, maskBase + j, p)) out[j] = prev[j];
+}
+
+// Zoneout, backward: the gradient of a kept unit flows straight to the previous state.
+//   grad: [H] gradient w.r.t. the zoned-out output, in: what reaches the cell (hit units set 0);
+//   direct: [H] out: the part that bypasses the cell (the grad where the mask hits, else 0).
+template <typename T>
+inline void ZoneoutSplitGrad(T* grad, T* direct, int H, uint64_t key, uint64_t maskBase, double p) {
+  for (int j = 0; j < H; ++j) {
+    const bool hit = MaskHit(key, maskBase + j, p);
+    direct[j] = hit ? grad[j] : T(0);
+    if (hit) grad[j] = 0;
+  }
+}
+
 }  // namespace rnnx

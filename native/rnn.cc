@@ -48,11 +48,7 @@ void RnnForwardPass<T>::Run(const RunShape& s, const DirectionParams<T>& p, cons
         a.g = g;
         K.rnnForward(a);
         std::memcpy(hout, g, H * sizeof(T));
-        if (zoneH) {
-          const size_t maskBase = (static_cast<size_t>(t) * N + n) * H;
-          for (int j = 0; j < H; ++j)
-            if (MaskHit(reg.zoneoutKeyH, maskBase + j, c_.zoneoutH)) hout[j] = hprev[j];
-        }
+        if (zoneH) ZoneoutKeep(hout, hprev, H, reg.zoneoutKeyH, (static_cast<size_t>(t) * N + n) * H, c_.zoneoutH);
         if (yrow) std::memcpy(yrow, hout, H * sizeof(T));
       }
     }
@@ -94,15 +90,8 @@ void RnnBackwardPass<T>::Run(const RunShape& s, const DirectionParams<T>& p, con
           const T* dyr = dy + rowAt * lddy + dyCol;
           for (int j = 0; j < H; ++j) dhr[j] += dyr[j];
         }
-        std::memset(dhn, 0, H * sizeof(T));
-        if (zoneH) {
-          const size_t maskBase = rowAt * H;
-          for (int j = 0; j < H; ++j)
-            if (MaskHit(reg.zoneoutKeyH, maskBase + j, c_.zoneoutH)) {
-              dhn[j] = dhr[j];
-              dhr[j] = 0;
-            }
-        }
+        if (zoneH) ZoneoutSplitGrad(dhr, dhn, H, reg.zoneoutKeyH, rowAt * H, c_.zoneoutH);
+        else std::memset(dhn, 0, H * sizeof(T));
         a.dh = dhr;
         a.g = g;
         K.rnnBackward(a);
