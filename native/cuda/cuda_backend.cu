@@ -14,6 +14,7 @@
 #include <string>
 
 #include "backend.h"
+#include "core_trainer.h"
 #include "cublas_loader.h"
 #include "exec_host.h"
 #include "step_core.h"
@@ -155,35 +156,12 @@ class CudaExec {
   float* partials_ = nullptr;
 };
 
-class CudaTrainer final : public Trainer {
+class CudaTrainer final : public CoreTrainer<float, CudaExec> {
  public:
-  CudaTrainer(const ModelDesc& m, const LossDesc& l, const OptimizerDesc& o, std::string device)
-      : core_(m, l, o, ex_), device_(std::move(device)) {}
-  StepStats Step(const BatchView& b) override {
-    const auto r = core_.Step(b);
-    return {r.loss, r.gradNorm, r.correct, r.predictions, r.count};
-  }
-  StepStats Gradients(const BatchView& b, float* grads) override {
-    const auto r = core_.Gradients(b);
-    ex_.Download(grads, core_.grads(), core_.model().paramCount);
-    return {r.loss, r.gradNorm, r.correct, r.predictions, r.count};
-  }
-  void Predict(const float* x, int N, int T, const int32_t* lengths, float* y) override {
-    core_.Predict(x, N, T, lengths, y);
-  }
-  std::vector<float> LastOutput() override { return core_.LastOutput(); }
-  void SetParams(const float* host) override { core_.SetParams(host); }
-  void GetParams(float* host) override { core_.GetParams(host); }
-  void SetOptimizer(const OptimizerDesc& o) override { core_.SetOptimizer(o); }
-  void ResetOptimizer() override { core_.ResetOptimizer(); }
-  size_t paramCount() const override { return core_.model().paramCount; }
-  size_t workspaceBytes() const override { return core_.workspaceBytes(); }
-  std::string device() const override { return device_; }
+  using CoreTrainer<float, CudaExec>::CoreTrainer;
 
- private:
-  CudaExec ex_;  // before core_: the core allocates through it
-  StepCore<float, CudaExec> core_;
-  std::string device_;
+ protected:
+  void CopyGradsToHost(float* grads) override { ex_.Download(grads, core_.grads(), core_.model().paramCount); }
 };
 
 DeviceInfo ProbeOnce() {

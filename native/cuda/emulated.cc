@@ -3,8 +3,8 @@
 #include <vector>
 
 #include "backend.h"
+#include "core_trainer.h"
 #include "exec_host.h"
-#include "step_core.h"
 
 namespace rnnx {
 namespace cuda {
@@ -12,34 +12,16 @@ namespace cuda {
 namespace {
 
 template <typename T>
-class EmulatedTrainer final : public Trainer {
+class EmulatedTrainer final : public CoreTrainer<T, HostExec<T>> {
  public:
-  EmulatedTrainer(const ModelDesc& m, const LossDesc& l, const OptimizerDesc& o) : core_(m, l, o, ex_) {}
-  StepStats Step(const BatchView& b) override {
-    const auto r = core_.Step(b);
-    return {r.loss, r.gradNorm, r.correct, r.predictions, r.count};
-  }
-  StepStats Gradients(const BatchView& b, float* grads) override {
-    const auto r = core_.Gradients(b);
-    const T* g = core_.grads();
-    for (size_t i = 0; i < core_.model().paramCount; ++i) grads[i] = static_cast<float>(g[i]);
-    return {r.loss, r.gradNorm, r.correct, r.predictions, r.count};
-  }
-  void Predict(const float* x, int N, int steps, const int32_t* lengths, float* y) override {
-    core_.Predict(x, N, steps, lengths, y);
-  }
-  std::vector<float> LastOutput() override { return core_.LastOutput(); }
-  void SetParams(const float* host) override { core_.SetParams(host); }
-  void GetParams(float* host) override { core_.GetParams(host); }
-  void SetOptimizer(const OptimizerDesc& o) override { core_.SetOptimizer(o); }
-  void ResetOptimizer() override { core_.ResetOptimizer(); }
-  size_t paramCount() const override { return core_.model().paramCount; }
-  size_t workspaceBytes() const override { return core_.workspaceBytes(); }
-  std::string device() const override { return sizeof(T) == 8 ? "host-emulation (double)" : "host-emulation (float)"; }
+  EmulatedTrainer(const ModelDesc& m, const LossDesc& l, const OptimizerDesc& o)
+      : CoreTrainer<T, HostExec<T>>(m, l, o, sizeof(T) == 8 ? "host-emulation (double)" : "host-emulation (float)") {}
 
- private:
-  HostExec<T> ex_;  // declared before core_: the core allocates through it
-  StepCore<T, HostExec<T>> core_;
+ protected:
+  void CopyGradsToHost(float* grads) override {
+    const T* g = this->core_.grads();
+    for (size_t i = 0; i < this->core_.model().paramCount; ++i) grads[i] = static_cast<float>(g[i]);
+  }
 };
 
 }  // namespace
