@@ -40,3 +40,21 @@ describe.skipIf(cuda.available)(`device option without a usable GPU (here: ${cud
     expect(model.params).not.toEqual(before);
   });
 });
+
+describe('default thread count', () => {
+  it('follows RNNX_NUM_THREADS and rejects a bad value by name', () => {
+    const saved = process.env.RNNX_NUM_THREADS;
+    try {
+      process.env.RNNX_NUM_THREADS = '1';
+      const model = Model.create({ inputSize: 1, layers: [lstm({ units: 2 })] });
+      const t = new Trainer(model, { loss: 'mse' });
+      expect(t.info().threads).toBe(1);
+      t.dispose();
+      process.env.RNNX_NUM_THREADS = 'two';
+      expect(() => new Trainer(model, { loss: 'mse' })).toThrow(/RNNX_NUM_THREADS must be a positive integer, got "two"/);
+    } finally {
+      if (saved === undefined) delete process.env.RNNX_NUM_THREADS;
+      else process.env.RNNX_NUM_THREADS = saved;
+    }
+  });
+});

@@ -21,7 +21,14 @@ export function defaultLossFor(model: Model): NativeLoss {
   return { type: last.kind === 'dense' && last.activation === 'softmax' ? 'crossentropy' : 'mse' };
 }
 
+/** Threads a Trainer uses when none are given: RNNX_NUM_THREADS, else every hardware thread. */
 export function defaultThreads(): number {
+  const env = process.env.RNNX_NUM_THREADS;
+  if (env !== undefined && env !== '') {
+    const n = Number(env);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`RNNX_NUM_THREADS must be a positive integer, got ${JSON.stringify(env)}`);
+    return n;
+  }
   return Math.max(1, availableParallelism());
 }
 
