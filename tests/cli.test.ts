@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseNpy } from '../src/data/tensor.js';
+import { onnx } from '../src/graph/builder.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'rnnx-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -103,7 +104,7 @@ describe('predict on a foreign (PyTorch) model', () => {
 });
 
 describe('bad input: exit 1, one line naming file/row/column, no partial output', () => {
-  const write = (name: string, text: string) => {
+  const write = (name: string, text: string | Uint8Array) => {
     const p = join(tmp, name);
     writeFileSync(p, text);
     return p;
@@ -144,10 +145,38 @@ describe('bad input: exit 1, one line naming file/row/column, no partial output'
     expectUserError(rnnx(['train', '--data', data, '--window', '10', '--layers', 'lstm:4,dense:1', '--epochs', '1', '-o', out]), data, 'window 10 + horizon 1 needs at least 11');
     noOutput(out);
   });
+  it('a text shorter than one training sequence names the file and the part that is short', () => {
+    const data = write('tiny.txt', 'abc');
+    const out = join(tmp, 'tiny.onnx');
+    expectUserError(rnnx(['train', '--data', data, '--window', '10', '--layers', 'lstm:4,dense:3:softmax', '--epochs', '1', '-o', out]),
+      `${data}: the training part (first 95%) has 2 characters, need at least 11`);
+    noOutput(out);
+  });
+  it('a bad field in a config file names the config file', () => {
+    const config = JSON.parse(readFileSync('models/airline/config.json', 'utf8'));
+    config.data.window = 'x';
+    config.data.path = join(process.cwd(), 'models/data/airline-passengers.csv');
+    const out = join(tmp, 'cfg-x.onnx');
+    config.output.model = out;
+    const file = write('cfg-x.json', JSON.stringify(config));
+    expectUserError(rnnx(['train', file]), `${file}: data.window must be a positive integer, got "x"`);
+    noOutput(out);
+  });
   it('a model for a different feature count', () => {
     const x = write('three.json', JSON.stringify([[[1, 2, 3], [4, 5, 6]]]));
     const out = join(tmp, 'three-out.json');
     expectUserError(rnnx(['predict', 'tests/fixtures/pytorch_lstm.onnx', '-i', x, '-o', out]), `${x}: the model expects 5 features per step, the input has 3`);
+    noOutput(out);
+  });
+  it('an rnnx model file cut just before its metadata: refused, never run without its normalisation', () => {
+    const full = readFileSync('models/airline/airline.onnx');
+    const proto = onnx.ModelProto.decode(full);
+    proto.metadataProps = [];
+    const cut = onnx.ModelProto.encode(proto).finish();
+    expect(Buffer.compare(full.subarray(0, cut.length), Buffer.from(cut))).toBe(0); // a true prefix of the file
+    const model = write('cut-airline.onnx', Buffer.from(cut));
+    const out = join(tmp, 'cut-pred.csv');
+    expectUserError(rnnx(['predict', model, '-i', 'models/data/airline-passengers.csv', '-o', out]), `${model}: producer_name is "rnnx" but metadata_props has none of the rnnx keys`, 'truncated');
     noOutput(out);
   });
   it('text with characters outside the vocabulary', () => {

@@ -191,6 +191,12 @@ describe('tensors', () => {
     expect(errorOf(() => parseJsonTensor('[[1,"x"]]', 'n.json')).message).toBe('n.json: element [0][1]: "x" is not a number');
     expect(errorOf(() => parseNpy(new Uint8Array(20), 'z.npy')).message).toBe('z.npy: not a NumPy .npy file (bad magic bytes)');
   });
+  it('names a .npy file cut inside its header or its data', () => {
+    const whole = readFileSync('tests/fixtures/npy/arange_f4.npy');
+    const headerEnd = 10 + whole.readUInt16LE(8);
+    expect(errorOf(() => parseNpy(whole.subarray(0, headerEnd - 20), 'cut.npy')).message).toBe('cut.npy: truncated: the .npy header is ' + whole.readUInt16LE(8) + ' bytes, the file ends 20 bytes before its end');
+    expect(errorOf(() => parseNpy(whole.subarray(0, whole.length - 4), 'cut.npy')).message).toMatch(/^cut\.npy: truncated: shape \(.*\) of <f4 needs \d+ bytes of data, the file has \d+$/);
+  });
 });
 
 describe('loadSequenceZip', () => {

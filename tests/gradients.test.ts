@@ -1,6 +1,7 @@
 // Every layer kind and training option: the native float64 backward pass against central
-// finite differences of the native float64 loss, per parameter tensor, within 1e-6 relative
-// error (max-norm relative: max|a−n| / max(max|a|, max|n|, 1e-8) over each tensor). The forward
+// finite differences of the native float64 loss, within 1e-6 relative error per parameter tensor
+// (max-norm relative: max|a−n| / max(max|a|, max|n|, 1e-8) over each tensor) and per parameter
+// (|a−n| ≤ 1e-6·max(|a|,|n|) + 1e-9, the last term being the differences' own rounding). The forward
 // pass the differences are taken of is checked against the independent reference forward pass
 // in tests/native-forward.test.ts.
 
@@ -30,6 +31,8 @@ function expectClose(layers: LayerSpec[], c: CaseOptions, options: NativeGradien
   expect(Number.isFinite(loss)).toBe(true);
   for (const e of errors) {
     expect(e.rel, `${e.name} relative error`).toBeLessThan(1e-6);
+    // And parameter by parameter: within 1e-6 relative, up to the differences' rounding (1e-9).
+    expect(e.elementExcess, `${e.name} worst element ${JSON.stringify(e.worst)}`).toBeLessThan(1e-9);
   }
   // The check is meaningful only if gradients flow: every recurrent W and R tensor is non-zero.
   for (const e of errors.filter((x) => /\.(W|R)$/.test(x.name))) expect(e.scale, `${e.name} gradient scale`).toBeGreaterThan(1e-6);

@@ -125,7 +125,7 @@ describe('bad files', () => {
     const f = join(dir, 'cut.onnx');
     for (const frac of [0.05, 0.3, 0.5, 0.9, 0.999]) {
       writeFileSync(f, good.subarray(0, Math.floor(good.length * frac)));
-      expect(() => loadModel(f), `cut at ${frac}`).toThrow(/cut\.onnx (is not an ONNX model|: initializer|: metadata_props|was not written by rnnx)/);
+      expect(() => loadModel(f), `cut at ${frac}`).toThrow(/cut\.onnx(?: is not an ONNX model|: initializer|: metadata_props|: producer_name is "rnnx" but metadata_props has none)/);
     }
   });
 
@@ -140,6 +140,15 @@ describe('bad files', () => {
       expect(Buffer.compare(Buffer.from(bytes.subarray(0, prefix.length)), Buffer.from(prefix))).toBe(0);
       expect(() => modelFromOnnx(prefix, 'cut.onnx')).toThrow(/cut\.onnx: metadata_props has rnnx keys but no rnnx\.\w+ \(file truncated or edited\?\)/);
     }
+  });
+
+  it('a file cut just before its metadata (a valid ONNX model without the rnnx keys) is refused, not taken as foreign', () => {
+    const p = toModelProto(richModel());
+    p.metadataProps = [];
+    const prefix = onnx.ModelProto.encode(p).finish();
+    const bytes = onnx.ModelProto.encode(toModelProto(richModel())).finish();
+    expect(Buffer.compare(Buffer.from(bytes.subarray(0, prefix.length)), Buffer.from(prefix))).toBe(0);
+    expect(() => modelFromOnnx(prefix, 'cut.onnx')).toThrow('cut.onnx: producer_name is "rnnx" but metadata_props has none of the rnnx keys (rnnx.spec, ...): the file is truncated or was edited');
   });
 
   it('an ONNX file not written by rnnx', () => {

@@ -206,6 +206,10 @@ function prepareText(d: TextDataConfig, batchSize: number): PreparedData {
   const trainTo = d.maxChars ? Math.min(split, posInt('data.maxChars', d.maxChars)) : split;
   const layout = d.layout ?? 'windows';
   if (layout !== 'windows' && layout !== 'stateful') throw new UserError(`data.layout must be "windows" or "stateful", got ${JSON.stringify(layout)}`);
+  // Say which part of which file is short: the split is the caller's, not the file's.
+  const pct = (f: number) => `${+(f * 100).toFixed(2)}%`;
+  if (trainTo < T + 1) throw new UserError(`${d.path}: the training part (first ${pct(1 - vf)}) has ${trainTo} characters, need at least ${T + 1} for one sequence of data.time ${T} plus its next character`);
+  if (codes.length - split < T + 1) throw new UserError(`${d.path}: the validation part (last ${pct(vf)}) has ${codes.length - split} characters, need at least ${T + 1} for one sequence of data.time ${T} plus its next character`);
   const train = textDataset(codes, vocabulary.length, { time: T, stride: d.stride ?? T, from: 0, to: trainTo, layout, batchSize });
   const validation = textDataset(codes, vocabulary.length, { time: T, stride: T, from: split, to: codes.length });
   text = '';

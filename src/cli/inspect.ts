@@ -294,6 +294,8 @@ export function formatDescription(d: OnnxDescription): string {
   } else if (meta.length) {
     out.push('metadata:');
     for (const [k, v] of meta) out.push(`  ${k} = ${v.length > 200 ? v.slice(0, 200) + '…' : v}`);
+  } else if (d.producer.name === 'rnnx') {
+    out.push('metadata: (none) — WARNING: written by rnnx, but its rnnx.* metadata is missing: the file is truncated or was edited');
   } else out.push('metadata: (none)');
   return out.join('\n');
 }

@@ -138,7 +138,7 @@ export default async function train(argv: Record<string, unknown>): Promise<void
   const say = (s: string) => quiet || process.stderr.write(s + '\n');
 
   const t0 = Date.now();
-  const data = prepareData(config.data, Number(config.training.batchSize ?? 32));
+  const data = withConfigName(where, () => prepareData(config.data, Number(config.training.batchSize ?? 32)));
   if (config.data.kind === 'text' && config.data.layout === 'stateful') {
     config.training.stateful = true;
     config.training.shuffle = false;
@@ -210,4 +210,14 @@ export default async function train(argv: Record<string, unknown>): Promise<void
   writeOutput(plotPath, svg);
   const evalText = Object.entries(evaluation).map(([k, v]) => `${k} ${typeof v === 'number' ? +v.toPrecision(5) : v}`).join(', ');
   process.stdout.write(`trained in ${trainSeconds.toFixed(1)}s; ${evalText}\nwrote ${out}, ${logPath}, ${plotPath}\n`);
+}
+
+/** Names the config file in errors about its own fields ("data.window must be ..."), as validateConfig does. */
+function withConfigName<T>(where: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (where !== 'flags' && e instanceof UserError && /^data\./.test(e.message)) throw new UserError(`${where}: ${e.message}`);
+    throw e;
+  }
 }

@@ -15,8 +15,12 @@ export function parseNpy(bytes: Uint8Array, file: string): Tensor {
   if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) throw new UserError(`${file}: not a NumPy .npy file (bad magic bytes)`);
   const major = bytes[6];
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLen = major === 1 ? dv.getUint16(8, true) : dv.getUint32(8, true);
   const headerStart = major === 1 ? 10 : 12;
+  if (bytes.length < headerStart) throw new UserError(`${file}: truncated: the file ends inside the .npy preamble (${bytes.length} bytes)`);
+  const headerLen = major === 1 ? dv.getUint16(8, true) : dv.getUint32(8, true);
+  if (headerStart + headerLen > bytes.length) {
+    throw new UserError(`${file}: truncated: the .npy header is ${headerLen} bytes, the file ends ${headerStart + headerLen - bytes.length} bytes before its end`);
+  }
   const header = new TextDecoder('latin1').decode(bytes.subarray(headerStart, headerStart + headerLen));
   const descr = /'descr'\s*:\s*'([^']*)'/.exec(header)?.[1];
   const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header)?.[1];

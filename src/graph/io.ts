@@ -51,7 +51,14 @@ export function parseModelProto(bytes: Uint8Array, source = 'model bytes'): Mode
 /** The rnnx metadata of a file, or null when the file was not written by rnnx. Throws when present but malformed. */
 export function readRnnxInfo(proto: ModelProto, source = 'model'): RnnxFileInfo | null {
   const props = new Map((proto.metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? '']));
-  if (![...props.keys()].some((k) => k.startsWith('rnnx.'))) return null;
+  if (![...props.keys()].some((k) => k.startsWith('rnnx.'))) {
+    // metadata_props is the last field of the file: a file cut just before it still decodes as a
+    // valid model, which would run without its normalisation or vocabulary. rnnx always writes it.
+    if (proto.producerName === 'rnnx') {
+      throw new Error(`${source}: producer_name is "rnnx" but metadata_props has none of the rnnx keys (${META.spec}, ...): the file is truncated or was edited`);
+    }
+    return null;
+  }
   // Every key is required: rnnx always writes all of them, and a file cut between two of them
   // must not load as a model that silently lost its normalisation or vocabulary.
   const required = (key: string): string => {
