@@ -219,11 +219,60 @@ describe('batcher policy', () => {
     await expect(b.predict(new Float32Array([1, NaN]))).rejects.toThrow(/input\[0\]\[1\] must be a finite number, got NaN/);
     await expect(b.predict([[1, 2], [3]])).rejects.toThrow(/input\[1\] must be an array of 2 numbers/);
     await expect(b.predict([[1, Infinity]])).rejects.toThrow(/input\[0\]\[1\] must be a finite number, got Infinity/);
+    // Finite in JSON (float64) but not in float32: say so instead of "got Infinity".
+    await expect(b.predict([[1, 1e39]])).rejects.toThrow(/input\[0\]\[1\] must be within float32 range \(magnitude at most 3\.4028234663852886e\+38\), got 1e\+39/);
+    await expect(b.predict([[-1e308, 1]])).rejects.toThrow(/input\[0\]\[0\] must be within float32 range .*got -1e\+308/);
     await expect(b.predict([])).rejects.toThrow(/at least one step/);
     await expect(b.predict(seq(51, 1))).rejects.toThrow(/at most 50 steps, got 51/);
     await expect(b.predict(seq(1, 1))).resolves.toBeDefined();
     await expect(b.predict([[1, 2]], { state: [{ h: new Float32Array(1) }] })).rejects.toBeInstanceOf(BadRequestError);
     expect(b.queueDepth).toBe(0);
+  });
+});
+
+describe('padded memory of a run (maxBatchBytes)', () => {
+  it('one long sequence does not pull 63 short ones into a run padded to its length', async () => {
+    const calls: RunRequest[] = [];
+    // stepFloats 2 (the fake info's inputSize + outputSize): a row of t steps costs 16 t bytes.
+    const b = new Batcher(fakeRunner(1, calls), fakeInfo(true), { maxBatch: 64, maxWaitMs: 20, maxTime: 100_000, maxBatchBytes: 16 * 100_000 + 16 * 1000 });
+    const rs = await Promise.all([b.predict(seq(100_000, 1)), ...Array.from({ length: 63 }, (_, i) => b.predict(seq(1, i + 2)))]);
+    // Every request still gets its own answer.
+    expect(Array.from(rs[0].y)).toEqual([200_000, 100_000]);
+    rs.slice(1).forEach((r, i) => expect(Array.from(r.y)).toEqual([2 * (i + 2), 1]));
+    // The long one ran with what fit beside it padded (none: a second row would be 3.2 MB); the
+    // short ones shared a run of their own instead of 63 rows padded to 100000 steps (102 MB).
+    for (const c of calls) expect(c.batch * c.time * 2 * 4).toBeLessThanOrEqual(16 * 100_000 + 16 * 1000);
+    expect(calls.map((c) => [c.batch, c.time])).toEqual([[1, 100_000], [63, 1]]);
+    expect(b.paddedBytes(1, 100_000)).toBe(1_600_000);
+  });
+
+  it('the budget uses the model\'s per-step width (stepFloats), and a request alone always runs', async () => {
+    const calls: RunRequest[] = [];
+    const info = { ...fakeInfo(true), stepFloats: 100 };
+    const b = new Batcher(fakeRunner(1, calls), info, { maxBatch: 8, maxWaitMs: 20, maxBatchBytes: 4000 });
+    // 10 rows of 5 steps: two per run fit 4000 bytes; one of 50 steps runs alone though it is larger.
+    const rs = await Promise.all([...Array.from({ length: 10 }, () => b.predict(seq(5, 1))), b.predict(seq(50, 1))]);
+    expect(rs.length).toBe(11);
+    expect(calls.map((c) => c.batch)).toEqual([2, 2, 2, 2, 2, 1]);
+    expect(calls[5].time).toBe(50);
+    expect(b.paddedBytes(2, 5)).toBe(4000);
+  });
+
+  it('defaults: maxTime 20000, maxBatchBytes 256 MiB', () => {
+    const b = new Batcher(fakeRunner(0, []), fakeInfo(true));
+    expect(b.maxTime).toBe(20_000);
+    expect(b.maxBatchBytes).toBe(256 * 1024 * 1024);
+  });
+});
+
+describe('timeouts beyond setTimeout\'s range', () => {
+  it('refuses timeoutMs above 2147483647 instead of letting it fire after 1 ms', async () => {
+    const b = new Batcher(fakeRunner(20, []), fakeInfo(true), { maxWaitMs: 0 });
+    await expect(b.predict(seq(1, 1), { timeoutMs: 1e12 })).rejects.toThrow(/timeoutMs must be a positive number of milliseconds, at most 2147483647 .*got 1000000000000/);
+    await expect(b.predict(seq(1, 1), { timeoutMs: 1e12 })).rejects.toBeInstanceOf(BadRequestError);
+    // The largest valid one does not fire early.
+    await expect(b.predict(seq(1, 1), { timeoutMs: 2_147_483_647 })).resolves.toBeDefined();
+    expect(() => new Batcher(fakeRunner(0, []), fakeInfo(true), { timeoutMs: 2 ** 31 })).toThrow(/timeoutMs must be .*at most 2147483647.*got 2147483648/);
   });
 });
 

@@ -4,6 +4,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { dense, gru, lstm } from '../src/layers/spec.js';
@@ -167,12 +168,78 @@ describe('bad requests get 400/413 with a message and the server stays up', () =
     expect(JSON.parse(status.body).error.message).toMatch(/exceeds the limit of 65536 bytes/);
   });
 
-  it('unknown route → 404, wrong method → 405', async () => {
+  it('unknown route → 404, wrong method → 405 method_not_allowed with an Allow header', async () => {
     expect((await call('GET', `${server.url}/nope`)).status).toBe(404);
     const r = await call('GET', `${server.url}/v1/predict`);
     expect(r.status).toBe(405);
     expect(r.body.error.message).toMatch(/use POST/);
+    expect(r.body.error.code).toBe('method_not_allowed');
+    const res = await fetch(`${server.url}/healthz`, { method: 'DELETE' });
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('GET, HEAD');
+    expect((await call('PUT', `${server.url}/v1/predict`)).status).toBe(405);
+    expect((await fetch(`${server.url}/v1/predict`, { method: 'PUT' })).headers.get('allow')).toBe('POST');
   });
+
+  it('HEAD is answered on GET routes, without a body', async () => {
+    for (const route of ['/healthz', '/readyz', '/v1/model', '/metrics']) {
+      const res = await fetch(`${server.url}${route}`, { method: 'HEAD' });
+      expect(res.status).toBe(200);
+      expect(await res.text()).toBe('');
+    }
+  });
+
+  it('timeoutMs beyond setTimeout\'s range → 400, not an immediate 504', async () => {
+    for (const t of [1e12, 2 ** 31]) {
+      const r = await call('POST', `${server.url}/v1/predict`, { input: [[1, 2, 3]], timeoutMs: t });
+      expect(r.status).toBe(400);
+      expect(r.body.error.code).toBe('bad_request');
+      expect(r.body.error.message).toMatch(new RegExp(`timeoutMs must be .*at most 2147483647.*got ${t}`));
+    }
+    const open = await call('POST', `${server.url}/v1/streams`);
+    const r = await call('POST', `${server.url}/v1/streams/${open.body.id}`, { input: [[1, 2, 3]], timeoutMs: 1e12 });
+    expect(r.status).toBe(400);
+    expect(r.body.error.message).toMatch(/timeoutMs must be/);
+    expect((await call('DELETE', `${server.url}/v1/streams/${open.body.id}`)).status).toBe(200);
+  });
+
+  it('malformed percent-encoding in a stream id → 400 naming the id, not 500', async () => {
+    for (const [method, route] of [['POST', '/v1/streams/%E0%A4%A'], ['DELETE', '/v1/streams/%ZZ'], ['POST', '/v1/streams/%ZZ/reset']]) {
+      const r = await call(method, `${server.url}${route}`, method === 'POST' ? { input: [[1, 2, 3]] } : undefined);
+      expect(r.status).toBe(400);
+      expect(r.body.error.code).toBe('bad_request');
+      expect(r.body.error.message).toMatch(/stream id "%(E0%A4%A|ZZ)" is not valid percent-encoding/);
+    }
+    // Well-formed but unknown ids are still 404.
+    expect((await call('DELETE', `${server.url}/v1/streams/%41`)).status).toBe(404);
+  });
+
+  it('requests node:http cannot parse get a JSON error; an oversized request line gets 431', async () => {
+    const raw = (text: string) =>
+      new Promise<string>((resolve, reject) => {
+        const sock = connect(server.port, '127.0.0.1');
+        let got = '';
+        sock.on('data', (c: Buffer) => (got += c.toString()));
+        sock.on('end', () => resolve(got));
+        sock.on('close', () => resolve(got));
+        sock.on('error', reject);
+        sock.write(text);
+      });
+    const parse = (text: string) => {
+      const [head, body] = text.split('\r\n\r\n');
+      return { status: Number(head.split(' ')[1]), head, body: JSON.parse(body) as { error: { code: string; message: string } } };
+    };
+    const garbage = parse(await raw('GARBAGE\r\n\r\n'));
+    expect(garbage.status).toBe(400);
+    expect(garbage.head).toMatch(/content-type: application\/json/i);
+    expect(garbage.body.error.code).toBe('bad_request');
+    expect(garbage.body.error.message).toMatch(/not valid HTTP\/1\.1 \(HPE_/);
+    const long = parse(await raw(`GET /healthz?${'a'.repeat(60_000)} HTTP/1.1\r\nhost: x\r\n\r\n`));
+    expect(long.status).toBe(431);
+    expect(long.body.error.code).toBe('header_too_large');
+    expect(long.body.error.message).toMatch(/exceed the server's limit of \d+ bytes \(HPE_HEADER_OVERFLOW\)/);
+  });
+
 
   it('is still up and correct after all of them', async () => {
     expect((await call('GET', `${server.url}/healthz`)).status).toBe(200);
@@ -180,6 +247,57 @@ describe('bad requests get 400/413 with a message and the server stays up', () =
     const r = await call('POST', `${server.url}/v1/predict`, { input: rows(x, I) });
     expect(r.status).toBe(200);
     expect(maxAbsDiff(r.body.output.flat(), (await single.run(x, { batch: 1 })).y)).toBeLessThanOrEqual(1e-6);
+  });
+});
+
+describe('batch larger than the queue', () => {
+  it('a batch of more sequences than maxQueue → 400 before any is queued (503 "retry later" could never succeed)', async () => {
+    const p = makeModel(tmp.dir, 'bigbatch', 2, [gru({ units: 3 })], 4).path;
+    // A long maxWaitMs keeps accepted sequences queued: before the fix 4 were queued, the 5th refused.
+    const s = await startServer({ modelPath: p, port: 0, maxQueue: 4, maxWaitMs: 600_000, handleSignals: false, log: false, intraOpNumThreads: 1 });
+    try {
+      const r = await call('POST', `${s.url}/v1/predict`, { inputs: Array.from({ length: 5 }, () => [[1, 2]]) });
+      expect(r.status).toBe(400);
+      expect(r.body.error.code).toBe('bad_request');
+      expect(r.body.error.message).toMatch(/inputs must hold at most 4 sequences \(maxQueue.*got 5; split them/);
+      expect(s.service.batcher.highWater).toBe(0);
+      // Exactly maxQueue is fine.
+      s.service.batcher.hurry();
+      const ok = await call('POST', `${s.url}/v1/predict`, { inputs: Array.from({ length: 4 }, () => [[1, 2]]) });
+      expect(ok.status).toBe(200);
+      expect(ok.body.outputs.length).toBe(4);
+    } finally {
+      await s.close();
+    }
+  });
+
+});
+
+describe('aborted requests in metrics', () => {
+  it('a client that goes away while its request is queued is counted as 499, not 200', async () => {
+    const p = makeModel(tmp.dir, 'abort', 2, [gru({ units: 3 })], 4).path;
+    const s = await startServer({ modelPath: p, port: 0, maxWaitMs: 600_000, handleSignals: false, log: false, intraOpNumThreads: 1 });
+    try {
+      const metrics = async () => (await call('GET', `${s.url}/metrics`)).text;
+      const ac = new AbortController();
+      const pending = fetch(`${s.url}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input: [[1, 2]] }), signal: ac.signal }).catch((e: Error) => e.name);
+      for (let i = 0; !/rnnx_queue_depth\{kind="predict"\} 1/.test(await metrics()); i++) {
+        if (i > 500) throw new Error('the request never queued');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      ac.abort();
+      expect(await pending).toBe('AbortError');
+      let m = '';
+      for (let i = 0; !/rnnx_http_requests_in_flight 1\n/.test((m = await metrics())); i++) {
+        if (i > 500) throw new Error(`the aborted request never finished:\n${m}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      expect(m).toMatch(/rnnx_http_requests_total\{method="POST",route="\/v1\/predict",status="499"\} 1/);
+      expect(m).not.toMatch(/route="\/v1\/predict",status="200"/);
+      expect(m).toMatch(/rnnx_queue_depth\{kind="predict"\} 0/);
+    } finally {
+      await s.close();
+    }
   });
 });
 

@@ -7,8 +7,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { dense, gru, lstm, rnn, type LayerSpec } from '../src/layers/spec.js';
 import { InferenceModel } from '../src/runtime/inference.js';
 import { ServeError } from '../src/serve/errors.js';
+import { Batcher } from '../src/serve/batcher.js';
 import { openService } from '../src/serve/service.js';
-import { StreamUnsupportedError } from '../src/serve/stream.js';
+import { openStream, StreamUnsupportedError } from '../src/serve/stream.js';
+import type { RunRequest, RunResult, ServeModelInfo } from '../src/serve/types.js';
 import { referenceForward } from './reference/forward.js';
 import { maxAbsDiff, spread } from './reference/util.js';
 import { makeModel, randomSequences, tempDir } from './serve-helpers.js';
@@ -151,5 +153,38 @@ describe('stream behaviour', () => {
     } finally {
       await svc.close();
     }
+  });
+
+  it('a reset while a chunk is in flight wins: the chunk is answered, but its state is not written back', async () => {
+    // A counter model: h' = h + sum of the chunk's inputs, y = h'. Runs wait for `release`.
+    const info: ServeModelInfo = { inputSize: 1, outputSize: 1, returnsSequences: false, hasSequenceLens: true, state: [{ directions: 1, units: 1, hasCell: false }], needsFuture: null };
+    let release: () => void = () => {};
+    const runner = {
+      run: async (req: RunRequest): Promise<RunResult> => {
+        await new Promise<void>((r) => (release = r));
+        const h = new Float32Array(req.batch);
+        for (let b = 0; b < req.batch; b++) {
+          h[b] = req.state![0].h[b];
+          for (let t = 0; t < req.sequenceLens![b]; t++) h[b] += req.x[b * req.time + t];
+        }
+        return { y: h.slice(), dims: [req.batch, 1], state: [{ h }] };
+      },
+    };
+    const b = new Batcher(runner, info, { maxWaitMs: 0 });
+    const s = openStream(b);
+    const first = s.append(new Float32Array([1, 2, 3]));
+    for (let i = 0; i < 100 && b.runsInFlight === 0; i++) await new Promise((r) => setTimeout(r, 1));
+    expect(b.runsInFlight).toBe(1);
+    s.reset(); // lands while the chunk runs
+    release();
+    expect(Array.from((await first).y)).toEqual([6]);
+    expect(s.steps).toBe(0);
+    const next = s.append(new Float32Array([10]));
+    for (let i = 0; i < 100 && b.runsInFlight === 0; i++) await new Promise((r) => setTimeout(r, 1));
+    release();
+    // From zeros, not from the 6 of the chunk the reset overtook.
+    expect(Array.from((await next).y)).toEqual([10]);
+    expect(s.steps).toBe(1);
+    await b.close();
   });
 });

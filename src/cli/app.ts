@@ -3,6 +3,7 @@
 
 import yargs, { type Argv } from 'yargs';
 import { EXIT_OK, EXIT_USER, reportError } from './errors.js';
+import { SERVE_FLAGS } from '../serve/flags.js';
 
 type Handler = (argv: Record<string, unknown>) => Promise<void> | void;
 
@@ -154,10 +155,8 @@ export function buildParser(y: Argv, wrap: (load: () => Promise<any>) => Handler
           .option('port', { type: 'number', default: 8080 })
           .option('host', { type: 'string', default: '127.0.0.1' })
           .option('provider', { type: 'string', default: 'cpu', describe: 'Execution providers in order of preference (cpu, cuda, webgpu)' })
-          .option('max-batch', { type: 'number', describe: 'Most requests merged into one run (default 64)' })
-          .option('max-wait-ms', { type: 'number', describe: 'How long the oldest request may wait for a batch to fill (default 2)' })
-          .option('workers', { type: 'number', describe: '0: run in process; n: a pool of n worker threads' })
-          .option('threads', { type: 'number', describe: 'ONNX Runtime intra-op threads per session' })
+          // The tuning flags src/serve/main.ts takes too (one table); strings, checked by serve-command.
+          .options(Object.fromEntries(SERVE_FLAGS.map((f) => [f.flag, { type: 'string' as const, describe: f.describe }])))
           .example('$0 serve models/airline/airline.onnx --port 8080', 'Serve the forecaster')
           .example('$0 serve models/shakespeare/char-lstm.onnx --port 0 --workers 2', 'Any free port, two worker threads')
           .epilog(EPILOG),

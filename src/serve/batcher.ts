@@ -7,6 +7,8 @@
 // `maxWaitMs`, and only while fewer than `maxInFlight` runs are in flight; requests arriving
 // during a run queue up and form the next batch. The queue is bounded: past `maxQueue` waiting
 // requests a new one is refused at once with OverloadedError, so memory never grows unbounded.
+// A run's padded size is bounded too (maxBatchBytes): short requests do not join a long one's run
+// past it, since padding would make each of them cost as much as the long one.
 
 import { BadRequestError, CancelledError, OverloadedError, ServeError, ShuttingDownError, TimeoutError } from './errors.js';
 import type { LayerState, RunResult, Runner, ServeModelInfo } from './types.js';
@@ -22,8 +24,15 @@ export interface BatcherOptions {
   maxInFlight?: number;
   /** Default per-request timeout in ms, queue wait plus run. Default 30000. */
   timeoutMs?: number;
-  /** Longest sequence accepted, in steps. Default 100000. */
+  /** Longest sequence accepted, in steps. Default 20000. */
   maxTime?: number;
+  /**
+   * Most bytes one run may hold once padded: rows * longest row * the model's per-step width
+   * (input, layer outputs, gate projections). Short requests stop joining a batch past it, so
+   * one long sequence cannot make 63 short ones cost 64 long ones. A request alone always runs.
+   * Default 256 MiB.
+   */
+  maxBatchBytes?: number;
   /**
    * Most input bytes held by waiting requests (Float32 values * 4); past it requests are refused
    * like a full queue. With maxQueue this bounds memory whatever the sequence lengths. Default 256 MiB.
@@ -67,6 +76,20 @@ interface Pending {
   cleanup(): void;
 }
 
+/** setTimeout's largest delay; longer ones fire after 1 ms. */
+export const MAX_TIMEOUT_MS = 2_147_483_647;
+
+/** Throws BadRequestError unless `v` is a usable timeout (0 < v <= MAX_TIMEOUT_MS). */
+export function checkTimeoutMs(v: unknown, field = 'timeoutMs'): number {
+  if (typeof v !== 'number' || !(v > 0) || v > MAX_TIMEOUT_MS) {
+    throw new BadRequestError(`${field} must be a positive number of milliseconds, at most ${MAX_TIMEOUT_MS} (setTimeout's limit), got ${describe(v)}`);
+  }
+  return v;
+}
+
+/** Largest float32; JSON numbers beyond it would silently become Infinity. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
 export type SequenceInput = Float32Array | ArrayLike<ArrayLike<number>>;
 
 /**
@@ -104,6 +127,9 @@ export function toSequence(input: unknown, inputSize: number, maxTime: number, f
       if (typeof v !== 'number' || !Number.isFinite(v)) {
         throw new BadRequestError(`${field}[${t}][${i}] must be a finite number, got ${describe(v)}`);
       }
+      if (Math.abs(v) > FLOAT32_MAX && !Number.isFinite(Math.fround(v))) {
+        throw new BadRequestError(`${field}[${t}][${i}] must be within float32 range (magnitude at most ${FLOAT32_MAX}), got ${v}`);
+      }
       data[t * inputSize + i] = v;
     }
   }
@@ -135,6 +161,7 @@ export class Batcher {
   readonly timeoutMs: number;
   readonly maxTime: number;
   readonly maxQueueBytes: number;
+  readonly maxBatchBytes: number;
   /** Called after every run; errors thrown by it are ignored. */
   onBatch?: (e: BatchEvent) => void;
 
@@ -145,6 +172,8 @@ export class Batcher {
   private closing = false;
   /** Set by flush() until the queue has emptied. */
   private flushing = false;
+  /** Set by hurry(): no request waits out maxWaitMs any more. */
+  private hurrying = false;
   private idleWaiters: (() => void)[] = [];
   /** Largest queue depth seen (for tests and metrics: proves the bound holds). */
   highWater = 0;
@@ -156,9 +185,10 @@ export class Batcher {
     this.maxQueue = positiveInt('maxQueue', options.maxQueue ?? 1024);
     this.maxInFlight = positiveInt('maxInFlight', options.maxInFlight ?? 1);
     this.timeoutMs = options.timeoutMs ?? 30_000;
-    if (!(this.timeoutMs > 0)) throw new Error(`timeoutMs must be a positive number, got ${options.timeoutMs}`);
-    this.maxTime = positiveInt('maxTime', options.maxTime ?? 100_000);
+    if (!(this.timeoutMs > 0) || this.timeoutMs > MAX_TIMEOUT_MS) throw new Error(`timeoutMs must be a positive number of milliseconds, at most ${MAX_TIMEOUT_MS} (setTimeout's limit), got ${options.timeoutMs}`);
+    this.maxTime = positiveInt('maxTime', options.maxTime ?? 20_000);
     this.maxQueueBytes = positiveInt('maxQueueBytes', options.maxQueueBytes ?? 256 * 1024 * 1024);
+    this.maxBatchBytes = positiveInt('maxBatchBytes', options.maxBatchBytes ?? 256 * 1024 * 1024);
   }
 
   /** Requests waiting for a run. */
@@ -193,8 +223,12 @@ export class Batcher {
     if (this.queuedBytes + seq.data.byteLength > this.maxQueueBytes) {
       return Promise.reject(new OverloadedError(`overloaded: waiting requests already hold ${this.queuedBytes} bytes of input (maxQueueBytes ${this.maxQueueBytes}); retry later`));
     }
-    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
-    if (!(timeoutMs > 0)) return Promise.reject(new BadRequestError(`timeoutMs must be a positive number, got ${timeoutMs}`));
+    let timeoutMs: number;
+    try {
+      timeoutMs = checkTimeoutMs(options.timeoutMs ?? this.timeoutMs);
+    } catch (e) {
+      return Promise.reject(e);
+    }
 
     return new Promise<PredictResult>((resolve, reject) => {
       const signal = options.signal;
@@ -281,11 +315,20 @@ export class Batcher {
     this.schedule();
   }
 
+  /**
+   * Like flush(), but for every request from now on too, while still accepting them: a draining
+   * server lets requests it has already started reading arrive, and they must not wait out maxWaitMs.
+   */
+  hurry(): void {
+    this.hurrying = true;
+    this.schedule();
+  }
+
   private schedule(): void {
     if (this.queue.length === 0) this.flushing = false;
     while (this.inFlight < this.maxInFlight && this.queue.length > 0) {
       const waited = performance.now() - this.queue[0].enqueuedAt;
-      if (!this.closing && !this.flushing && this.queue.length < this.maxBatch && waited < this.maxWaitMs) {
+      if (!this.closing && !this.flushing && !this.hurrying && this.queue.length < this.maxBatch && waited < this.maxWaitMs) {
         if (!this.timer) {
           this.timer = setTimeout(() => {
             this.timer = null;
@@ -310,17 +353,29 @@ export class Batcher {
     for (const w of waiters) w();
   }
 
-  /** Up to maxBatch requests, oldest first. Without sequence_lens only equal lengths can share a run. */
+  /** Bytes a run of `rows` rows padded to `time` steps holds (see maxBatchBytes). */
+  paddedBytes(rows: number, time: number): number {
+    const width = this.info.stepFloats ?? this.info.inputSize + this.info.outputSize;
+    return rows * time * width * 4;
+  }
+
+  /**
+   * Up to maxBatch requests, oldest first, while the padded run stays within maxBatchBytes (the
+   * oldest always goes, so nothing starves). Without sequence_lens only equal lengths can share a run.
+   */
   private take(): Pending[] {
-    let picked: Pending[];
-    if (this.info.hasSequenceLens) {
-      picked = this.queue.splice(0, this.maxBatch);
-    } else {
-      const time = this.queue[0].time;
-      picked = [];
-      for (let i = 0; i < this.queue.length && picked.length < this.maxBatch; ) {
-        if (this.queue[i].time === time) picked.push(...this.queue.splice(i, 1));
-        else i++;
+    const head = this.queue[0];
+    const picked: Pending[] = [];
+    let time = 0;
+    for (let i = 0; i < this.queue.length && picked.length < this.maxBatch; ) {
+      const p = this.queue[i];
+      const t = Math.max(time, p.time);
+      const fits = p === head || ((this.info.hasSequenceLens || p.time === head.time) && this.paddedBytes(picked.length + 1, t) <= this.maxBatchBytes);
+      if (fits) {
+        picked.push(...this.queue.splice(i, 1));
+        time = t;
+      } else {
+        i++;
       }
     }
     for (const p of picked) this.queuedBytes -= p.x.byteLength;

@@ -26,7 +26,11 @@ export interface EngineOptions {
   providers?: ProviderName[];
   /** ONNX Runtime intra-op threads per session. */
   intraOpNumThreads?: number;
-  /** 0 (default): run in process. n >= 1: a pool of n worker threads, one session each. */
+  /**
+   * 0 (default): run in process. n >= 1: a pool of n worker threads, one session each. In process,
+   * a run blocks the event loop, so a client that disconnects mid-run is only noticed after it
+   * (its answer is dropped then); the pool keeps the event loop free and cancels queued work at once.
+   */
   workers?: number;
 }
 
@@ -71,7 +75,16 @@ export function serveInfo(spec: ModelSpec, variant: { sequenceLens: boolean; sta
       ? recurrent.map((l) => ({ directions: directionCount(l.direction), units: l.units, hasCell: l.kind === 'lstm' }))
       : [],
     needsFuture: backwards >= 0 && bw && isRecurrent(bw) ? `layers[${backwards}] (${bw.kind}) is ${bw.direction}` : null,
+    stepFloats: stepFloats(spec),
   };
+}
+
+/** Per row and step: the input, each layer's output, and the gate projections ORT computes for all steps at once. */
+function stepFloats(spec: ModelSpec): number {
+  const gates = { rnn: 1, gru: 3, lstm: 4 } as const;
+  let n = spec.inputSize;
+  for (const l of spec.layers) n += isRecurrent(l) ? directionCount(l.direction) * l.units * (gates[l.kind] + 1) : l.units;
+  return n;
 }
 
 /**
@@ -241,12 +254,17 @@ class WorkerSlot {
   job: Job | null = null;
   ready: Promise<{ provider: string; fallbacks: Fallback[] }>;
   dead = false;
+  /** Became ready: its death is a crash during a run, not a failure to start. */
+  started = false;
 
   constructor(init: WorkerInit, private readonly onIdle: (slot: WorkerSlot) => void, private readonly onDeath: (slot: WorkerSlot, err: Error) => void) {
     this.worker = spawnWorker(init);
     this.ready = new Promise((resolve, reject) => {
       const onMessage = (m: FromWorker) => {
-        if (m.type === 'ready') resolve({ provider: m.provider, fallbacks: m.fallbacks });
+        if (m.type === 'ready') {
+          this.started = true;
+          resolve({ provider: m.provider, fallbacks: m.fallbacks });
+        }
         else if (m.type === 'init-error') reject(new Error(`worker failed to open the model: ${m.message}`));
         else this.settle(m);
       };
@@ -289,6 +307,11 @@ class WorkerSlot {
   }
 }
 
+/** Consecutive failed starts of replacement workers before the pool stops replacing them. */
+export const MAX_RESPAWN_FAILURES = 5;
+const RESPAWN_BASE_DELAY_MS = 100;
+const RESPAWN_MAX_DELAY_MS = 5000;
+
 async function openPool(graphs: PreparedGraphs, options: EngineOptions, size: number): Promise<ServeEngine> {
   const init: WorkerInit = {
     predict: graphs.predict,
@@ -308,17 +331,44 @@ async function openPool(graphs: PreparedGraphs, options: EngineOptions, size: nu
     idle.push(slot);
     pump();
   };
-  const onDeath = (slot: WorkerSlot) => {
+  // Replacements that died before becoming ready, in a row; past MAX_RESPAWN_FAILURES the pool
+  // stops replacing (a worker that can never start would otherwise respawn in a tight loop).
+  let startFailures = 0;
+  let lastError: Error | null = null;
+  let respawns = 0;
+  const respawn = () => {
+    respawns--;
+    if (closing) return;
+    const fresh = new WorkerSlot(init, onIdle, onDeath);
+    slots.push(fresh);
+    fresh.ready.then(() => {
+      startFailures = 0;
+      onIdle(fresh);
+    }, () => {});
+  };
+  const onDeath = (slot: WorkerSlot, err: Error) => {
     const i = slots.indexOf(slot);
     if (i >= 0) slots.splice(i, 1);
     const j = idle.indexOf(slot);
     if (j >= 0) idle.splice(j, 1);
     if (closing) return;
-    // A crashed worker is replaced, so one bad run does not shrink the pool for good.
-    const fresh = new WorkerSlot(init, onIdle, onDeath);
-    slots.push(fresh);
-    fresh.ready.then(() => onIdle(fresh), () => {});
+    lastError = err;
+    if (!slot.started) startFailures++;
+    if (startFailures >= MAX_RESPAWN_FAILURES) {
+      // No replacement is coming: with no worker left, queued and future runs fail instead of hanging.
+      if (slots.length === 0 && respawns === 0) {
+        for (const job of waiting.splice(0)) job.reject(poolDown());
+      }
+      return;
+    }
+    // A crashed worker is replaced, so one bad run does not shrink the pool for good; replacements
+    // that fail to start are retried with exponential backoff.
+    respawns++;
+    const delay = startFailures === 0 ? 0 : Math.min(RESPAWN_MAX_DELAY_MS, RESPAWN_BASE_DELAY_MS * 2 ** (startFailures - 1));
+    setTimeout(respawn, delay).unref();
   };
+  const poolDown = () =>
+    new Error(`the worker pool has no workers left: ${MAX_RESPAWN_FAILURES} replacement workers in a row failed to start (last: ${lastError?.message ?? 'unknown'})`);
   for (let i = 0; i < size; i++) slots.push(new WorkerSlot(init, onIdle, onDeath));
   let first: { provider: string; fallbacks: Fallback[] };
   try {
@@ -335,6 +385,10 @@ async function openPool(graphs: PreparedGraphs, options: EngineOptions, size: nu
     new Promise<RunResult>((resolve, reject) => {
       if (closing) {
         reject(new Error('the worker pool is closed'));
+        return;
+      }
+      if (slots.length === 0 && respawns === 0) {
+        reject(poolDown());
         return;
       }
       waiting.push({ id: nextId++, graph, req, resolve, reject });

@@ -10,6 +10,9 @@ export type ServeErrorCode =
   | 'bad_request'
   | 'payload_too_large'
   | 'not_found'
+  | 'method_not_allowed'
+  | 'unsupported_media_type'
+  | 'header_too_large'
   | 'stream_unsupported'
   | 'run_failed';
 

@@ -15,9 +15,9 @@
 //   GET    /metrics                 Prometheus text format
 
 import { setMaxListeners } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, maxHeaderSize, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { toSequence } from './batcher.js';
+import { checkTimeoutMs, toSequence } from './batcher.js';
 import { BadRequestError, OverloadedError, ServeError, ShuttingDownError } from './errors.js';
 import { Counter, Gauge, Histogram, PROMETHEUS_CONTENT_TYPE, Registry } from './metrics.js';
 import { InferenceService, LATENCY_BUCKETS, type ServiceOptions } from './service.js';
@@ -211,12 +211,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     return body as Record<string, unknown>;
   };
 
-  const timeoutOf = (body: Record<string, unknown>): number | undefined => {
-    const t = body.timeoutMs;
-    if (t === undefined) return undefined;
-    if (typeof t !== 'number' || !(t > 0)) throw new BadRequestError(`timeoutMs must be a positive number of milliseconds, got ${JSON.stringify(t)}`);
-    return t;
-  };
+  const timeoutOf = (body: Record<string, unknown>): number | undefined => (body.timeoutMs === undefined ? undefined : checkTimeoutMs(body.timeoutMs));
 
   /** Aborts when the client goes away before the answer, so its queued work is dropped. */
   const clientSignal = (req: IncomingMessage, res: ServerResponse): AbortController => {
@@ -245,8 +240,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           if (!Array.isArray(body.inputs) || body.inputs.length === 0) {
             throw new BadRequestError(`inputs must be a non-empty array of sequences ([batch][time][${inputSize}]), got ${Array.isArray(body.inputs) ? 'an empty array' : JSON.stringify(body.inputs)?.slice(0, 60)}`);
           }
+          // More sequences than the queue can ever hold would be half-run, then refused as
+          // "retry later", which can never succeed: refuse them as a bad request up front.
+          const { maxQueue, maxQueueBytes } = service.batcher;
+          if (body.inputs.length > maxQueue) {
+            throw new BadRequestError(`inputs must hold at most ${maxQueue} sequences (maxQueue, the most requests that can wait), got ${body.inputs.length}; split them over several requests`);
+          }
           // Check every sequence before any is queued, so a bad one costs no run.
           const seqs = body.inputs.map((s, i) => toSequence(s, inputSize, maxTime, `inputs[${i}]`));
+          const bytes = seqs.reduce((n, s) => n + s.data.byteLength, 0);
+          if (bytes > maxQueueBytes) {
+            throw new BadRequestError(`inputs hold ${bytes} bytes of float32 values, more than the queue may ever hold (maxQueueBytes ${maxQueueBytes}); split them over several requests`);
+          }
           // One listener per queued sequence on the shared signal is expected, not a leak.
           setMaxListeners(seqs.length + 10, ac.signal);
           // Each sequence is its own batcher request (they merge with everyone else's); the first
@@ -312,7 +317,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           streaming: service.streamUnsupported === null ? true : { supported: false, reason: service.streamUnsupported },
           limits: {
             maxBatch: service.batcher.maxBatch, maxWaitMs: service.batcher.maxWaitMs, maxQueue: service.batcher.maxQueue,
-            timeoutMs: service.batcher.timeoutMs, maxTime, maxBodyBytes,
+            timeoutMs: service.batcher.timeoutMs, maxTime, maxBodyBytes, maxBatchBytes: service.batcher.maxBatchBytes,
           },
         });
       },
@@ -340,7 +345,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const streamOf = (id: string) => {
     if (!service.streams) throw new ServeError('stream_unsupported', 400, service.streamUnsupported ?? 'this model cannot stream');
-    return service.streams.get(decodeURIComponent(id));
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(id);
+    } catch {
+      throw new BadRequestError(`stream id ${JSON.stringify(id)} is not valid percent-encoding (expected an id returned by POST /v1/streams)`);
+    }
+    return service.streams.get(decoded);
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -351,10 +362,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     inFlight++;
     try {
       const candidates = routes.filter((r) => r.pattern.test(path));
-      const route = candidates.find((r) => r.method === method);
+      // HEAD is GET without the body (node:http drops the body of a HEAD answer itself).
+      const route = candidates.find((r) => r.method === method || (method === 'HEAD' && r.method === 'GET'));
       if (candidates.length > 0) label = candidates[0].label;
       if (!route) {
-        if (candidates.length > 0) throw new HttpError('bad_request', 405, `${method} is not allowed on ${path}; use ${candidates.map((r) => r.method).join(' or ')}`);
+        if (candidates.length > 0) {
+          const allowed = [...new Set(candidates.flatMap((r) => (r.method === 'GET' ? ['GET', 'HEAD'] : [r.method])))];
+          res.setHeader('allow', allowed.join(', '));
+          throw new HttpError('method_not_allowed', 405, `${method} is not allowed on ${path}; use ${allowed.join(' or ')}`);
+        }
         throw new HttpError('not_found', 404, `no route ${method} ${path}`);
       }
       label = route.label;
@@ -376,7 +392,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       if (!res.headersSent && !res.destroyed) sendJson(res, err.status, { error: { code: err.code, message: err.message } });
       if (bodyUnread) req.resume();
     } finally {
-      requests.inc({ route: label, method, status: String(res.statusCode) });
+      // No answer written, or the client left before it was flushed: the de-facto "client
+      // closed request" 499, not the 200 statusCode defaults to.
+      const aborted = !res.writableEnded || (res.destroyed && !res.writableFinished);
+      requests.inc({ route: label, method, status: aborted ? '499' : String(res.statusCode) });
       latency.observe((performance.now() - started) / 1000, { route: label });
       inFlight--;
       if (inFlight === 0 && idleResolve) idleResolve();
@@ -392,9 +411,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
-  server.on('clientError', (err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-    else socket.destroy(err);
+  // Requests node:http cannot parse never reach a handler; they still get a JSON error saying why.
+  server.on('clientError', (err: Error & { code?: string }, socket) => {
+    if (!socket.writable) {
+      socket.destroy(err);
+      return;
+    }
+    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+    const [status, reason, code] = tooLarge ? [431, 'Request Header Fields Too Large', 'header_too_large'] : [400, 'Bad Request', 'bad_request'];
+    const message = tooLarge
+      ? `the request line and headers exceed the server's limit of ${maxHeaderSize} bytes (${err.code})`
+      : `the request is not valid HTTP/1.1 (${err.code ?? 'parse error'}): ${err.message}`;
+    const text = JSON.stringify({ error: { code, message } });
+    socket.end(`HTTP/1.1 ${status} ${reason}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
   });
 
   try {
@@ -427,15 +456,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         // No new connections; open keep-alive ones get 503 + connection: close on their next request.
         const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
-        // The batchers run what is queued now instead of waiting out maxWaitMs, and refuse more.
-        const serviceClosed = service.close({ drain: true });
+        // Only new HTTP requests are refused (the draining flag). Handlers already past that check
+        // (some still reading their body) must still reach the batchers, so those stay open and
+        // just stop waiting out maxWaitMs; they close once the last handler is done.
+        service.hurry();
         if (inFlight > 0) {
           await Promise.race([
             new Promise<void>((resolve) => (idleResolve = resolve)),
             new Promise<void>((resolve) => setTimeout(resolve, drainTimeoutMs).unref()),
           ]);
         }
-        await serviceClosed;
+        await service.close({ drain: true });
         server.closeAllConnections();
         for (const s of sockets) s.destroy();
         await serverClosed;

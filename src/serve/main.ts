@@ -7,23 +7,10 @@ import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { startServer, type RunningServer, type ServerOptions } from './http.js';
 import type { ProviderName } from './engine.js';
+import { SERVE_FLAGS, serveFlagOptions } from './flags.js';
 
-const USAGE = `usage: serve MODEL.onnx [--port N] [--host H] [--max-batch N] [--max-wait-ms MS] [--max-queue N]
-             [--workers N] [--threads N] [--providers cuda,webgpu,cpu] [--timeout-ms MS] [--max-body-bytes N]`;
-
-function int(flag: string, v: string | undefined, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${flag} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
-  return n;
-}
-
-function num(flag: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`--${flag} must be a number >= 0, got ${JSON.stringify(v)}`);
-  return n;
-}
+const USAGE = `usage: serve MODEL.onnx [--port N] [--host H] [--providers cuda,webgpu,cpu]
+             ${SERVE_FLAGS.map((f) => `[--${f.flag} ${f.kind === 'int' ? 'N' : 'MS'}]`).join(' ')}`;
 
 /** Turns command-line arguments into ServerOptions (throws with the flag named on bad values). */
 export function parseServeArgs(argv: string[]): ServerOptions {
@@ -33,29 +20,19 @@ export function parseServeArgs(argv: string[]): ServerOptions {
     options: {
       port: { type: 'string' },
       host: { type: 'string' },
-      'max-batch': { type: 'string' },
-      'max-wait-ms': { type: 'string' },
-      'max-queue': { type: 'string' },
-      workers: { type: 'string' },
-      threads: { type: 'string' },
       providers: { type: 'string' },
-      'timeout-ms': { type: 'string' },
-      'max-body-bytes': { type: 'string' },
+      ...Object.fromEntries(SERVE_FLAGS.map((f) => [f.flag, { type: 'string' as const }])),
     },
   });
   if (positionals.length !== 1) throw new Error(`expected exactly one model path, got ${positionals.length}\n${USAGE}`);
+  const port = values.port === undefined ? undefined : Number(values.port);
+  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new Error(`--port must be an integer in [0, 65535], got ${JSON.stringify(values.port)}`);
   return {
     modelPath: positionals[0],
-    port: int('port', values.port, 0),
-    host: values.host,
-    maxBatch: int('max-batch', values['max-batch'], 1),
-    maxWaitMs: num('max-wait-ms', values['max-wait-ms']),
-    maxQueue: int('max-queue', values['max-queue'], 1),
-    workers: int('workers', values.workers, 0),
-    intraOpNumThreads: int('threads', values.threads, 0),
-    providers: values.providers?.split(',').map((p) => p.trim()) as ProviderName[] | undefined,
-    timeoutMs: num('timeout-ms', values['timeout-ms']),
-    maxBodyBytes: int('max-body-bytes', values['max-body-bytes'], 1),
+    port,
+    host: values.host as string | undefined,
+    providers: (values.providers as string | undefined)?.split(',').map((p) => p.trim()) as ProviderName[] | undefined,
+    ...serveFlagOptions(values),
     handleSignals: true,
   };
 }

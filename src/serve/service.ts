@@ -53,6 +53,7 @@ export class InferenceService {
       timeoutMs: options.timeoutMs,
       maxTime: options.maxTime,
       maxQueueBytes: options.maxQueueBytes,
+      maxBatchBytes: options.maxBatchBytes,
     };
     this.batcher = new Batcher(engine.predict.runner, engine.predict.info, batcherOptions);
     if ('unsupported' in engine.stream) {
@@ -119,6 +120,15 @@ export class InferenceService {
   openStream(): Stream {
     if (!this.streams) throw new StreamUnsupportedError(this.streamUnsupported ?? 'this model cannot stream');
     return this.streams.open();
+  }
+
+  /**
+   * From now on no request waits out maxWaitMs, while requests are still taken: the first step of
+   * a graceful shutdown, before close() (the HTTP server still has requests it is reading).
+   */
+  hurry(): void {
+    this.batcher.hurry();
+    this.streamBatcher?.hurry();
   }
 
   /**

@@ -54,6 +54,8 @@ export class Stream {
   private state: LayerState[] | undefined;
   private tail: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /** Bumped by reset(): a chunk that started before it must not write its state back after it. */
+  private generation = 0;
 
   /** Use StreamManager.open (or openStream) rather than this constructor. */
   constructor(private readonly batcher: Batcher, id: string = randomUUID(), private readonly onClose?: (s: Stream) => void) {
@@ -76,8 +78,9 @@ export class Stream {
     this.lastUsed = performance.now();
     const next = this.tail.then(async () => {
       if (this.closed) throw new StreamNotFoundError(this.id);
+      const generation = this.generation;
       const r = await this.batcher.predict(input, { ...options, state: this.state });
-      if (!this.closed) {
+      if (!this.closed && generation === this.generation) {
         this.state = r.state;
         this.steps += r.dims.length === 2 ? r.dims[0] : input instanceof Float32Array ? input.length / this.batcher.info.inputSize : input.length;
         this.lastUsed = performance.now();
@@ -89,8 +92,12 @@ export class Stream {
     return next;
   }
 
-  /** Back to the zero state, as if freshly opened. */
+  /**
+   * Back to the zero state, as if freshly opened, at once: a chunk in flight still gets its
+   * answer, but its final state is dropped, and chunks after this start from zeros.
+   */
   reset(): void {
+    this.generation++;
     this.state = undefined;
     this.steps = 0;
   }

@@ -51,4 +51,10 @@ export interface ServeModelInfo {
    * 'bidirectional': it needs steps that have not arrived yet); null when every layer runs forward.
    */
   needsFuture: string | null;
+  /**
+   * Float32 values one run holds per batch row and time step (the input, each layer's output
+   * and the recurrent layers' per-step gate projections), so the batcher can bound the padded
+   * memory of a run. Absent: inputSize + outputSize.
+   */
+  stepFloats?: number;
 }

@@ -1,0 +1,53 @@
+// `rnnx serve` and the stand-alone entry (src/serve/main.ts) take the same tuning flags, from one
+// table, with the same checks: a timeout beyond setTimeout's range is refused, not overflowed.
+
+import yargs from 'yargs';
+import { describe, expect, it, vi } from 'vitest';
+import { buildParser, runCli } from '../src/cli/app.js';
+import { SERVE_FLAGS, serveFlagOptions } from '../src/serve/flags.js';
+import { parseServeArgs } from '../src/serve/main.js';
+
+const tuning = [
+  '--max-queue', '4', '--timeout-ms', '100', '--max-body-bytes', '1000', '--max-streams', '2',
+  '--idle-timeout-ms', '5000', '--max-buffered-body-bytes', '9000', '--max-batch', '8', '--max-wait-ms', '1.5',
+  '--max-time', '500', '--max-batch-bytes', '4096', '--max-queue-bytes', '8192', '--drain-timeout-ms', '700',
+  '--workers', '0', '--threads', '1',
+];
+const expected = {
+  maxQueue: 4, timeoutMs: 100, maxBodyBytes: 1000, maxStreams: 2, idleTimeoutMs: 5000, maxBufferedBodyBytes: 9000,
+  maxBatch: 8, maxWaitMs: 1.5, maxTime: 500, maxBatchBytes: 4096, maxQueueBytes: 8192, drainTimeoutMs: 700,
+  workers: 0, intraOpNumThreads: 1,
+};
+
+describe('serve flags', () => {
+  it('src/serve/main.ts takes every shared flag', () => {
+    expect(parseServeArgs(['m.onnx', '--port', '0', ...tuning])).toMatchObject({ modelPath: 'm.onnx', port: 0, ...expected });
+    expect(SERVE_FLAGS.length).toBe(Object.keys(expected).length);
+  });
+
+  it('`rnnx serve` takes the same flags (it refused --max-queue, --timeout-ms and --max-body-bytes before)', async () => {
+    let argv: Record<string, unknown> | null = null;
+    await buildParser(yargs(['serve', 'm.onnx', ...tuning]), () => (a) => {
+      argv = a;
+    }).parseAsync();
+    expect(argv).not.toBeNull();
+    expect(serveFlagOptions(argv!)).toEqual(expected);
+  });
+
+  it('bad values name the flag, the value and what was expected, in both', async () => {
+    expect(() => parseServeArgs(['m.onnx', '--timeout-ms', '1e10'])).toThrow('--timeout-ms must be a number of milliseconds > 0 and <= 2147483647, got "1e10"');
+    expect(() => parseServeArgs(['m.onnx', '--max-queue', '0'])).toThrow('--max-queue must be an integer >= 1, got "0"');
+    expect(() => parseServeArgs(['m.onnx', '--max-wait-ms', 'soon'])).toThrow('--max-wait-ms must be a number >= 0, got "soon"');
+    const err: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => {
+      err.push(String(c));
+      return true;
+    });
+    try {
+      expect(await runCli(['serve', 'models/airline/airline.onnx', '--port', '0', '--timeout-ms', '1e10'])).toBe(1);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(err.join('')).toMatch(/--timeout-ms must be a number of milliseconds > 0 and <= 2147483647, got "1e10"/);
+  });
+});
