@@ -16,27 +16,43 @@ const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-it('SIGTERM under load: in-flight requests finish, new ones are refused, exit code 0', async () => {
-  const I = 4;
-  const { path } = makeModel(tmp.dir, 'sigterm', I, [lstm({ units: 16 }), dense({ units: 2 })], 6);
-  // maxWaitMs is long so that the requests are certainly still queued when the signal lands.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/serve/main.ts', path, '--port', '0', '--max-wait-ms', '60000', '--threads', '1'], {
+/**
+ * Starts src/serve/main.ts on a free port with a long batching wait (so requests are certainly
+ * still queued when a signal lands). `url` resolves once the server prints {"listening": url}.
+ */
+function startChild(modelPath: string) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/serve/main.ts', modelPath, '--port', '0', '--max-wait-ms', '60000', '--threads', '1'], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let stderr = '';
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const log = { stderr: '' };
+  child.stderr.on('data', (c: Buffer) => (log.stderr += c.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const url = new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout }).on('line', (l) => {
+      const m = JSON.parse(l) as { listening?: string };
+      if (m.listening) resolve(m.listening);
+    });
+    void exited.then((code) => reject(new Error(`server exited early with code ${code}: ${log.stderr}`)));
+  });
+  return {
+    child,
+    exited,
+    url,
+    get stderr() {
+      return log.stderr;
+    },
+  };
+}
+
+it('SIGTERM under load: in-flight requests finish, new ones are refused, exit code 0', async () => {
+  const I = 4;
+  const { path } = makeModel(tmp.dir, 'sigterm', I, [lstm({ units: 16 }), dense({ units: 2 })], 6);
+  const server = startChild(path);
+  const { child, exited } = server;
   const ref = await InferenceModel.open(path, { intraOpNumThreads: 1 });
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      const lines = createInterface({ input: child.stdout });
-      lines.on('line', (l) => {
-        const m = JSON.parse(l) as { listening?: string };
-        if (m.listening) resolve(m.listening);
-      });
-      void exited.then((code) => reject(new Error(`server exited early with code ${code}: ${stderr}`)));
-    });
+    const url = await server.url;
 
     const xs = randomSequences(12, 6, I, 200, 400);
     const inflight = xs.map((x) =>
@@ -69,8 +85,8 @@ it('SIGTERM under load: in-flight requests finish, new ones are refused, exit co
       expect(maxAbsDiff(done[i].body.output, alone.y)).toBeLessThanOrEqual(1e-6);
     }
     expect(await exited).toBe(0);
-    expect(stderr).toMatch(/"event":"signal","signal":"SIGTERM"/);
-    expect(stderr).toMatch(/"event":"exit","code":0/);
+    expect(server.stderr).toMatch(/"event":"signal","signal":"SIGTERM"/);
+    expect(server.stderr).toMatch(/"event":"exit","code":0/);
   } finally {
     child.kill('SIGKILL');
     await ref.release();
@@ -80,23 +96,11 @@ it('SIGTERM under load: in-flight requests finish, new ones are refused, exit co
 it('SIGTERM while request bodies are still being read: those requests and a stream chunk still get 200', async () => {
   const I = 4;
   const { path } = makeModel(tmp.dir, 'sigterm-body', I, [lstm({ units: 8, returnSequences: true }), dense({ units: 2 })], 9);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/serve/main.ts', path, '--port', '0', '--max-wait-ms', '60000', '--threads', '1'], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const server = startChild(path);
+  const { child, exited } = server;
   const ref = await InferenceModel.open(path, { intraOpNumThreads: 1 });
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      const lines = createInterface({ input: child.stdout });
-      lines.on('line', (l) => {
-        const m = JSON.parse(l) as { listening?: string };
-        if (m.listening) resolve(m.listening);
-      });
-      void exited.then((code) => reject(new Error(`server exited early with code ${code}: ${stderr}`)));
-    });
+    const url = await server.url;
     const stream = (await (await fetch(`${url}/v1/streams`, { method: 'POST' })).json()) as { id: string };
     const xs = randomSequences(3, 4, I, 20, 40);
     // Each body is sent in two halves; the signal lands between them, while the server is reading.
@@ -135,7 +139,7 @@ it('SIGTERM while request bodies are still being read: those requests and a stre
       expect(maxAbsDiff(done[i].body.output.flat(), alone.y)).toBeLessThanOrEqual(1e-6);
     }
     expect(await exited).toBe(0);
-    expect(stderr).toMatch(/"event":"exit","code":0/);
+    expect(server.stderr).toMatch(/"event":"exit","code":0/);
   } finally {
     child.kill('SIGKILL');
     await ref.release();
