@@ -13,7 +13,7 @@ import { userInputAsync } from './errors.js';
 import { checkWritable, writeOutput } from './output.js';
 import { backtest, forecastInfo, recursiveForecast, rmse } from './forecast.js';
 import { linePlot } from './svg.js';
-import type { ModelMetadata } from '../model/model.js';
+import type { ModelMetadata } from '../model/types.js';
 
 export function parseProviders(s: unknown): ProviderName[] {
   const list = String(s ?? 'cpu').split(',').map((p) => p.trim()).filter(Boolean);

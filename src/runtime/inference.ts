@@ -8,7 +8,7 @@ import * as ort from 'onnxruntime-node';
 import { type ModelProto } from '../graph/builder.js';
 import { int64ToNumber, parseModelProto, readRnnxInfo, type RnnxFileInfo } from '../graph/io.js';
 import type { ModelSpec } from '../layers/spec.js';
-import type { ModelMetadata } from '../model/model.js';
+import type { ModelMetadata } from '../model/types.js';
 import {
   chooseProvider, DEFAULT_PROVIDERS, probeBackends, recurrentNodes,
   type ProviderFallback, type ProviderName,
