@@ -123,6 +123,23 @@ export function suggest(values: ArrayLike<number>, season?: number): Suggestion 
   return { transform, season: s, window, testRows: held, validationRows: held, reasons };
 }
 
+/** true when column j steps by the same amount every row: a year or an index, not something to forecast. */
+function isCounter(series: Series, j: number): boolean {
+  const k = series.names.length;
+  const v = (r: number) => series.values[r * k + j];
+  if (series.rows < 3) return false;
+  const step = v(1) - v(0);
+  if (step === 0) return false;
+  for (let r = 2; r < series.rows; r++) if (Math.abs(v(r) - v(r - 1) - step) > 1e-9 * Math.max(1, Math.abs(step))) return false;
+  return true;
+}
+
+/** The first numeric column that is not a counter (a year or index column); the first column if all are. */
+export function forecastColumn(series: Series): string {
+  const j = series.names.findIndex((_, i) => !isCounter(series, i));
+  return series.names[Math.max(j, 0)];
+}
+
 /** A complete config for `series` (one target column), with paths relative to `configPath`. */
 export function initConfig(series: Series, column: string, csvPath: string, configPath: string, season?: number): { config: TrainConfig & { $schema: string }; reasons: string[] } {
   const j = series.names.indexOf(column);
@@ -175,7 +192,7 @@ export default function init(argv: Record<string, unknown>): void {
   const columns = argv.columns === undefined ? undefined : String(argv.columns).split(',').map((c) => c.trim()).filter(Boolean);
   if (columns && columns.length !== 1) throw new UserError(`--columns: rnnx init writes a config for one column, got ${columns.length} (${columns.join(', ')})`);
   const series = loadCsvSeries(csv, columns ? { columns } : {});
-  const column = series.names[0];
+  const column = columns ? series.names[0] : forecastColumn(series);
   const { config, reasons } = initConfig(series, column, csv, toStdout ? 'config.json' : out, season);
   validateConfig(config, out);
   const text = JSON.stringify(config, null, 2) + '\n';
