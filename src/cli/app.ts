@@ -70,7 +70,6 @@ function configFlagOptions(): Record<string, Options> {
       type: f.type === 'boolean' ? 'boolean' : 'string',
       describe: `${describe}${choices && !describe.includes(String(choices[0])) ? ` (${choices.join(', ')})` : ''} [${f.path}]`,
       ...(f.flag === 'out' ? { alias: 'o' } : {}),
-      ...(choices ? { choices } : {}),
     };
   }
   return out;

@@ -155,7 +155,7 @@ let schemaCache: { schema: JsonSchema; validate: ValidateFunction } | undefined;
 export function configSchema(): { schema: JsonSchema; validate: ValidateFunction } {
   if (!schemaCache) {
     const schema = JSON.parse(readFileSync(join(packageRoot(), CONFIG_SCHEMA_PATH), 'utf8')) as JsonSchema;
-    schemaCache = { schema, validate: new Ajv({ allowUnionTypes: true }).compile(schema) };
+    schemaCache = { schema, validate: new Ajv({ allowUnionTypes: true, verbose: true }).compile(schema) };
   }
   return schemaCache;
 }
@@ -201,8 +201,10 @@ export function schemaField(path: string): JsonSchema | undefined {
   const roots = parts[0] === 'data' ? ['csvData', 'textData', 'sequencesData'].map((d) => schema.definitions[d]) : [schema.properties[parts[0]]];
   for (const root of roots) {
     let node = deref(root);
-    for (const p of parts.slice(parts[0] === 'data' ? 1 : 1)) {
-      node = deref(node?.properties?.[p] ?? node?.oneOf?.find((o: JsonSchema) => o.properties)?.properties?.[p]);
+    for (const p of parts.slice(1)) {
+      const raw: JsonSchema | undefined = node?.properties?.[p] ?? node?.oneOf?.find((o: JsonSchema) => o.properties)?.properties?.[p];
+      // A description beside a $ref describes this use of the shared definition.
+      node = raw?.$ref ? { ...deref(raw), ...(raw.description ? { description: raw.description } : {}) } : raw;
     }
     if (node) return node;
   }
@@ -211,9 +213,27 @@ export function schemaField(path: string): JsonSchema | undefined {
 
 const article = (t: string) => (t === 'integer' || t === 'object' || t === 'array' ? `an ${t}` : t === 'null' ? 'null' : `a ${t}`);
 
+/** "a positive integer <= 8192", "a number > 0 and < 1": the type and bounds of a schema node. */
+function range(n: JsonSchema): string | undefined {
+  const types = ([] as string[]).concat(n.type ?? []);
+  const t = types.filter((x) => x !== 'null')[0];
+  if (t !== 'integer' && t !== 'number') return undefined;
+  const lo = n.minimum ?? (n.exclusiveMinimum !== undefined ? undefined : undefined);
+  let base = t === 'integer' ? (lo === 1 ? 'a positive integer' : lo === 0 ? 'a non-negative integer' : 'an integer') : 'a number';
+  const bounds: string[] = [];
+  if (lo !== undefined && !(t === 'integer' && (lo === 0 || lo === 1))) bounds.push(`>= ${lo}`);
+  if (n.exclusiveMinimum !== undefined) bounds.push(`> ${n.exclusiveMinimum}`);
+  if (n.maximum !== undefined) bounds.push(`<= ${n.maximum}`);
+  if (n.exclusiveMaximum !== undefined) bounds.push(`< ${n.exclusiveMaximum}`);
+  if (bounds.length) base += ' ' + bounds.join(' and ');
+  return types.includes('null') ? `${base} or null` : base;
+}
+
 /** "must be ..." for one schema branch: what the value was expected to be. */
 function expectation(e: ErrorObject): string {
   const p = e.params as Record<string, any>;
+  const numeric = ['type', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum'].includes(e.keyword) ? range(e.parentSchema ?? {}) : undefined;
+  if (numeric) return `must be ${numeric}`;
   switch (e.keyword) {
     case 'type':
       return `must be ${String(p.type).split(',').map(article).join(' or ')}`;
@@ -221,11 +241,6 @@ function expectation(e: ErrorObject): string {
       return `must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
     case 'const':
       return `must be ${JSON.stringify(p.allowedValue)}`;
-    case 'minimum':
-    case 'maximum':
-    case 'exclusiveMinimum':
-    case 'exclusiveMaximum':
-      return `must be ${p.comparison} ${p.limit}`;
     case 'minLength':
       return 'must not be empty';
     case 'minItems':
@@ -270,7 +285,11 @@ function describeViolation(errors: ErrorObject[], config: unknown, name: (path: 
 export function validateConfig(c: TrainConfig, where: string, flagged: Record<string, string> = {}): void {
   const { validate } = configSchema();
   if (validate(c)) return;
-  const name = (path: string) => (flagged[path] ? `--${flagged[path]} (${path})` : path);
+  // A field set by a flag is named by the flag too ("--test-rows (data.testRows)"); --layers sets model.layers.*.
+  const name = (path: string) => {
+    const key = Object.keys(flagged).filter((k) => path === k || path.startsWith(k + '.') || path.startsWith(k + '[')).sort((a, b) => b.length - a.length)[0];
+    return key ? `--${flagged[key]} (${path})` : path;
+  };
   const msg = describeViolation(validate.errors ?? [], c, name);
   throw new UserError(where === 'flags' ? msg : `${where}: ${msg}`);
 }

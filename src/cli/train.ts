@@ -67,7 +67,10 @@ export function configFromArgs(argv: Record<string, unknown>): { config: TrainCo
     setPath(c as unknown as Record<string, unknown>, path, value);
     flagged[path] = f.flag;
   }
-  if (argv.layers !== undefined) c.model = { layers: parseLayers(String(argv.layers)) };
+  if (argv.layers !== undefined) {
+    c.model = { layers: parseLayers(String(argv.layers)) };
+    flagged['model.layers'] = 'layers';
+  }
   if (argv['early-stopping'] === false) c.training.earlyStopping = false;
   if (!argv.config) {
     if (argv.data === undefined) throw new UserError('train needs a config file or --data (see rnnx train --help)');
