@@ -182,7 +182,8 @@ export function buildParser(y: Argv, wrap: (load: () => Promise<any>) => Handler
           .option('plot', { type: 'string', describe: 'Forecaster: SVG of history plus forecast' })
           .option('raw', { type: 'boolean', default: false, describe: 'Skip the normalisation stored in the model' })
           .option('provider', { type: 'string', default: 'cpu', describe: 'Execution providers, comma-separated (cpu, cuda, webgpu)' })
-          .example('$0 predict models/airline/airline.onnx -i models/data/airline-passengers.csv --steps 24 --plot forecast.svg', 'Forecast two years')
+          .example('$0 predict models/airline/airline.onnx -i models/data/airline-passengers.csv --steps 24 --plot out/forecast.svg', 'Forecast two years')
+          .example('$0 predict --model models/airline/airline.onnx -i models/data/airline-passengers.csv --backtest 24 -o out/backtest.csv', 'Backtest rows (row, kind, actual, predicted) and the forecast')
           .example('$0 predict model.onnx -i x.npy -o y.npy', 'Tensor in, tensor out')
           .epilog(EPILOG),
       wrap(() => import('./predict.js')),
