@@ -214,17 +214,17 @@ export function schemaField(path: string): JsonSchema | undefined {
 const article = (t: string) => (t === 'integer' || t === 'object' || t === 'array' ? `an ${t}` : t === 'null' ? 'null' : `a ${t}`);
 
 /** "a positive integer <= 8192", "a number > 0 and < 1": the type and bounds of a schema node. */
-function range(n: JsonSchema): string | undefined {
+function range(n: JsonSchema, upper: boolean): string | undefined {
   const types = ([] as string[]).concat(n.type ?? []);
   const t = types.filter((x) => x !== 'null')[0];
   if (t !== 'integer' && t !== 'number') return undefined;
-  const lo = n.minimum ?? (n.exclusiveMinimum !== undefined ? undefined : undefined);
+  const lo = n.minimum;
   let base = t === 'integer' ? (lo === 1 ? 'a positive integer' : lo === 0 ? 'a non-negative integer' : 'an integer') : 'a number';
   const bounds: string[] = [];
   if (lo !== undefined && !(t === 'integer' && (lo === 0 || lo === 1))) bounds.push(`>= ${lo}`);
   if (n.exclusiveMinimum !== undefined) bounds.push(`> ${n.exclusiveMinimum}`);
-  if (n.maximum !== undefined) bounds.push(`<= ${n.maximum}`);
-  if (n.exclusiveMaximum !== undefined) bounds.push(`< ${n.exclusiveMaximum}`);
+  if (n.maximum !== undefined && upper) bounds.push(`<= ${n.maximum}`);
+  if (n.exclusiveMaximum !== undefined && (upper || t === 'number')) bounds.push(`< ${n.exclusiveMaximum}`);
   if (bounds.length) base += ' ' + bounds.join(' and ');
   return types.includes('null') ? `${base} or null` : base;
 }
@@ -232,7 +232,9 @@ function range(n: JsonSchema): string | undefined {
 /** "must be ..." for one schema branch: what the value was expected to be. */
 function expectation(e: ErrorObject): string {
   const p = e.params as Record<string, any>;
-  const numeric = ['type', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum'].includes(e.keyword) ? range(e.parentSchema ?? {}) : undefined;
+  // Upper bounds only when one was broken: "must be a positive integer, got "x"" reads better.
+  const upper = e.keyword === 'maximum' || e.keyword === 'exclusiveMaximum';
+  const numeric = ['type', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum'].includes(e.keyword) ? range(e.parentSchema ?? {}, upper) : undefined;
   if (numeric) return `must be ${numeric}`;
   switch (e.keyword) {
     case 'type':
