@@ -133,7 +133,7 @@ export function buildParser(y: Argv, wrap: (load: () => Promise<any>) => Handler
       (b) =>
         b
           .positional('data', { type: 'string', demandOption: true, describe: 'A CSV time series (a header row, one row per step)' })
-          .option('columns', { type: 'string', describe: 'Columns to forecast (default: the last numeric column)' })
+          .option('columns', { type: 'string', describe: 'Column to forecast (default: the first numeric column that is not a year or index counter)' })
           .option('season', { type: 'number', describe: 'Season length in rows (default: detected from the autocorrelation, or none)' })
           .option('out', { alias: 'o', type: 'string', describe: 'Config file to write (default: <data name>.config.json in the current folder; - for stdout)' })
           .option('force', { type: 'boolean', default: false, describe: 'Overwrite an existing config file' })

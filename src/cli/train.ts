@@ -302,7 +302,8 @@ export function stopReport(h: History, epochs: number, es: EarlyStoppingOptions 
   const ran = h.epochs.length;
   const best = h.bestEpoch + 1;
   const patience = Math.max(1, es?.patience ?? 0);
-  const monitored = (es?.monitor ?? (h.valLoss.length ? 'valLoss' : 'loss')) === 'valLoss' ? 'validation loss' : 'training loss';
+  const monitor = es?.monitor ?? (h.valLoss.length ? 'valLoss' : 'loss');
+  const monitored = monitor === 'valLoss' ? 'validation loss' : 'training loss';
   let text: string;
   if (h.stoppedEarly) text = `stopped at epoch ${ran}/${epochs}: no improvement in ${monitored} for ${patience} epoch${patience === 1 ? '' : 's'}`;
   else text = `ran all ${epochs} epochs`;
@@ -318,7 +319,7 @@ export function stopReport(h: History, epochs: number, es: EarlyStoppingOptions 
       stoppedEarly: h.stoppedEarly,
       bestEpoch: best > 0 ? best : null,
       restoredEpoch: h.restoredBestWeights ? best : null,
-      earlyStopping: es ? { ...es, monitor: monitored, defaulted } : null,
+      earlyStopping: es ? { ...es, monitor, defaulted } : null,
       text,
     },
   };
