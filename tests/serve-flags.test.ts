@@ -11,12 +11,12 @@ const tuning = [
   '--max-queue', '4', '--timeout-ms', '100', '--max-body-bytes', '1000', '--max-streams', '2',
   '--idle-timeout-ms', '5000', '--max-buffered-body-bytes', '9000', '--max-batch', '8', '--max-wait-ms', '1.5',
   '--max-time', '500', '--max-batch-bytes', '4096', '--max-queue-bytes', '8192', '--drain-timeout-ms', '700',
-  '--workers', '0', '--threads', '1',
+  '--workers', '0', '--threads', '1', '--memory-budget-bytes', '123456', '--body-timeout-ms', '800', '--request-timeout-ms', '900',
 ];
 const expected = {
   maxQueue: 4, timeoutMs: 100, maxBodyBytes: 1000, maxStreams: 2, idleTimeoutMs: 5000, maxBufferedBodyBytes: 9000,
   maxBatch: 8, maxWaitMs: 1.5, maxTime: 500, maxBatchBytes: 4096, maxQueueBytes: 8192, drainTimeoutMs: 700,
-  workers: 0, intraOpNumThreads: 1,
+  workers: 0, intraOpNumThreads: 1, memoryBudgetBytes: 123456, bodyTimeoutMs: 800, requestTimeoutMs: 900,
 };
 
 describe('serve flags', () => {
@@ -36,8 +36,12 @@ describe('serve flags', () => {
 
   it('bad values name the flag, the value and what was expected, in both', async () => {
     expect(() => parseServeArgs(['m.onnx', '--timeout-ms', '1e10'])).toThrow('--timeout-ms must be a number of milliseconds > 0 and <= 2147483647, got "1e10"');
-    expect(() => parseServeArgs(['m.onnx', '--max-queue', '0'])).toThrow('--max-queue must be an integer >= 1, got "0"');
-    expect(() => parseServeArgs(['m.onnx', '--max-wait-ms', 'soon'])).toThrow('--max-wait-ms must be a number >= 0, got "soon"');
+    expect(() => parseServeArgs(['m.onnx', '--max-queue', '0'])).toThrow('--max-queue must be an integer in [1, 1000000], got "0"');
+    expect(() => parseServeArgs(['m.onnx', '--max-wait-ms', 'soon'])).toThrow('--max-wait-ms must be a number in [0, 60000], got "soon"');
+    // Every numeric flag is bounded: --workers 100000 used to start 100000 threads and kill the process.
+    expect(() => parseServeArgs(['m.onnx', '--workers', '100000'])).toThrow(/--workers must be an integer in \[0, \d+\], got "100000"/);
+    expect(() => parseServeArgs(['m.onnx', '--max-batch', '1e9'])).toThrow('--max-batch must be an integer in [1, 4096], got "1e9"');
+    for (const f of SERVE_FLAGS) expect(Number.isFinite(f.max), f.flag).toBe(true);
     const err: string[] = [];
     const spy = vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => {
       err.push(String(c));

@@ -147,11 +147,13 @@ export function buildParser(y: Argv, wrap: (load: () => Promise<any>) => Handler
       wrap(() => import('./bench-command.js')),
     )
     .command(
-      'serve <model>',
-      'Serve a model over HTTP with dynamic batching (prints {"listening": url} once bound; SIGTERM drains)',
+      'serve <model..>',
+      'Serve models over HTTP (Open Inference Protocol v2) with dynamic batching (prints {"listening": url} once bound; SIGTERM drains)',
       (b) =>
         b
-          .positional('model', { type: 'string', demandOption: true })
+          .positional('model', { type: 'string', array: true, demandOption: true, describe: '.onnx files, or a Triton-style repository folder (<name>/<version>/model.onnx)' })
+          .option('token-file', { type: 'string', describe: 'Require "Authorization: Bearer <token>", the token on this file\'s first line (or set RNNX_SERVE_TOKEN)' })
+          .option('state-key-file', { type: 'string', describe: 'HMAC key of client-carried stream state, shared by replicas (or set RNNX_STATE_KEY)' })
           .option('port', { type: 'number', default: 8080 })
           .option('host', { type: 'string', default: '127.0.0.1' })
           .option('provider', { type: 'string', default: 'cpu', describe: 'Execution providers in order of preference (cpu, cuda, webgpu)' })

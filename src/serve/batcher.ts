@@ -168,6 +168,9 @@ export class Batcher {
   private readonly queue: Pending[] = [];
   private inFlight = 0;
   private queuedBytes = 0;
+  /** Places held by reserve() for requests submitted later. */
+  private reserved = 0;
+  private reservedBytes = 0;
   private timer: NodeJS.Timeout | null = null;
   private closing = false;
   /** Set by flush() until the queue has emptied. */
@@ -191,9 +194,47 @@ export class Batcher {
     this.maxBatchBytes = positiveInt('maxBatchBytes', options.maxBatchBytes ?? 256 * 1024 * 1024);
   }
 
-  /** Requests waiting for a run. */
+  /** Requests waiting for a run, stream chunks waiting their turn (reserve) included. */
   get queueDepth(): number {
-    return this.queue.length;
+    return this.queue.length + this.reserved;
+  }
+
+  /** True while a new request would be refused for a full queue (readiness reports it). */
+  get full(): boolean {
+    return this.queueDepth >= this.maxQueue || this.queuedBytes + this.reservedBytes >= this.maxQueueBytes;
+  }
+
+  /**
+   * Holds a place in the queue's count and byte limits for a request that is submitted later (a
+   * stream chunk waiting for the chunk before it), so such waits cannot escape the limits. Throws
+   * OverloadedError (or BadRequestError for one input larger than the whole queue) like predict;
+   * returns the release, to call just before submitting (or on giving up). Idempotent release.
+   */
+  reserve(bytes: number): () => void {
+    if (this.closing) throw new ShuttingDownError('the batcher is shutting down and accepts no new requests');
+    this.admit(bytes);
+    this.reserved++;
+    this.reservedBytes += bytes;
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.reserved--;
+      this.reservedBytes -= bytes;
+    };
+  }
+
+  /** Throws unless a request of `bytes` input bytes fits the queue's limits now. */
+  private admit(bytes: number): void {
+    if (this.queueDepth >= this.maxQueue) {
+      throw new OverloadedError(`overloaded: ${this.queueDepth} requests are already waiting (maxQueue ${this.maxQueue}); retry later`);
+    }
+    if (bytes > this.maxQueueBytes) {
+      throw new BadRequestError(`input holds ${bytes} bytes, more than the whole queue may hold (maxQueueBytes ${this.maxQueueBytes})`);
+    }
+    if (this.queuedBytes + this.reservedBytes + bytes > this.maxQueueBytes) {
+      throw new OverloadedError(`overloaded: waiting requests already hold ${this.queuedBytes + this.reservedBytes} bytes of input (maxQueueBytes ${this.maxQueueBytes}); retry later`);
+    }
   }
 
   get runsInFlight(): number {
@@ -214,14 +255,10 @@ export class Batcher {
       return Promise.reject(e);
     }
     if (options.signal?.aborted) return Promise.reject(new CancelledError('the request was cancelled before it was queued', options.signal.reason));
-    if (this.queue.length >= this.maxQueue) {
-      return Promise.reject(new OverloadedError(`overloaded: ${this.queue.length} requests are already waiting (maxQueue ${this.maxQueue}); retry later`));
-    }
-    if (seq.data.byteLength > this.maxQueueBytes) {
-      return Promise.reject(new BadRequestError(`input holds ${seq.data.byteLength} bytes, more than the whole queue may hold (maxQueueBytes ${this.maxQueueBytes})`));
-    }
-    if (this.queuedBytes + seq.data.byteLength > this.maxQueueBytes) {
-      return Promise.reject(new OverloadedError(`overloaded: waiting requests already hold ${this.queuedBytes} bytes of input (maxQueueBytes ${this.maxQueueBytes}); retry later`));
+    try {
+      this.admit(seq.data.byteLength);
+    } catch (e) {
+      return Promise.reject(e);
     }
     let timeoutMs: number;
     try {
