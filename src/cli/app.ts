@@ -67,17 +67,21 @@ export function buildParser(y: Argv, wrap: (load: () => Promise<any>) => Handler
       wrap(() => import('./train.js')),
     )
     .command(
-      'export <model> <out>',
-      'Re-export an rnnx .onnx model with other options (stateful state inputs/outputs, sequence_lens, opset)',
+      'export <model> [out]',
+      'Re-export an rnnx .onnx model with other options (stateful state inputs/outputs, sequence_lens, opset), or as a Triton model repository entry',
       (b) =>
         b
           .positional('model', { type: 'string', demandOption: true, describe: 'An .onnx file written by rnnx' })
-          .positional('out', { type: 'string', demandOption: true, describe: 'Output .onnx path' })
+          .positional('out', { type: 'string', describe: 'Output .onnx path (or give --triton DIR)' })
+          .option('triton', { type: 'string', describe: 'Write DIR/<name>/config.pbtxt and DIR/<name>/1/model.onnx for Triton\'s ONNX Runtime backend (--stateful: sequence batching with implicit state)' })
+          .option('name', { type: 'string', describe: 'Model name for --triton (default: the file name without .onnx)' })
+          .option('max-batch', { type: 'number', describe: 'max_batch_size for --triton (default 64)' })
           .option('stateful', { type: 'boolean', default: false, describe: 'Add h0_k/c0_k inputs and hT_k/cT_k outputs' })
           .option('sequence-lens', { type: 'boolean', default: false, describe: 'Add the int32 sequence_lens [batch] input' })
           .option('opset', { type: 'number', default: 14, describe: 'ONNX opset (14 and up; the error names the supported range)' })
           .example('$0 export models/shakespeare/char-lstm.onnx gen.onnx --stateful', 'Stateful graph for step-by-step generation')
           .example('$0 export model.onnx padded.onnx --sequence-lens --opset 17', 'Variable-length batches, opset 17')
+          .example('$0 export models/airline/airline.onnx --triton model_repository', 'Triton model repository entry')
           .epilog(EPILOG),
       wrap(() => import('./export.js')),
     )

@@ -55,6 +55,11 @@ export interface HandlerOptions {
   registry?: Registry;
   /** One JSON object per event (run errors); default none. */
   log?: (event: Record<string, unknown>) => void;
+  /**
+   * Path prefix the routes live under when the framework passes the full URL (Fastify; Express's
+   * app.use(prefix, ...) strips it itself), e.g. '/rnnx'. Default none.
+   */
+  basePath?: string;
 }
 
 /** Bytes of memory a request is charged per body byte: body + JSON text + parsed arrays + tensors. */
@@ -150,6 +155,8 @@ export function createRequestHandler(services: InferenceService | InferenceServi
   }
   const tokenDigest = options.token === undefined ? null : createHash('sha256').update(options.token).digest();
   const allowedHosts = options.allowedHosts ?? 'any';
+  const basePath = options.basePath?.replace(/\/+$/, '') ?? '';
+  if (basePath !== '' && !basePath.startsWith('/')) throw new Error(`basePath must start with "/", got ${JSON.stringify(options.basePath)}`);
   const log = options.log ?? (() => {});
   const metrics = serveMetrics(options.registry ?? first.registry);
 
@@ -540,7 +547,8 @@ export function createRequestHandler(services: InferenceService | InferenceServi
 
   const handle = async (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): Promise<void> => {
     const started = performance.now();
-    const path = (req.url ?? '/').split('?')[0];
+    let path = (req.url ?? '/').split('?')[0];
+    if (basePath) path = path === basePath ? '/' : path.startsWith(`${basePath}/`) ? path.slice(basePath.length) : '\0';
     const method = req.method ?? 'GET';
     const candidates = routes.filter((r) => r.pattern.test(path));
     if (candidates.length === 0 && next) {
