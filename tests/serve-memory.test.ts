@@ -1,0 +1,63 @@
+// Memory under a flood, with the default limits: the server runs as a child process
+// (src/serve/main.ts, defaults but for the port and one worker) and 64 clients each POST a
+// 2 MB body at once. The excess is refused with 503 and the child's peak RSS (VmHWM, from
+// /proc) stays bounded: before the memory budget a flood held 3.5 GB.
+
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { afterAll, expect, it } from 'vitest';
+import { dense, gru } from '../src/layers/spec.js';
+import { makeModel, tempDir } from './serve-helpers.js';
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+function kib(pid: number, field: 'VmHWM' | 'VmRSS'): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m?.[1] ?? NaN);
+}
+
+it.skipIf(!existsSync('/proc/self/status'))('a flood of 2 MB bodies: the excess gets 503, peak RSS stays bounded (default limits)', async () => {
+  const I = 32;
+  const { path } = makeModel(tmp.dir, 'flood', I, [gru({ units: 8 }), dense({ units: 1 })], 3);
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/serve/main.ts', path, '--port', '0', '--workers', '1', '--threads', '1'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      createInterface({ input: child.stdout }).on('line', (l) => {
+        const m = JSON.parse(l) as { listening?: string };
+        if (m.listening) resolve(m.listening);
+      });
+      child.on('exit', (code) => reject(new Error(`server exited with ${code}: ${stderr}`)));
+    });
+    const T = 10_000;
+    const row = Array.from({ length: I }, (_, j) => ((j % 7) / 10 - 0.3).toFixed(3)).join(',');
+    const body = `{"inputs":[{"name":"x","shape":[1,${T},${I}],"datatype":"FP32","data":[${Array.from({ length: T }, () => row).join(',')}]}]}`;
+    const before = kib(child.pid!, 'VmRSS');
+    const statuses = await Promise.all(Array.from({ length: 64 }, () =>
+      fetch(`${url}/v2/models/flood/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+        .then(async (r) => {
+          await r.arrayBuffer();
+          return r.status;
+        })
+        .catch(() => 0)));
+    const peak = kib(child.pid!, 'VmHWM');
+    const ok = statuses.filter((s) => s === 200).length;
+    // 503, or the connection closed under an upload the server refused to read further.
+    const refused = statuses.filter((s) => s === 503 || s === 0).length;
+    console.log(`serve flood: ${statuses.length} x ${(body.length / 1e6).toFixed(1)} MB bodies at once → ${ok} x 200, ${refused} x 503; child RSS ${(before / 1024).toFixed(0)} MiB before, peak ${(peak / 1024).toFixed(0)} MiB`);
+    expect(ok + refused).toBe(statuses.length);
+    expect(ok).toBeGreaterThan(0);
+    expect(refused).toBeGreaterThan(0);
+    // The budget (512 MiB of requests in progress) plus the runtime: well under the 3.5 GB seen before.
+    expect(peak).toBeLessThan(before + 1024 * 1024);
+    // And the server still answers.
+    expect((await fetch(`${url}/v2/health/live`)).status).toBe(200);
+  } finally {
+    child.kill('SIGKILL');
+  }
+}, 120_000);
