@@ -67,11 +67,11 @@ export function decodeStateToken(key: Buffer, modelHash: string, shapes: readonl
   const n = stateFloats(shapes);
   const body = parts.length === 2 ? Buffer.from(parts[0], 'base64url') : Buffer.alloc(0);
   const tag = parts.length === 2 ? Buffer.from(parts[1], 'base64url') : Buffer.alloc(0);
+  if (body.length >= 8 && !body.subarray(0, 8).equals(Buffer.from(modelHash.slice(0, 16), 'hex'))) {
+    throw new BadRequestError(`${field} was made for another model file, or altered (its hash differs from this model's ${modelHash.slice(0, 16)}...)`);
+  }
   if (body.length !== 12 + n * 4 || tag.length !== 32) {
     throw new BadRequestError(`${field} is not a valid state token for this model: expected ${12 + n * 4} bytes of state, got ${body.length}`);
-  }
-  if (!body.subarray(0, 8).equals(Buffer.from(modelHash.slice(0, 16), 'hex'))) {
-    throw new BadRequestError(`${field} was made for another model file (its hash differs from this model's ${modelHash.slice(0, 16)}...)`);
   }
   if (!timingSafeEqual(tag, mac(key, modelHash, body))) {
     throw new BadRequestError(`${field} does not verify: it was altered, or made by a server with another state key`);
