@@ -1,6 +1,9 @@
 // Shared fixtures of the serve tests: small seeded models written to a temp directory.
 
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { saveModel } from '../src/graph/io.js';
@@ -38,4 +41,24 @@ export function rows(x: Float32Array, inputSize: number): number[][] {
   const out: number[][] = [];
   for (let i = 0; i < x.length; i += inputSize) out.push(Array.from(x.subarray(i, i + inputSize)));
   return out;
+}
+
+/**
+ * Starts a server as a child process (`node --import tsx <entry> ...args`, entry e.g.
+ * 'src/serve/main.ts' or 'src/cli/main.ts' with 'serve' first in args); `url` resolves once it
+ * prints {"listening": url}, and rejects if it exits first.
+ */
+export function startServerChild(args: string[], options: { entry?: string; env?: NodeJS.ProcessEnv } = {}): { child: ChildProcess; url: Promise<string>; stderr(): string } {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', options.entry ?? 'src/serve/main.ts', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env });
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  const url = new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (l) => {
+      const m = JSON.parse(l) as { listening?: string };
+      if (m.listening) resolve(m.listening);
+    });
+    child.on('exit', (code) => reject(new Error(`server exited with ${code}: ${stderr}`)));
+  });
+  return { child, url, stderr: () => stderr };
 }

@@ -3,17 +3,13 @@
 // 2 MB body at once. The excess is refused with 503 and the child's peak RSS (VmHWM, from
 // /proc) stays bounded: before the memory budget a flood held 3.5 GB.
 
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { afterAll, expect, it } from 'vitest';
 import { dense, gru } from '../src/layers/spec.js';
-import { makeModel, tempDir } from './serve-helpers.js';
+import { makeModel, startServerChild, tempDir } from './serve-helpers.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
-const root = fileURLToPath(new URL('..', import.meta.url));
 
 function kib(pid: number, field: 'VmHWM' | 'VmRSS'): number {
   const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -23,17 +19,9 @@ function kib(pid: number, field: 'VmHWM' | 'VmRSS'): number {
 it.skipIf(!existsSync('/proc/self/status'))('a flood of 2 MB bodies: the excess gets 503, peak RSS stays bounded (default limits)', async () => {
   const I = 32;
   const { path } = makeModel(tmp.dir, 'flood', I, [gru({ units: 8 }), dense({ units: 1 })], 3);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/serve/main.ts', path, '--port', '0', '--workers', '1', '--threads', '1'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const { child, url: listening } = startServerChild([path, '--port', '0', '--workers', '1', '--threads', '1']);
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      createInterface({ input: child.stdout }).on('line', (l) => {
-        const m = JSON.parse(l) as { listening?: string };
-        if (m.listening) resolve(m.listening);
-      });
-      child.on('exit', (code) => reject(new Error(`server exited with ${code}: ${stderr}`)));
-    });
+    const url = await listening;
     const T = 10_000;
     const row = Array.from({ length: I }, (_, j) => ((j % 7) / 10 - 0.3).toFixed(3)).join(',');
     const body = `{"inputs":[{"name":"x","shape":[1,${T},${I}],"datatype":"FP32","data":[${Array.from({ length: T }, () => row).join(',')}]}]}`;

@@ -3,13 +3,9 @@
 // parsed (method, headers, body, URL; only the port is changed) and sent; the status must be the
 // one written after `# →` on the next line.
 
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
-
-const root = fileURLToPath(new URL('..', import.meta.url));
+import { startServerChild } from './serve-helpers.js';
 
 /** Splits a shell command line into words, honouring '...' and "..." quoting (enough for the README). */
 function shellWords(line: string): string[] {
@@ -63,17 +59,9 @@ function readmeExamples(): Example[] {
 it('every curl example of the README answers the status it shows, against `rnnx serve models/airline/airline.onnx`', async () => {
   const examples = readmeExamples();
   expect(examples.length).toBeGreaterThanOrEqual(8);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', 'models/airline/airline.onnx', '--port', '0', '--workers', '1', '--threads', '1'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const { child, url: listening } = startServerChild(['serve', 'models/airline/airline.onnx', '--port', '0', '--workers', '1', '--threads', '1'], { entry: 'src/cli/main.ts' });
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      createInterface({ input: child.stdout }).on('line', (l) => {
-        const m = JSON.parse(l) as { listening?: string };
-        if (m.listening) resolve(m.listening);
-      });
-      child.on('exit', (code) => reject(new Error(`rnnx serve exited with ${code}: ${stderr}`)));
-    });
+    const url = await listening;
     const port = new URL(url).port;
     for (const ex of examples) {
       expect(ex.url, ex.line).toMatch(/^localhost:8080\//);

@@ -4,39 +4,24 @@
 // ONNX Runtime run over the whole sequence. A tampered token, a token for another model and one
 // signed with another key are refused with 400.
 
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, expect, it } from 'vitest';
 import { dense, gru, lstm } from '../src/layers/spec.js';
 import { InferenceModel } from '../src/runtime/inference.js';
 import { maxAbsDiff } from './reference/util.js';
-import { makeModel, randomSequences, tempDir } from './serve-helpers.js';
+import { makeModel, randomSequences, startServerChild, tempDir } from './serve-helpers.js';
 
 const tmp = tempDir();
-const children: ReturnType<typeof spawn>[] = [];
+const children: ChildProcess[] = [];
 afterAll(() => {
   for (const c of children) c.kill('SIGKILL');
   tmp.cleanup();
 });
-const root = fileURLToPath(new URL('..', import.meta.url));
 
 function startReplica(models: string[], key: string): Promise<string> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/serve/main.ts', ...models, '--port', '0', '--workers', '1', '--threads', '1'], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, RNNX_STATE_KEY: key },
-  });
+  const { child, url } = startServerChild([...models, '--port', '0', '--workers', '1', '--threads', '1'], { env: { ...process.env, RNNX_STATE_KEY: key } });
   children.push(child);
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (l) => {
-      const m = JSON.parse(l) as { listening?: string };
-      if (m.listening) resolve(m.listening);
-    });
-    child.on('exit', (code) => reject(new Error(`replica exited with ${code}: ${stderr}`)));
-  });
+  return url;
 }
 
 async function chunk(url: string, model: string, x: Float32Array, I: number, state: string | true): Promise<{ status: number; body: any }> {
