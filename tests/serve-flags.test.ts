@@ -4,7 +4,8 @@
 import yargs from 'yargs';
 import { describe, expect, it, vi } from 'vitest';
 import { buildParser, runCli } from '../src/cli/app.js';
-import { SERVE_FLAGS, serveFlagOptions } from '../src/serve/flags.js';
+import { SERVE_FLAGS, serveFlagOptions, serveSecrets } from '../src/serve/flags.js';
+import { exposureWarning } from '../src/serve/http.js';
 import { parseServeArgs } from '../src/serve/main.js';
 
 const tuning = [
@@ -53,5 +54,41 @@ describe('serve flags', () => {
       spy.mockRestore();
     }
     expect(err.join('')).toMatch(/--timeout-ms must be a number of milliseconds > 0 and <= 2147483647, got "1e10"/);
+  });
+
+  it('secrets come from a file\'s first line or the environment; short ones are refused', () => {
+    const files: Record<string, string> = { '/t': 'token-from-file-0123456789\nignored\n', '/k': `${'k'.repeat(40)}\n`, '/empty': '\n' };
+    const read = (p: string) => {
+      if (!(p in files)) throw new Error('ENOENT');
+      return files[p];
+    };
+    expect(serveSecrets({ 'token-file': '/t', 'state-key-file': '/k' }, {}, read)).toEqual({ token: 'token-from-file-0123456789', stateKey: 'k'.repeat(40) });
+    expect(serveSecrets({}, { RNNX_SERVE_TOKEN: 'env-token-0123456789', RNNX_STATE_KEY: 'e'.repeat(32) }, read)).toEqual({ token: 'env-token-0123456789', stateKey: 'e'.repeat(32) });
+    expect(serveSecrets({}, {}, read)).toEqual({ token: undefined, stateKey: undefined });
+    expect(() => serveSecrets({ 'token-file': '/missing' }, {}, read)).toThrow('--token-file /missing: cannot read: ENOENT');
+    expect(() => serveSecrets({ 'token-file': '/empty' }, {}, read)).toThrow(/the file is empty/);
+    expect(() => serveSecrets({}, { RNNX_SERVE_TOKEN: 'short' }, read)).toThrow('the bearer token must be at least 16 characters');
+    expect(() => serveSecrets({}, { RNNX_STATE_KEY: 'short' }, read)).toThrow('the state key must be at least 32 characters');
+  });
+
+  it('binding beyond loopback without a token warns; loopback or a token does not', () => {
+    expect(exposureWarning('0.0.0.0', false)).toMatch(/beyond this machine, without authentication/);
+    expect(exposureWarning('::', false)).toMatch(/without authentication/);
+    expect(exposureWarning('0.0.0.0', true)).toBeNull();
+    for (const h of ['127.0.0.1', '127.0.0.2', '::1', 'localhost']) expect(exposureWarning(h, false)).toBeNull();
+  });
+
+  it('`rnnx serve --workers 100000` is refused with exit code 1, not started', async () => {
+    const err: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => {
+      err.push(String(c));
+      return true;
+    });
+    try {
+      expect(await runCli(['serve', 'models/airline/airline.onnx', '--port', '0', '--workers', '100000'])).toBe(1);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(err.join('')).toMatch(/--workers must be an integer in \[0, \d+\], got "100000"/);
   });
 });

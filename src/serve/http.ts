@@ -95,6 +95,12 @@ export function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
 }
 
+/** The warning `rnnx serve` prints for a bind beyond this machine without authentication, else null. */
+export function exposureWarning(host: string, hasToken: boolean): string | null {
+  if (isLoopbackHost(host) || hasToken) return null;
+  return `listening on ${host}, beyond this machine, without authentication: anyone who can reach it can run the models. Set a token (--token-file, RNNX_SERVE_TOKEN) or put an authenticating proxy in front`;
+}
+
 function defaultLog(event: Record<string, unknown>): void {
   process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`);
 }
@@ -161,9 +167,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
   const log = options.log === false ? () => {} : options.log ?? defaultLog;
   const loopback = isLoopbackHost(host);
-  if (!loopback && options.token === undefined) {
-    log({ event: 'warning', message: `listening on ${host}, beyond this machine, without authentication: anyone who can reach it can run the models. Set a token (--token-file, RNNX_SERVE_TOKEN) or put an authenticating proxy in front` });
-  }
+  const warning = exposureWarning(host, options.token !== undefined);
+  if (warning) log({ event: 'warning', message: warning });
 
   const registry = options.registry;
   if (!registry) addDefaultMetrics();
@@ -200,10 +205,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       return;
     }
     const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-    const [status, reason, code] = tooLarge ? [431, 'Request Header Fields Too Large', 'header_too_large'] : [400, 'Bad Request', 'bad_request'];
+    const tooSlow = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    const [status, reason, code] = tooLarge ? [431, 'Request Header Fields Too Large', 'header_too_large']
+      : tooSlow ? [408, 'Request Timeout', 'request_timeout'] : [400, 'Bad Request', 'bad_request'];
     const message = tooLarge
       ? `the request line and headers exceed the server's limit of ${maxHeaderSize} bytes (${err.code})`
-      : `the request is not valid HTTP/1.1 (${err.code ?? 'parse error'}): ${err.message}`;
+      : tooSlow ? `the request did not arrive whole within ${requestTimeoutMs} ms (requestTimeoutMs; headers within ${headersTimeoutMs} ms)`
+        : `the request is not valid HTTP/1.1 (${err.code ?? 'parse error'}): ${err.message}`;
     const text = JSON.stringify({ error: { code, message } });
     socket.end(`HTTP/1.1 ${status} ${reason}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
   });
