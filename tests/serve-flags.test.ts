@@ -2,10 +2,11 @@
 // table, with the same checks: a timeout beyond setTimeout's range is refused, not overflowed.
 
 import yargs from 'yargs';
-import { describe, expect, it, vi } from 'vitest';
-import { buildParser, runCli } from '../src/cli/app.js';
+import { describe, expect, it } from 'vitest';
+import { buildParser } from '../src/cli/app.js';
 import { SERVE_FLAGS, serveFlagOptions, serveSecrets } from '../src/serve/flags.js';
 import { exposureWarning } from '../src/serve/http.js';
+import { runCliCaptured } from './serve-helpers.js';
 import { parseServeArgs } from '../src/serve/main.js';
 
 const tuning = [
@@ -43,17 +44,9 @@ describe('serve flags', () => {
     expect(() => parseServeArgs(['m.onnx', '--workers', '100000'])).toThrow(/--workers must be an integer in \[0, \d+\], got "100000"/);
     expect(() => parseServeArgs(['m.onnx', '--max-batch', '1e9'])).toThrow('--max-batch must be an integer in [1, 4096], got "1e9"');
     for (const f of SERVE_FLAGS) expect(Number.isFinite(f.max), f.flag).toBe(true);
-    const err: string[] = [];
-    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => {
-      err.push(String(c));
-      return true;
-    });
-    try {
-      expect(await runCli(['serve', 'models/airline/airline.onnx', '--port', '0', '--timeout-ms', '1e10'])).toBe(1);
-    } finally {
-      spy.mockRestore();
-    }
-    expect(err.join('')).toMatch(/--timeout-ms must be a number of milliseconds > 0 and <= 2147483647, got "1e10"/);
+    const r = await runCliCaptured(['serve', 'models/airline/airline.onnx', '--port', '0', '--timeout-ms', '1e10']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/--timeout-ms must be a number of milliseconds > 0 and <= 2147483647, got "1e10"/);
   });
 
   it('secrets come from a file\'s first line or the environment; short ones are refused', () => {
@@ -79,16 +72,8 @@ describe('serve flags', () => {
   });
 
   it('`rnnx serve --workers 100000` is refused with exit code 1, not started', async () => {
-    const err: string[] = [];
-    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => {
-      err.push(String(c));
-      return true;
-    });
-    try {
-      expect(await runCli(['serve', 'models/airline/airline.onnx', '--port', '0', '--workers', '100000'])).toBe(1);
-    } finally {
-      spy.mockRestore();
-    }
-    expect(err.join('')).toMatch(/--workers must be an integer in \[0, \d+\], got "100000"/);
+    const r = await runCliCaptured(['serve', 'models/airline/airline.onnx', '--port', '0', '--workers', '100000']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/--workers must be an integer in \[0, \d+\], got "100000"/);
   });
 });

@@ -1,6 +1,7 @@
 // Shared fixtures of the serve tests: small seeded models written to a temp directory.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { vi } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -61,4 +62,19 @@ export function startServerChild(args: string[], options: { entry?: string; env?
     child.on('exit', (code) => reject(new Error(`server exited with ${code}: ${stderr}`)));
   });
   return { child, url, stderr: () => stderr };
+}
+
+/** Runs the CLI in process with stderr captured: its exit code and what it wrote there. */
+export async function runCliCaptured(args: string[]): Promise<{ code: number; stderr: string }> {
+  const { runCli } = await import('../src/cli/app.js');
+  const err: string[] = [];
+  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => {
+    err.push(String(c));
+    return true;
+  });
+  try {
+    return { code: await runCli(args), stderr: err.join('') };
+  } finally {
+    spy.mockRestore();
+  }
 }

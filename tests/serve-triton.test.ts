@@ -7,16 +7,15 @@
 // run with ONNX Runtime: the stateless one equals the model, and the stateful one (batch-first
 // state, as Triton's implicit state passes it) continued over two chunks equals one run.
 
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import protobuf from 'protobufjs';
 import * as ort from 'onnxruntime-node';
-import { runCli } from '../src/cli/app.js';
 import { dense, gru, lstm } from '../src/layers/spec.js';
 import { InferenceModel } from '../src/runtime/inference.js';
 import { maxAbsDiff } from './reference/util.js';
-import { makeModel, randomSequences, tempDir } from './serve-helpers.js';
+import { makeModel, randomSequences, runCliCaptured, tempDir } from './serve-helpers.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -125,17 +124,9 @@ function readConfig(path: string): Record<string, any> {
 }
 
 async function cli(args: string[]): Promise<string> {
-  const err: string[] = [];
-  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => {
-    err.push(String(c));
-    return true;
-  });
-  try {
-    expect(await runCli(args)).toBe(0);
-  } finally {
-    spy.mockRestore();
-  }
-  return err.join('');
+  const r = await runCliCaptured(args);
+  expect(r.code, r.stderr).toBe(0);
+  return r.stderr;
 }
 
 describe('the test\'s own text-format check', () => {
@@ -216,18 +207,11 @@ describe('rnnx export --triton', () => {
   });
 
   it('refuses OUT together with --triton, and a bad model name', async () => {
-    const err: string[] = [];
-    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => {
-      err.push(String(c));
-      return true;
-    });
-    try {
-      expect(await runCli(['export', path, join(tmp.dir, 'x.onnx'), '--triton', tmp.dir])).toBe(1);
-      expect(await runCli(['export', path, '--triton', tmp.dir, '--name', '../up'])).toBe(1);
-    } finally {
-      spy.mockRestore();
-    }
-    expect(err.join('')).toMatch(/not both/);
-    expect(err.join('')).toMatch(/Triton model name must be/);
+    const both = await runCliCaptured(['export', path, join(tmp.dir, 'x.onnx'), '--triton', tmp.dir]);
+    expect(both.code).toBe(1);
+    expect(both.stderr).toMatch(/not both/);
+    const badName = await runCliCaptured(['export', path, '--triton', tmp.dir, '--name', '../up']);
+    expect(badName.code).toBe(1);
+    expect(badName.stderr).toMatch(/Triton model name must be/);
   });
 });
