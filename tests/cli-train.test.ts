@@ -171,7 +171,8 @@ describe('rnnx serve', () => {
       });
       const { listening } = JSON.parse(line);
       const input = Array.from({ length: 12 }, (_, t) => [Math.sin(t)]);
-      const res = await fetch(`${listening}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input }) });
+      // raw: a model-space window (without it the server takes 13 passenger counts, as rnnx predict does).
+      const res = await fetch(`${listening}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input, raw: true }) });
       expect(res.status).toBe(200);
       const body = (await res.json()) as { output: number[]; dims: number[] };
       const m = await InferenceModel.open('models/airline/airline.onnx', { providers: ['cpu'] });

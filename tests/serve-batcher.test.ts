@@ -9,6 +9,7 @@ import { InferenceModel } from '../src/runtime/inference.js';
 import { Batcher } from '../src/serve/batcher.js';
 import { BadRequestError, CancelledError, OverloadedError, ShuttingDownError, TimeoutError } from '../src/serve/errors.js';
 import { openService } from '../src/serve/service.js';
+import { newRegistry } from '../src/serve/metrics.js';
 import type { RunRequest, RunResult, ServeModelInfo } from '../src/serve/types.js';
 import { referenceForward } from './reference/forward.js';
 import { maxAbsDiff, spread } from './reference/util.js';
@@ -285,14 +286,14 @@ describe('service over a real model', () => {
   it('reports the provider each session really uses and why preferred ones were passed over', async () => {
     // A peephole LSTM asked to run on CUDA first: src/runtime decides; the service surfaces it.
     const p = makeModel(tmp.dir, 'peep', 3, [lstm({ units: 4, peepholes: true })], 1).path;
-    const svc = await openService(p, { providers: ['cuda', 'cpu'], intraOpNumThreads: 1 });
+    const svc = await openService(p, { providers: ['cuda', 'cpu'], intraOpNumThreads: 1, workers: 0, registry: newRegistry() });
     try {
       expect(svc.provider).toBe('cpu');
       expect(svc.engine.fallbacks.length).toBeGreaterThan(0);
       expect(svc.engine.fallbacks[0].provider).toBe('cuda');
-      const text = svc.registry.render();
-      expect(text).toMatch(/rnnx_provider_info\{provider="cpu",requested="cuda,cpu",workers="0"\} 1/);
-      expect(text).toMatch(/rnnx_provider_info\{provider="cuda",reason="[^"]+"\} 0/);
+      const text = await svc.registry.metrics();
+      expect(text).toMatch(/rnnx_provider_info\{model="peep",provider="cpu",requested="cuda,cpu",workers="0",reason=""\} 1/);
+      expect(text).toMatch(/rnnx_provider_info\{model="peep",provider="cuda",requested="",workers="",reason="[^"]+"\} 0/);
     } finally {
       await svc.close();
     }

@@ -2,21 +2,23 @@
 // table, with the same checks: a timeout beyond setTimeout's range is refused, not overflowed.
 
 import yargs from 'yargs';
-import { describe, expect, it, vi } from 'vitest';
-import { buildParser, runCli } from '../src/cli/app.js';
-import { SERVE_FLAGS, serveFlagOptions } from '../src/serve/flags.js';
+import { describe, expect, it } from 'vitest';
+import { buildParser } from '../src/cli/app.js';
+import { SERVE_FLAGS, serveFlagOptions, serveSecrets } from '../src/serve/flags.js';
+import { exposureWarning } from '../src/serve/http.js';
+import { runCliCaptured } from './serve-helpers.js';
 import { parseServeArgs } from '../src/serve/main.js';
 
 const tuning = [
   '--max-queue', '4', '--timeout-ms', '100', '--max-body-bytes', '1000', '--max-streams', '2',
   '--idle-timeout-ms', '5000', '--max-buffered-body-bytes', '9000', '--max-batch', '8', '--max-wait-ms', '1.5',
   '--max-time', '500', '--max-batch-bytes', '4096', '--max-queue-bytes', '8192', '--drain-timeout-ms', '700',
-  '--workers', '0', '--threads', '1',
+  '--workers', '0', '--threads', '1', '--memory-budget-bytes', '123456', '--body-timeout-ms', '800', '--request-timeout-ms', '900',
 ];
 const expected = {
   maxQueue: 4, timeoutMs: 100, maxBodyBytes: 1000, maxStreams: 2, idleTimeoutMs: 5000, maxBufferedBodyBytes: 9000,
   maxBatch: 8, maxWaitMs: 1.5, maxTime: 500, maxBatchBytes: 4096, maxQueueBytes: 8192, drainTimeoutMs: 700,
-  workers: 0, intraOpNumThreads: 1,
+  workers: 0, intraOpNumThreads: 1, memoryBudgetBytes: 123456, bodyTimeoutMs: 800, requestTimeoutMs: 900,
 };
 
 describe('serve flags', () => {
@@ -36,18 +38,42 @@ describe('serve flags', () => {
 
   it('bad values name the flag, the value and what was expected, in both', async () => {
     expect(() => parseServeArgs(['m.onnx', '--timeout-ms', '1e10'])).toThrow('--timeout-ms must be a number of milliseconds > 0 and <= 2147483647, got "1e10"');
-    expect(() => parseServeArgs(['m.onnx', '--max-queue', '0'])).toThrow('--max-queue must be an integer >= 1, got "0"');
-    expect(() => parseServeArgs(['m.onnx', '--max-wait-ms', 'soon'])).toThrow('--max-wait-ms must be a number >= 0, got "soon"');
-    const err: string[] = [];
-    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => {
-      err.push(String(c));
-      return true;
-    });
-    try {
-      expect(await runCli(['serve', 'models/airline/airline.onnx', '--port', '0', '--timeout-ms', '1e10'])).toBe(1);
-    } finally {
-      spy.mockRestore();
-    }
-    expect(err.join('')).toMatch(/--timeout-ms must be a number of milliseconds > 0 and <= 2147483647, got "1e10"/);
+    expect(() => parseServeArgs(['m.onnx', '--max-queue', '0'])).toThrow('--max-queue must be an integer in [1, 1000000], got "0"');
+    expect(() => parseServeArgs(['m.onnx', '--max-wait-ms', 'soon'])).toThrow('--max-wait-ms must be a number in [0, 60000], got "soon"');
+    // Every numeric flag is bounded: --workers 100000 used to start 100000 threads and kill the process.
+    expect(() => parseServeArgs(['m.onnx', '--workers', '100000'])).toThrow(/--workers must be an integer in \[0, \d+\], got "100000"/);
+    expect(() => parseServeArgs(['m.onnx', '--max-batch', '1e9'])).toThrow('--max-batch must be an integer in [1, 4096], got "1e9"');
+    for (const f of SERVE_FLAGS) expect(Number.isFinite(f.max), f.flag).toBe(true);
+    const r = await runCliCaptured(['serve', 'models/airline/airline.onnx', '--port', '0', '--timeout-ms', '1e10']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/--timeout-ms must be a number of milliseconds > 0 and <= 2147483647, got "1e10"/);
+  });
+
+  it('secrets come from a file\'s first line or the environment; short ones are refused', () => {
+    const files: Record<string, string> = { '/t': 'token-from-file-0123456789\nignored\n', '/k': `${'k'.repeat(40)}\n`, '/empty': '\n' };
+    const read = (p: string) => {
+      if (!(p in files)) throw new Error('ENOENT');
+      return files[p];
+    };
+    expect(serveSecrets({ 'token-file': '/t', 'state-key-file': '/k' }, {}, read)).toEqual({ token: 'token-from-file-0123456789', stateKey: 'k'.repeat(40) });
+    expect(serveSecrets({}, { RNNX_SERVE_TOKEN: 'env-token-0123456789', RNNX_STATE_KEY: 'e'.repeat(32) }, read)).toEqual({ token: 'env-token-0123456789', stateKey: 'e'.repeat(32) });
+    expect(serveSecrets({}, {}, read)).toEqual({ token: undefined, stateKey: undefined });
+    expect(() => serveSecrets({ 'token-file': '/missing' }, {}, read)).toThrow('--token-file /missing: cannot read: ENOENT');
+    expect(() => serveSecrets({ 'token-file': '/empty' }, {}, read)).toThrow(/the file is empty/);
+    expect(() => serveSecrets({}, { RNNX_SERVE_TOKEN: 'short' }, read)).toThrow('the bearer token must be at least 16 characters');
+    expect(() => serveSecrets({}, { RNNX_STATE_KEY: 'short' }, read)).toThrow('the state key must be at least 32 characters');
+  });
+
+  it('binding beyond loopback without a token warns; loopback or a token does not', () => {
+    expect(exposureWarning('0.0.0.0', false)).toMatch(/beyond this machine, without authentication/);
+    expect(exposureWarning('::', false)).toMatch(/without authentication/);
+    expect(exposureWarning('0.0.0.0', true)).toBeNull();
+    for (const h of ['127.0.0.1', '127.0.0.2', '::1', 'localhost']) expect(exposureWarning(h, false)).toBeNull();
+  });
+
+  it('`rnnx serve --workers 100000` is refused with exit code 1, not started', async () => {
+    const r = await runCliCaptured(['serve', 'models/airline/airline.onnx', '--port', '0', '--workers', '100000']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/--workers must be an integer in \[0, \d+\], got "100000"/);
   });
 });

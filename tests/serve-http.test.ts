@@ -10,6 +10,7 @@ import { runInNewContext } from 'node:vm';
 import { dense, gru, lstm } from '../src/layers/spec.js';
 import { InferenceModel } from '../src/runtime/inference.js';
 import { startServer, type RunningServer } from '../src/serve/http.js';
+import { newRegistry } from '../src/serve/metrics.js';
 import { maxAbsDiff } from './reference/util.js';
 import { makeModel, randomSequences, rows, tempDir } from './serve-helpers.js';
 
@@ -43,7 +44,7 @@ async function call(method: string, url: string, body?: unknown, raw = false): P
 
 beforeAll(async () => {
   path = makeModel(tmp.dir, 'http', I, [lstm({ units: 8, returnSequences: true }), dense({ units: 2 })], 13).path;
-  server = await startServer({ modelPath: path, port: 0, maxBatch: 16, maxWaitMs: 5, maxBodyBytes: 64 * 1024, handleSignals: false, log: false, intraOpNumThreads: 1 });
+  server = await startServer({ modelPath: path, port: 0, maxBatch: 16, maxWaitMs: 5, maxBodyBytes: 64 * 1024, handleSignals: false, log: false, registry: newRegistry(), intraOpNumThreads: 1 });
   single = await InferenceModel.open(path, { intraOpNumThreads: 1 });
 });
 
@@ -106,16 +107,16 @@ describe('routes', () => {
     expect(r.status).toBe(200);
     const t = r.text;
     expect(t).toMatch(/# TYPE rnnx_http_requests_total counter/);
-    const okPredicts = Number(/rnnx_http_requests_total\{method="POST",route="\/v1\/predict",status="200"\} (\d+)/.exec(t)?.[1]);
+    const okPredicts = Number(/rnnx_http_requests_total\{route="\/v1\/predict",method="POST",status="200"\} (\d+)/.exec(t)?.[1]);
     expect(okPredicts).toBeGreaterThanOrEqual(13);
     expect(t).toMatch(/# TYPE rnnx_batch_size histogram/);
-    expect(t).toMatch(/rnnx_batch_size_bucket\{kind="predict",le="\+Inf"\} \d+/);
+    expect(t).toMatch(/rnnx_batch_size_bucket\{le="\+Inf",model="http",kind="predict"\} \d+/);
     // 12 + 12 predicted sequences went through the batcher.
-    expect(Number(/rnnx_batch_size_sum\{kind="predict"\} (\d+)/.exec(t)?.[1])).toBe(24);
-    expect(t).toMatch(/rnnx_queue_depth\{kind="predict"\} 0/);
-    expect(t).toMatch(/rnnx_http_request_duration_seconds_bucket\{route="\/v1\/predict",le="0.005"\} \d+/);
-    expect(t).toMatch(/rnnx_provider_info\{provider="cpu",requested="default",workers="0"\} 1/);
-    expect(t).toMatch(/rnnx_streams_open 0/);
+    expect(Number(/rnnx_batch_size_sum\{model="http",kind="predict"\} (\d+)/.exec(t)?.[1])).toBe(24);
+    expect(t).toMatch(/rnnx_queue_depth\{model="[^"]+",kind="predict"\} 0/);
+    expect(t).toMatch(/rnnx_http_request_duration_seconds_bucket\{le="0.005",route="\/v1\/predict"\} \d+/);
+    expect(t).toMatch(/rnnx_provider_info\{model="http",provider="cpu",requested="default",workers="\d+",reason=""\} 1/);
+    expect(t).toMatch(/rnnx_streams_open\{model="http"\} 0/);
   });
 });
 
@@ -254,7 +255,7 @@ describe('batch larger than the queue', () => {
   it('a batch of more sequences than maxQueue → 400 before any is queued (503 "retry later" could never succeed)', async () => {
     const p = makeModel(tmp.dir, 'bigbatch', 2, [gru({ units: 3 })], 4).path;
     // A long maxWaitMs keeps accepted sequences queued: before the fix 4 were queued, the 5th refused.
-    const s = await startServer({ modelPath: p, port: 0, maxQueue: 4, maxWaitMs: 600_000, handleSignals: false, log: false, intraOpNumThreads: 1 });
+    const s = await startServer({ modelPath: p, port: 0, maxQueue: 4, maxWaitMs: 600_000, handleSignals: false, log: false, registry: newRegistry(), intraOpNumThreads: 1 });
     try {
       const r = await call('POST', `${s.url}/v1/predict`, { inputs: Array.from({ length: 5 }, () => [[1, 2]]) });
       expect(r.status).toBe(400);
@@ -276,12 +277,12 @@ describe('batch larger than the queue', () => {
 describe('aborted requests in metrics', () => {
   it('a client that goes away while its request is queued is counted as 499, not 200', async () => {
     const p = makeModel(tmp.dir, 'abort', 2, [gru({ units: 3 })], 4).path;
-    const s = await startServer({ modelPath: p, port: 0, maxWaitMs: 600_000, handleSignals: false, log: false, intraOpNumThreads: 1 });
+    const s = await startServer({ modelPath: p, port: 0, maxWaitMs: 600_000, handleSignals: false, log: false, registry: newRegistry(), intraOpNumThreads: 1 });
     try {
       const metrics = async () => (await call('GET', `${s.url}/metrics`)).text;
       const ac = new AbortController();
       const pending = fetch(`${s.url}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input: [[1, 2]] }), signal: ac.signal }).catch((e: Error) => e.name);
-      for (let i = 0; !/rnnx_queue_depth\{kind="predict"\} 1/.test(await metrics()); i++) {
+      for (let i = 0; !/rnnx_queue_depth\{model="[^"]+",kind="predict"\} 1/.test(await metrics()); i++) {
         if (i > 500) throw new Error('the request never queued');
         await new Promise((r) => setTimeout(r, 10));
       }
@@ -292,9 +293,9 @@ describe('aborted requests in metrics', () => {
         if (i > 500) throw new Error(`the aborted request never finished:\n${m}`);
         await new Promise((r) => setTimeout(r, 10));
       }
-      expect(m).toMatch(/rnnx_http_requests_total\{method="POST",route="\/v1\/predict",status="499"\} 1/);
+      expect(m).toMatch(/rnnx_http_requests_total\{route="\/v1\/predict",method="POST",status="499"\} 1/);
       expect(m).not.toMatch(/route="\/v1\/predict",status="200"/);
-      expect(m).toMatch(/rnnx_queue_depth\{kind="predict"\} 0/);
+      expect(m).toMatch(/rnnx_queue_depth\{model="[^"]+",kind="predict"\} 0/);
     } finally {
       await s.close();
     }
@@ -306,7 +307,7 @@ describe('overload', () => {
     const p = makeModel(tmp.dir, 'overload', 2, [gru({ units: 6 })], 4).path;
     // maxWaitMs far longer than the test holds the queue full while the burst arrives, so the
     // bound alone decides; once the 72 refusals are in, flush() runs the 8 accepted ones.
-    const s = await startServer({ modelPath: p, port: 0, maxBatch: 64, maxWaitMs: 600_000, maxQueue: 8, handleSignals: false, log: false, intraOpNumThreads: 1 });
+    const s = await startServer({ modelPath: p, port: 0, maxBatch: 64, maxWaitMs: 600_000, maxQueue: 8, handleSignals: false, log: false, registry: newRegistry(), intraOpNumThreads: 1 });
     const ref = await InferenceModel.open(p, { intraOpNumThreads: 1 });
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;
@@ -338,7 +339,7 @@ describe('overload', () => {
       expect(heaps[3] - heaps[1]).toBeLessThan(8 * 1024 * 1024);
       expect((await call('GET', `${s.url}/healthz`)).status).toBe(200);
       const m = (await call('GET', `${s.url}/metrics`)).text;
-      expect(m).toMatch(/rnnx_http_requests_total\{method="POST",route="\/v1\/predict",status="503"\} 288/);
+      expect(m).toMatch(/rnnx_http_requests_total\{route="\/v1\/predict",method="POST",status="503"\} 288/);
     } finally {
       await s.close();
       await ref.release();

@@ -56,19 +56,19 @@ it('SIGTERM under load: in-flight requests finish, new ones are refused, exit co
 
     const xs = randomSequences(12, 6, I, 200, 400);
     const inflight = xs.map((x) =>
-      fetch(`${url}/v1/predict`, { method: 'POST', body: JSON.stringify({ input: rows(x, I) }) }).then(async (r) => ({ status: r.status, body: (await r.json()) as { output: number[] } })),
+      fetch(`${url}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input: rows(x, I) }) }).then(async (r) => ({ status: r.status, body: (await r.json()) as { output: number[] } })),
     );
     // Wait until all six wait in the batcher's queue.
     for (let i = 0; ; i++) {
       const m = await (await fetch(`${url}/metrics`)).text();
-      if (/rnnx_queue_depth\{kind="predict"\} 6/.test(m)) break;
+      if (/rnnx_queue_depth\{model="[^"]+",kind="predict"\} 6/.test(m)) break;
       if (i > 500) throw new Error(`requests never queued:\n${m}`);
       await new Promise((r) => setTimeout(r, 10));
     }
     child.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 20));
     // A request after the signal is refused: 503 on a live connection, or no connection at all.
-    const late = await fetch(`${url}/v1/predict`, { method: 'POST', body: JSON.stringify({ input: rows(xs[0], I) }) })
+    const late = await fetch(`${url}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input: rows(xs[0], I) }) })
       .then(async (r) => ({ status: r.status, body: await r.text() }))
       .catch((e: Error) => ({ status: 0, body: String((e.cause as Error | undefined)?.message ?? e.message) }));
     if (late.status !== 0) {

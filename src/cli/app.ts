@@ -142,17 +142,21 @@ export function buildParser(y: Argv, wrap: (load: () => Promise<any>) => Handler
       wrap(() => import('./init.js')),
     )
     .command(
-      'export <model> <out>',
-      'Re-export an rnnx .onnx model with other options (stateful state inputs/outputs, sequence_lens, opset)',
+      'export <model> [out]',
+      'Re-export an rnnx .onnx model with other options (stateful state inputs/outputs, sequence_lens, opset), or as a Triton model repository entry',
       (b) =>
         b
           .positional('model', { type: 'string', demandOption: true, describe: 'An .onnx file written by rnnx' })
-          .positional('out', { type: 'string', demandOption: true, describe: 'Output .onnx path' })
+          .positional('out', { type: 'string', describe: 'Output .onnx path (or give --triton DIR)' })
+          .option('triton', { type: 'string', describe: 'Write DIR/<name>/config.pbtxt and DIR/<name>/1/model.onnx for Triton\'s ONNX Runtime backend (--stateful: sequence batching with implicit state)' })
+          .option('name', { type: 'string', describe: 'Model name for --triton (default: the file name without .onnx)' })
+          .option('max-batch', { type: 'number', describe: 'max_batch_size for --triton (default 64)' })
           .option('stateful', { type: 'boolean', default: false, describe: 'Add h0_k/c0_k inputs and hT_k/cT_k outputs' })
           .option('sequence-lens', { type: 'boolean', default: false, describe: 'Add the int32 sequence_lens [batch] input' })
           .option('opset', { type: 'number', default: 14, describe: 'ONNX opset (14 and up; the error names the supported range)' })
           .example('$0 export models/shakespeare/char-lstm.onnx gen.onnx --stateful', 'Stateful graph for step-by-step generation')
           .example('$0 export model.onnx padded.onnx --sequence-lens --opset 17', 'Variable-length batches, opset 17')
+          .example('$0 export models/airline/airline.onnx --triton model_repository', 'Triton model repository entry')
           .epilog(EPILOG),
       wrap(() => import('./export.js')),
     )
@@ -223,11 +227,13 @@ export function buildParser(y: Argv, wrap: (load: () => Promise<any>) => Handler
       wrap(() => import('./bench-command.js')),
     )
     .command(
-      'serve <model>',
-      'Serve a model over HTTP with dynamic batching (prints {"listening": url} once bound; SIGTERM drains)',
+      'serve <model..>',
+      'Serve models over HTTP (Open Inference Protocol v2) with dynamic batching (prints {"listening": url} once bound; SIGTERM drains)',
       (b) =>
         b
-          .positional('model', { type: 'string', demandOption: true })
+          .positional('model', { type: 'string', array: true, demandOption: true, describe: '.onnx files, or a Triton-style repository folder (<name>/<version>/model.onnx)' })
+          .option('token-file', { type: 'string', describe: 'Require "Authorization: Bearer <token>", the token on this file\'s first line (or set RNNX_SERVE_TOKEN)' })
+          .option('state-key-file', { type: 'string', describe: 'HMAC key of client-carried stream state, shared by replicas (or set RNNX_STATE_KEY)' })
           .option('port', { type: 'number', default: 8080 })
           .option('host', { type: 'string', default: '127.0.0.1' })
           .option('provider', { type: 'string', default: 'cpu', describe: 'Execution providers in order of preference (cpu, cuda, webgpu)' })

@@ -2,69 +2,13 @@
 // prediction is appended to the window that produces the next), one-step-ahead backtests, and
 // the naive baselines a forecaster must beat. Shared by `rnnx predict` and the quickstart.
 
-import type { Normalization } from '../model/types.js';
 import type { InferenceModel } from '../runtime/inference.js';
-import { denormalizeValue, invertTransform, normalizeValue, transformLag, type Series, type SeriesTransform } from '../data/timeseries.js';
+import { denormalizeTargets, levelsFromOutput, rowsNeeded, windowBefore, type ForecastInfo, type Norms } from '../runtime/forecast.js';
+import { invertTransform, type Series } from '../data/timeseries.js';
 import { UserError } from '../data/errors.js';
 
-/** What `rnnx train` stores in metadata.extra for a CSV forecaster (all values are strings). */
-export interface ForecastInfo {
-  inputColumns: string[];
-  targetColumns: string[];
-  window: number;
-  horizon: number;
-  /** What the model sees instead of raw levels (see SeriesTransform). */
-  transform: SeriesTransform;
-}
-
-export function forecastInfo(extra: Record<string, string> | undefined): ForecastInfo | null {
-  if (!extra || extra.task !== 'forecast') return null;
-  return {
-    inputColumns: JSON.parse(extra.inputColumns ?? '[]'),
-    targetColumns: JSON.parse(extra.targetColumns ?? extra.inputColumns ?? '[]'),
-    window: Number(extra.window),
-    horizon: Number(extra.horizon ?? 1),
-    transform: (extra.transform ?? 'none') as SeriesTransform,
-  };
-}
-
-export function forecastExtra(info: ForecastInfo): Record<string, string> {
-  return {
-    task: 'forecast',
-    inputColumns: JSON.stringify(info.inputColumns),
-    targetColumns: JSON.stringify(info.targetColumns),
-    window: String(info.window),
-    horizon: String(info.horizon),
-    transform: info.transform,
-  };
-}
-
-export interface Norms {
-  input?: Normalization;
-  target?: Normalization;
-}
-
-/**
- * The model input for predicting level row r: rows r-T .. r-1 in the model's (transformed,
- * normalised) space, computed from raw levels [rows, I] row-major.
- */
-function windowBefore(levels: ArrayLike<number>, I: number, r: number, info: ForecastInfo, norm: Normalization | undefined, into: Float32Array, offset: number): void {
-  const useLog = info.transform === 'log' || info.transform === 'log-difference';
-  const lag = transformLag(info.transform);
-  const f = (v: number) => (useLog ? Math.log(v) : v);
-  for (let t = 0; t < info.window; t++) {
-    const q = r - info.window + t;
-    for (let j = 0; j < I; j++) {
-      const v = f(levels[q * I + j]) - (lag ? f(levels[(q - 1) * I + j]) : 0);
-      into[offset + t * I + j] = normalizeValue(v, norm, j);
-    }
-  }
-}
-
-/** Rows a window needs before the predicted row: T, plus one for differences. */
-export function rowsNeeded(info: ForecastInfo): number {
-  return info.window + transformLag(info.transform);
-}
+// The transform itself lives in src/runtime/forecast.ts (the server uses it too).
+export { forecastExtra, forecastInfo, rowsNeeded, type ForecastInfo, type Norms } from '../runtime/forecast.js';
 
 /** What the forecasting helpers need of a model: a batch-first run (an InferenceModel, or a served model). */
 export type ForecastRunner = Pick<InferenceModel, 'run'>;
@@ -76,11 +20,7 @@ async function predictRows(model: ForecastRunner, levels: ArrayLike<number>, I: 
   rows.forEach((r, n) => windowBefore(levels, I, r, info, norms.input, x, n * T * I));
   const r = await model.run(x, { batch: rows.length, time: T });
   if (r.dims.length !== 2) throw new UserError(`the model outputs [${r.dims.join(', ')}]; a forecaster outputs [batch, horizon * targets]`);
-  const O = r.dims[1];
-  const k = info.targetColumns.length;
-  const y = new Float64Array(r.y.length);
-  for (let i = 0; i < y.length; i++) y[i] = denormalizeValue(r.y[i], norms.target, i % k);
-  return { y, O };
+  return { y: denormalizeTargets(r.y, info, norms.target), O: r.dims[1] };
 }
 
 /**
@@ -102,12 +42,12 @@ export async function recursiveForecast(model: ForecastRunner, series: Series, i
   while (out.length < steps * O) {
     const r = levels.length / I;
     const { y } = await predictRows(model, levels, I, [r], info, norms);
+    const lv = levelsFromOutput(y, info, series.names, levels.slice((r - 1) * I, r * I));
     for (let s = 0; s < info.horizon && out.length < steps * O; s++) {
-      const prevRow = levels.length / I - 1;
       const row = new Array<number>(I).fill(NaN);
       for (let j = 0; j < O; j++) {
         const col = targetIdx[j] >= 0 ? targetIdx[j] : j;
-        row[col] = invertTransform(info.transform, y[s * O + j], levels[prevRow * I + col]);
+        row[col] = lv[s * O + j];
         out.push(row[col]);
       }
       levels.push(...row);

@@ -110,7 +110,7 @@ function httpRunner(url: string): ForecastRunner {
       const outputs = await Promise.all(
         Array.from({ length: batch }, async (_, n) => {
           const input = Array.from({ length: time }, (_, t) => Array.from(flat.subarray((n * time + t) * features, (n * time + t + 1) * features)));
-          const res = await fetch(`${url}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input }) });
+          const res = await fetch(`${url}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input, raw: true }) }); // model-space windows: the forecast code does the units
           const body = (await res.json()) as { output?: number[] | number[][]; dims?: number[]; error?: { message: string } };
           if (!res.ok || !body.output || !body.dims) throw new Error(`POST ${url}/v1/predict answered ${res.status}: ${body.error?.message ?? 'no output'}`);
           return { output: (body.output as number[]).flat(), dims: body.dims };

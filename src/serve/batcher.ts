@@ -70,7 +70,11 @@ interface Pending {
   time: number;
   state?: LayerState[];
   enqueuedAt: number;
+  /** performance.now() past which the request times out. */
+  deadline: number;
   settled: boolean;
+  /** Still in the queue (not taken into a run): cleanup must remove it. */
+  queued: boolean;
   resolve(r: PredictResult): void;
   reject(e: unknown): void;
   cleanup(): void;
@@ -165,9 +169,20 @@ export class Batcher {
   /** Called after every run; errors thrown by it are ignored. */
   onBatch?: (e: BatchEvent) => void;
 
-  private readonly queue: Pending[] = [];
+  private queue: Pending[] = [];
+  /**
+   * Requests with the default timeout, in arrival order, so their deadlines are in order too: one
+   * timer for the earliest replaces a timer per request (a per-request cost that dominated small
+   * models). Settled ones are dropped from the front as they finish.
+   */
+  private expiry: Pending[] = [];
+  private expiryHead = 0;
+  private expiryTimer: NodeJS.Timeout | null = null;
   private inFlight = 0;
   private queuedBytes = 0;
+  /** Places held by reserve() for requests submitted later. */
+  private reserved = 0;
+  private reservedBytes = 0;
   private timer: NodeJS.Timeout | null = null;
   private closing = false;
   /** Set by flush() until the queue has emptied. */
@@ -191,9 +206,47 @@ export class Batcher {
     this.maxBatchBytes = positiveInt('maxBatchBytes', options.maxBatchBytes ?? 256 * 1024 * 1024);
   }
 
-  /** Requests waiting for a run. */
+  /** Requests waiting for a run, stream chunks waiting their turn (reserve) included. */
   get queueDepth(): number {
-    return this.queue.length;
+    return this.queue.length + this.reserved;
+  }
+
+  /** True while a new request would be refused for a full queue (readiness reports it). */
+  get full(): boolean {
+    return this.queueDepth >= this.maxQueue || this.queuedBytes + this.reservedBytes >= this.maxQueueBytes;
+  }
+
+  /**
+   * Holds a place in the queue's count and byte limits for a request that is submitted later (a
+   * stream chunk waiting for the chunk before it), so such waits cannot escape the limits. Throws
+   * OverloadedError (or BadRequestError for one input larger than the whole queue) like predict;
+   * returns the release, to call just before submitting (or on giving up). Idempotent release.
+   */
+  reserve(bytes: number): () => void {
+    if (this.closing) throw new ShuttingDownError('the batcher is shutting down and accepts no new requests');
+    this.admit(bytes);
+    this.reserved++;
+    this.reservedBytes += bytes;
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.reserved--;
+      this.reservedBytes -= bytes;
+    };
+  }
+
+  /** Throws unless a request of `bytes` input bytes fits the queue's limits now. */
+  private admit(bytes: number): void {
+    if (this.queueDepth >= this.maxQueue) {
+      throw new OverloadedError(`overloaded: ${this.queueDepth} requests are already waiting (maxQueue ${this.maxQueue}); retry later`);
+    }
+    if (bytes > this.maxQueueBytes) {
+      throw new BadRequestError(`input holds ${bytes} bytes, more than the whole queue may hold (maxQueueBytes ${this.maxQueueBytes})`);
+    }
+    if (this.queuedBytes + this.reservedBytes + bytes > this.maxQueueBytes) {
+      throw new OverloadedError(`overloaded: waiting requests already hold ${this.queuedBytes + this.reservedBytes} bytes of input (maxQueueBytes ${this.maxQueueBytes}); retry later`);
+    }
   }
 
   get runsInFlight(): number {
@@ -214,14 +267,10 @@ export class Batcher {
       return Promise.reject(e);
     }
     if (options.signal?.aborted) return Promise.reject(new CancelledError('the request was cancelled before it was queued', options.signal.reason));
-    if (this.queue.length >= this.maxQueue) {
-      return Promise.reject(new OverloadedError(`overloaded: ${this.queue.length} requests are already waiting (maxQueue ${this.maxQueue}); retry later`));
-    }
-    if (seq.data.byteLength > this.maxQueueBytes) {
-      return Promise.reject(new BadRequestError(`input holds ${seq.data.byteLength} bytes, more than the whole queue may hold (maxQueueBytes ${this.maxQueueBytes})`));
-    }
-    if (this.queuedBytes + seq.data.byteLength > this.maxQueueBytes) {
-      return Promise.reject(new OverloadedError(`overloaded: waiting requests already hold ${this.queuedBytes} bytes of input (maxQueueBytes ${this.maxQueueBytes}); retry later`));
+    try {
+      this.admit(seq.data.byteLength);
+    } catch (e) {
+      return Promise.reject(e);
     }
     let timeoutMs: number;
     try {
@@ -232,12 +281,15 @@ export class Batcher {
 
     return new Promise<PredictResult>((resolve, reject) => {
       const signal = options.signal;
+      const now = performance.now();
       const p: Pending = {
         x: seq.data,
         time: seq.time,
         state: options.state,
-        enqueuedAt: performance.now(),
+        enqueuedAt: now,
+        deadline: now + timeoutMs,
         settled: false,
+        queued: true,
         resolve: (r) => {
           if (p.settled) return;
           p.settled = true;
@@ -251,11 +303,12 @@ export class Batcher {
           reject(e);
         },
         cleanup: () => {
-          clearTimeout(timer);
+          if (timer) clearTimeout(timer);
           signal?.removeEventListener('abort', onAbort);
-          const i = this.queue.indexOf(p);
-          if (i >= 0) {
-            this.queue.splice(i, 1);
+          if (p.queued) {
+            p.queued = false;
+            const i = this.queue.indexOf(p);
+            if (i >= 0) this.queue.splice(i, 1);
             this.queuedBytes -= p.x.byteLength;
             // A drain may be waiting for exactly this request to leave.
             if (this.closing) this.notifyIdle();
@@ -264,7 +317,9 @@ export class Batcher {
       };
       // A request leaves the queue when it times out or is cancelled, whether or not its run has
       // started; a running batch just drops the answer of a request that has already settled.
-      const timer = setTimeout(() => p.reject(new TimeoutError(`the request timed out after ${timeoutMs} ms`)), timeoutMs);
+      let timer: NodeJS.Timeout | null = null;
+      if (timeoutMs === this.timeoutMs) this.watchExpiry(p);
+      else timer = setTimeout(() => p.reject(new TimeoutError(`the request timed out after ${timeoutMs} ms`)), timeoutMs);
       const onAbort = () => p.reject(new CancelledError('the request was cancelled', signal?.reason));
       signal?.addEventListener('abort', onAbort, { once: true });
       this.queue.push(p);
@@ -272,6 +327,41 @@ export class Batcher {
       if (this.queue.length > this.highWater) this.highWater = this.queue.length;
       this.schedule();
     });
+  }
+
+  /** Adds a default-timeout request to the expiry FIFO and arms the one timer if needed. */
+  private watchExpiry(p: Pending): void {
+    // Drop finished requests from the front first, so the FIFO holds about what is outstanding.
+    while (this.expiryHead < this.expiry.length && this.expiry[this.expiryHead].settled) this.expiryHead++;
+    if (this.expiryHead > 1024 && this.expiryHead * 2 > this.expiry.length) {
+      this.expiry = this.expiry.slice(this.expiryHead);
+      this.expiryHead = 0;
+    }
+    this.expiry.push(p);
+    if (!this.expiryTimer) this.armExpiry();
+  }
+
+  private armExpiry(): void {
+    while (this.expiryHead < this.expiry.length && this.expiry[this.expiryHead].settled) this.expiryHead++;
+    if (this.expiryHead >= this.expiry.length) {
+      this.expiry = [];
+      this.expiryHead = 0;
+      return;
+    }
+    const head = this.expiry[this.expiryHead];
+    this.expiryTimer = setTimeout(() => {
+      this.expiryTimer = null;
+      const now = performance.now();
+      while (this.expiryHead < this.expiry.length) {
+        const q = this.expiry[this.expiryHead];
+        if (!q.settled && q.deadline > now) break;
+        this.expiryHead++;
+        q.reject(new TimeoutError(`the request timed out after ${this.timeoutMs} ms`));
+      }
+      this.armExpiry();
+    }, Math.max(0, head.deadline - performance.now()));
+    // A timer for requests that may never come back must not keep the process alive by itself.
+    this.expiryTimer.unref?.();
   }
 
   /**
@@ -366,19 +456,24 @@ export class Batcher {
   private take(): Pending[] {
     const head = this.queue[0];
     const picked: Pending[] = [];
+    const kept: Pending[] = [];
     let time = 0;
-    for (let i = 0; i < this.queue.length && picked.length < this.maxBatch; ) {
-      const p = this.queue[i];
+    // One pass, partitioning into picked and kept (splicing each pick out was O(queue) apiece).
+    for (const p of this.queue) {
       const t = Math.max(time, p.time);
-      const fits = p === head || ((this.info.hasSequenceLens || p.time === head.time) && this.paddedBytes(picked.length + 1, t) <= this.maxBatchBytes);
+      const fits = picked.length < this.maxBatch && (p === head || ((this.info.hasSequenceLens || p.time === head.time) && this.paddedBytes(picked.length + 1, t) <= this.maxBatchBytes));
       if (fits) {
-        picked.push(...this.queue.splice(i, 1));
+        picked.push(p);
         time = t;
       } else {
-        i++;
+        kept.push(p);
       }
     }
-    for (const p of picked) this.queuedBytes -= p.x.byteLength;
+    this.queue = kept;
+    for (const p of picked) {
+      p.queued = false;
+      this.queuedBytes -= p.x.byteLength;
+    }
     return picked;
   }
 

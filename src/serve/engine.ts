@@ -8,7 +8,9 @@
 // file's spec and weights when the file itself is not already that variant.
 
 import { Worker } from 'node:worker_threads';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -17,6 +19,7 @@ import { modelDataFromProto, parseModelProto, readRnnxInfo } from '../graph/io.j
 import { directionCount, isRecurrent, outputIsSequence, outputSize, type ModelSpec } from '../layers/spec.js';
 import { InferenceModel } from '../runtime/inference.js';
 import type { ProviderName } from '../runtime/providers.js';
+import type { ModelMetadata } from '../model/types.js';
 import type { RunRequest, RunResult, Runner, ServeModelInfo } from './types.js';
 
 export type { ProviderName };
@@ -27,11 +30,24 @@ export interface EngineOptions {
   /** ONNX Runtime intra-op threads per session. */
   intraOpNumThreads?: number;
   /**
-   * 0 (default): run in process. n >= 1: a pool of n worker threads, one session each. In process,
-   * a run blocks the event loop, so a client that disconnects mid-run is only noticed after it
-   * (its answer is dropped then); the pool keeps the event loop free and cancels queued work at once.
+   * n >= 1: a pool of n worker threads, one session each, so no run blocks the host's event loop
+   * (default: DEFAULT_WORKERS). 0: run in process, on the event loop (a 128-caller LSTM-256 load
+   * stalled it up to 74 ms that way); only for hosts that do nothing else. At most MAX_WORKERS.
    */
   workers?: number;
+}
+
+/** Default pool size: two workers (measured faster than in-process and than one), fewer on one core. */
+export const DEFAULT_WORKERS = Math.min(2, availableParallelism());
+/** Most workers a pool may have: each holds a session and its threads, so more only thrash. */
+export const MAX_WORKERS = Math.max(4, availableParallelism() * 2);
+
+/** Checks a worker count (0 = in process); throws naming the field. */
+export function checkWorkers(v: unknown, field = 'workers'): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > MAX_WORKERS) {
+    throw new Error(`${field} must be an integer in [0, ${MAX_WORKERS}] (0 = in process; the limit is twice this machine's ${availableParallelism()} CPUs), got ${JSON.stringify(v)}`);
+  }
+  return v;
 }
 
 export interface Fallback {
@@ -49,6 +65,10 @@ export interface ServeEngine {
   /** Runs that can usefully be in flight at once: 1 in process, the worker count for a pool. */
   concurrency: number;
   spec: ModelSpec | null;
+  /** The file's rnnx metadata (normalisation, forecast settings), null for foreign files. */
+  metadata: ModelMetadata | null;
+  /** SHA-256 (hex) of the model file's bytes: client-carried stream state is bound to it. */
+  hash: string;
   predict: { runner: Runner; info: ServeModelInfo };
   stream: { runner: Runner; info: ServeModelInfo } | { unsupported: string };
   close(): Promise<void>;
@@ -57,6 +77,8 @@ export interface ServeEngine {
 /** The graph bytes the engine opens, with what the batcher must know about each. */
 export interface PreparedGraphs {
   spec: ModelSpec | null;
+  metadata: ModelMetadata | null;
+  hash: string;
   predict: { bytes: Uint8Array; info: ServeModelInfo };
   stream: { bytes: Uint8Array; info: ServeModelInfo } | { unsupported: string };
 }
@@ -98,6 +120,7 @@ export function prepareGraphs(source: string | Uint8Array): PreparedGraphs {
   const bytes = typeof source === 'string' ? new Uint8Array(readFileSync(source)) : source;
   const proto = parseModelProto(bytes, name);
   const info = readRnnxInfo(proto, name);
+  const hash = createHash('sha256').update(bytes).digest('hex');
   if (!info) {
     const g = proto.graph!;
     const inputs = (g.input ?? []).map((i) => i.name ?? '');
@@ -116,6 +139,8 @@ export function prepareGraphs(source: string | Uint8Array): PreparedGraphs {
     if (extra.length > 0) throw new Error(`${name}: a foreign graph must have only the inputs x and sequence_lens to be served, got also ${JSON.stringify(extra)}`);
     return {
       spec: null,
+      metadata: null,
+      hash,
       predict: {
         bytes,
         info: { inputSize: I, outputSize: F, returnsSequences: yDims.length === 3, hasSequenceLens: real.includes('sequence_lens'), state: [], needsFuture: null },
@@ -130,10 +155,10 @@ export function prepareGraphs(source: string | Uint8Array): PreparedGraphs {
   const predict = { bytes: predictBytes, info: serveInfo(spec, { sequenceLens: true, stateful: false }) };
   const streamInfo = serveInfo(spec, { sequenceLens: true, stateful: true });
   if (streamInfo.needsFuture) {
-    return { spec, predict, stream: { unsupported: `${streamInfo.needsFuture}: a reverse or bidirectional layer needs the future steps of the sequence, which a stream does not have yet` } };
+    return { spec, metadata: info.metadata, hash, predict, stream: { unsupported: `${streamInfo.needsFuture}: a reverse or bidirectional layer needs the future steps of the sequence, which a stream does not have yet` } };
   }
   const streamBytes = exportOptions.sequenceLens && exportOptions.stateful ? bytes : toOnnx(rebuilt(), { sequenceLens: true, stateful: true, opset: exportOptions.opset });
-  return { spec, predict, stream: { bytes: streamBytes, info: streamInfo } };
+  return { spec, metadata: info.metadata, hash, predict, stream: { bytes: streamBytes, info: streamInfo } };
 }
 
 /**
@@ -169,8 +194,7 @@ export async function runOn(model: InferenceModel, info: ServeModelInfo, req: Ru
 
 /** Opens the model in process or on a worker pool (see EngineOptions). */
 export async function openEngine(source: string | Uint8Array, options: EngineOptions = {}): Promise<ServeEngine> {
-  const workers = options.workers ?? 0;
-  if (!Number.isInteger(workers) || workers < 0) throw new Error(`workers must be an integer >= 0 (0 = in process), got ${workers}`);
+  const workers = checkWorkers(options.workers ?? DEFAULT_WORKERS);
   const graphs = prepareGraphs(source);
   return workers === 0 ? openLocal(graphs, options) : openPool(graphs, options, workers);
 }
@@ -199,6 +223,8 @@ async function openLocal(graphs: PreparedGraphs, options: EngineOptions): Promis
     workers: 0,
     concurrency: 1,
     spec: graphs.spec,
+    metadata: graphs.metadata,
+    hash: graphs.hash,
     predict: { runner: { run: (req) => runOn(predictModel, predictInfo, req) }, info: predictInfo },
     stream: streamModel && 'info' in graphs.stream
       ? { runner: { run: (req) => runOn(streamModel!, (graphs.stream as { info: ServeModelInfo }).info, req) }, info: graphs.stream.info }
@@ -316,7 +342,8 @@ async function openPool(graphs: PreparedGraphs, options: EngineOptions, size: nu
   const init: WorkerInit = {
     predict: graphs.predict,
     stream: 'bytes' in graphs.stream ? graphs.stream : null,
-    session: sessionOptions(options),
+    // Unless told, the workers split the CPUs: each session taking them all would oversubscribe.
+    session: { intraOpNumThreads: Math.max(1, Math.floor(availableParallelism() / size)), ...sessionOptions(options) },
   };
   let closing = false;
   let nextId = 1;
@@ -402,6 +429,8 @@ async function openPool(graphs: PreparedGraphs, options: EngineOptions, size: nu
     workers: size,
     concurrency: size,
     spec: graphs.spec,
+    metadata: graphs.metadata,
+    hash: graphs.hash,
     predict: { runner: { run: submit('predict') }, info: graphs.predict.info },
     stream: 'info' in graphs.stream ? { runner: { run: submit('stream') }, info: graphs.stream.info } : { unsupported: graphs.stream.unsupported },
     close: async () => {

@@ -13,6 +13,9 @@ export type ServeErrorCode =
   | 'method_not_allowed'
   | 'unsupported_media_type'
   | 'header_too_large'
+  | 'request_timeout'
+  | 'unauthorized'
+  | 'forbidden'
   | 'stream_unsupported'
   | 'run_failed';
 

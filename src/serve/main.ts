@@ -7,9 +7,10 @@ import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { startServer, type RunningServer, type ServerOptions } from './http.js';
 import type { ProviderName } from './engine.js';
-import { SERVE_FLAGS, serveFlagOptions } from './flags.js';
+import { readFileSync } from 'node:fs';
+import { SERVE_FLAGS, serveFlagOptions, serveSecrets } from './flags.js';
 
-const USAGE = `usage: serve MODEL.onnx [--port N] [--host H] [--providers cuda,webgpu,cpu]
+const USAGE = `usage: serve MODEL.onnx|REPOSITORY... [--token-file F] [--state-key-file F] [--port N] [--host H] [--providers cuda,webgpu,cpu]
              ${SERVE_FLAGS.map((f) => `[--${f.flag} ${f.kind === 'int' ? 'N' : 'MS'}]`).join(' ')}`;
 
 /** Turns command-line arguments into ServerOptions (throws with the flag named on bad values). */
@@ -21,18 +22,21 @@ export function parseServeArgs(argv: string[]): ServerOptions {
       port: { type: 'string' },
       host: { type: 'string' },
       providers: { type: 'string' },
+      'token-file': { type: 'string' },
+      'state-key-file': { type: 'string' },
       ...Object.fromEntries(SERVE_FLAGS.map((f) => [f.flag, { type: 'string' as const }])),
     },
   });
-  if (positionals.length !== 1) throw new Error(`expected exactly one model path, got ${positionals.length}\n${USAGE}`);
+  if (positionals.length === 0) throw new Error(`expected at least one model path\n${USAGE}`);
   const port = values.port === undefined ? undefined : Number(values.port);
   if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new Error(`--port must be an integer in [0, 65535], got ${JSON.stringify(values.port)}`);
   return {
-    modelPath: positionals[0],
+    modelPath: positionals.length === 1 ? positionals[0] : positionals,
     port,
     host: values.host as string | undefined,
     providers: (values.providers as string | undefined)?.split(',').map((p) => p.trim()) as ProviderName[] | undefined,
     ...serveFlagOptions(values),
+    ...serveSecrets(values, process.env, (p) => readFileSync(p, 'utf8')),
     handleSignals: true,
   };
 }

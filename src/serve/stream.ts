@@ -6,8 +6,8 @@
 // runs (each row carries its own state); appends of one stream run one after the other.
 
 import { randomUUID } from 'node:crypto';
-import { Batcher, type PredictOptions, type PredictResult, type SequenceInput } from './batcher.js';
-import { OverloadedError, ServeError, ShuttingDownError } from './errors.js';
+import { Batcher, checkTimeoutMs, type PredictOptions, type PredictResult, type SequenceInput } from './batcher.js';
+import { CancelledError, OverloadedError, ServeError, ShuttingDownError, TimeoutError } from './errors.js';
 import type { LayerState } from './types.js';
 
 export interface StreamManagerOptions {
@@ -76,19 +76,39 @@ export class Stream {
   append(input: SequenceInput, options: Omit<PredictOptions, 'state'> = {}): Promise<PredictResult> {
     if (this.closed) return Promise.reject(new StreamNotFoundError(this.id));
     this.lastUsed = performance.now();
-    const next = this.tail.then(async () => {
+    // A chunk waiting for the one before it holds a place in the batcher's queue and byte limits
+    // from now, and its timeout runs from now: waiting appends cannot pile up outside the limits.
+    let release: () => void;
+    let timeoutMs: number;
+    try {
+      const bytes = input instanceof Float32Array ? input.byteLength : (input.length ?? 0) * this.batcher.info.inputSize * 4;
+      timeoutMs = checkTimeoutMs(options.timeoutMs ?? this.batcher.timeoutMs);
+      release = this.batcher.reserve(bytes);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const deadline = performance.now() + timeoutMs;
+    const turn = waitTurn(this.tail, timeoutMs, options.signal);
+    const next = turn.then(async () => {
+      release();
       if (this.closed) throw new StreamNotFoundError(this.id);
       const generation = this.generation;
-      const r = await this.batcher.predict(input, { ...options, state: this.state });
+      const left = Math.max(1, deadline - performance.now());
+      const r = await this.batcher.predict(input, { ...options, timeoutMs: left, state: this.state });
       if (!this.closed && generation === this.generation) {
         this.state = r.state;
         this.steps += r.dims.length === 2 ? r.dims[0] : input instanceof Float32Array ? input.length / this.batcher.info.inputSize : input.length;
         this.lastUsed = performance.now();
       }
       return { y: r.y, dims: r.dims };
+    }, (e: unknown) => {
+      release();
+      throw e;
     });
-    // The next append waits for this one whether it succeeds or fails.
-    this.tail = next.catch(() => undefined);
+    // The next append waits for this one whether it succeeds or fails; one that gave up waiting
+    // (timeout, cancel) must not let the next overtake the chunk it was waiting for.
+    const prev = this.tail;
+    this.tail = next.catch(() => prev);
     return next;
   }
 
@@ -108,6 +128,30 @@ export class Stream {
     this.state = undefined;
     this.onClose?.(this);
   }
+}
+
+/** Resolves when `tail` settles; rejects with TimeoutError after `ms`, or CancelledError on abort. */
+function waitTurn(tail: Promise<unknown>, ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.reject(new CancelledError('the request was cancelled before it was queued', signal.reason));
+  return new Promise<void>((resolve, reject) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    const onAbort = () => {
+      done();
+      reject(new CancelledError('the request was cancelled', signal?.reason));
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new TimeoutError(`the request timed out after ${ms} ms waiting for the stream's previous chunk`));
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    void tail.then(() => {
+      done();
+      resolve();
+    });
+  });
 }
 
 /** A stream over `batcher` (which must run the stateful graph), outside any manager. */
