@@ -154,7 +154,8 @@ function fail(reason: string): never {
   throw new Fail(reason);
 }
 
-const INT64_MAX_ISH = 2 ** 62;
+// Slice ends at or past this mean "to the end" (exporters write INT32_MAX or INT64_MAX).
+const TO_END = 2 ** 31 - 1;
 
 // ---------------------------------------------------------------------------------------------
 // Tensor helpers (element-agnostic, row-major)
@@ -402,7 +403,9 @@ class Importer {
         if (o) this.values.set(o, outs[k] ?? { kind: 'opaque', reason: `output ${k} of ${name} is not supported` });
       });
     });
-    return this.finish(outputs);
+    const last = producer.get(outputs[0].name ?? '');
+    const outNode = last === undefined ? null : nodes[last];
+    return this.finish(outputs, outNode ? outNode.name || (outNode.output ?? [])[0] || `#${last}` : outputs[0].name ?? '', outNode?.opType ?? 'Output');
   }
 
   private bindInputs(graph: OnnxTypes.IGraphProto): void {
@@ -771,8 +774,8 @@ class Importer {
     let cur: Val = v;
     axs.forEach((axis, k) => {
       const step = steps ? steps[k] : 1;
-      const st = Math.max(Math.min(starts[k], INT64_MAX_ISH), -INT64_MAX_ISH);
-      const en = Math.max(Math.min(ends[k], INT64_MAX_ISH), -INT64_MAX_ISH);
+      const st = Math.max(Math.min(starts[k], TO_END), -TO_END);
+      const en = Math.max(Math.min(ends[k], TO_END), -TO_END);
       if (cur.kind === 'const') {
         const c: ConstVal = cur;
         const pick = sliceIndices(c.dims[axis], st, en, step);
@@ -787,10 +790,10 @@ class Importer {
       } else if (ax.id === 'one') {
         if (sliceIndices(1, st, en, step).length !== 1) fail('Slice leaves an empty axis');
       } else {
-        const whole = step === 1 && (st === 0 || st <= -INT64_MAX_ISH) && en >= INT64_MAX_ISH;
+        const whole = step === 1 && (st === 0 || st <= -TO_END) && en >= TO_END;
         if (whole) return;
         const T = this.axisSize[ax.id];
-        if (ax.id === this.timeAxis && step === 1 && ((st === -1 && en >= INT64_MAX_ISH) || (T !== null && st === T - 1 && en >= T))) {
+        if (ax.id === this.timeAxis && step === 1 && ((st === -1 && en >= TO_END) || (T !== null && st === T - 1 && en >= T))) {
           cur = this.selectTime(act, axis, -1, false);
         } else if (ax.id === this.timeAxis && step === 1 && (st === 0 || (T !== null && st === -T)) && (en === 1 || (T !== null && en === -T + 1))) {
           cur = this.selectTime(act, axis, 0, false);
@@ -1180,16 +1183,17 @@ class Importer {
 
   // ----- the result ----------------------------------------------------------------------------
 
-  private finish(outputs: OnnxTypes.IValueInfoProto[]): ImportResult {
+  /** Checks the first output and assembles the spec; errors name the node that writes the output. */
+  private finish(outputs: OnnxTypes.IValueInfoProto[], outNode: string, outOp: string): ImportResult {
     const outName = outputs[0].name ?? '';
     let v: Val | null;
     try {
       v = this.get(outName);
     } catch (e) {
-      if (e instanceof Fail) throw this.error(outName, 'Output', e.message);
+      if (e instanceof Fail) throw this.error(outNode, outOp, e.message);
       throw e;
     }
-    const bad = (reason: string) => this.error(outName, 'Output', reason);
+    const bad = (reason: string) => this.error(outNode, outOp, `output ${JSON.stringify(outName)}: ${reason}`);
     if (!v || v.kind !== 'act') throw bad('the first graph output does not depend on the input');
     if (this.timeAxis === null) throw bad('no LSTM, GRU or RNN node lies between the input and the first output');
     const s = (() => {
@@ -1279,4 +1283,34 @@ class Importer {
     };
     return { data: { spec, layout, params, metadata: {} }, info };
   }
+}
+
+/** metadata.extra keys an imported model carries (saved with it, shown by `rnnx inspect`). */
+export const IMPORT_META = {
+  producer: 'import.producer',
+  source: 'import.source',
+  opset: 'import.opset',
+  inputLayout: 'import.inputLayout',
+  outputLayout: 'import.outputLayout',
+  sequenceLens: 'import.sequenceLens',
+  droppedOutputs: 'import.droppedOutputs',
+} as const;
+
+/**
+ * `importOnnxModel`'s model data with what the source was recorded in metadata.extra: its
+ * producer, file name, opset and, where they differ from rnnx's, its input/output layouts.
+ */
+export function importedModelData(proto: ModelProto, source = 'model'): ModelData {
+  const { data, info } = importOnnxModel(proto, { source });
+  const extra: Record<string, string> = {
+    [IMPORT_META.producer]: info.producer,
+    [IMPORT_META.source]: source.split(/[\\/]/).pop() ?? source,
+    [IMPORT_META.opset]: String(info.opset),
+  };
+  // rnnx models read x as [batch, time, features]; say so when the source did otherwise.
+  if (info.inputLayout !== 'batch-first') extra[IMPORT_META.inputLayout] = `${info.inputLayout} (the source read [time, batch, features]; this model reads [batch, time, features])`;
+  if (info.outputLayout === 'time-major') extra[IMPORT_META.outputLayout] = 'time-major (the source wrote [time, batch, features]; this model writes [batch, time, features])';
+  if (info.sequenceLens) extra[IMPORT_META.sequenceLens] = 'true (export with { sequenceLens: true } to keep the sequence_lens input)';
+  if (info.droppedOutputs.length) extra[IMPORT_META.droppedOutputs] = info.droppedOutputs.join(', ');
+  return { ...data, metadata: { extra } };
 }
