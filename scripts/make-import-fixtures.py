@@ -77,6 +77,9 @@ CASES = [
     ('rnn2_bf_bidir_relu_seq_head_o11', dict(cell='rnn', inp=3, hidden=4, layers=2, bidir=True, head=2, act='relu', nonlinearity='relu'), dict(opset=11)),
     ('lstm1_bf_last_head_o9', dict(cell='lstm', inp=3, hidden=4, read='last', head=2), dict(opset=9)),
     ('gru1_tm_seq_o9', dict(cell='gru', inp=2, hidden=3, batch_first=False), dict(opset=9)),
+    # One input feature, one output: the shape of a univariate forecaster; the README fine-tunes
+    # it on models/data/airline-passengers.csv (tests/fixtures/import/finetune-airline.json).
+    ('lstm1_bf_last_head_o17_uni', dict(cell='lstm', inp=1, hidden=8, read='last', head=1), dict(opset=17)),
 ]
 
 UNSUPPORTED = [

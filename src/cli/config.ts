@@ -16,6 +16,7 @@ import {
   type Series, type SeriesTransform,
 } from '../data/timeseries.js';
 import { forecastExtra, type ForecastInfo } from './forecast.js';
+import { isPretrainedConfig, resolvePretrainedPath, validatePretrainedConfig, type PretrainedModelConfig } from './pretrained.js';
 
 export interface CsvDataConfig {
   kind: 'csv';
@@ -68,7 +69,8 @@ export type DataConfig = CsvDataConfig | TextDataConfig | SequencesDataConfig;
 export interface TrainConfig {
   name?: string;
   data: DataConfig;
-  model: { layers: LayerSpec[] | Record<string, unknown>[] };
+  /** `layers`: the model to create; or only `from`: an .onnx model to fine-tune (see pretrained.ts). */
+  model: { layers: LayerSpec[] | Record<string, unknown>[] } & Partial<PretrainedModelConfig>;
   /** Handed to fit (epochs, batchSize, optimizer, loss, clipNorm, seed, shuffle...). */
   training: Record<string, unknown> & { epochs?: number; batchSize?: number };
   output: { model: string; log?: string; plot?: string; export?: { sequenceLens?: boolean; stateful?: boolean; opset?: number } };
@@ -120,6 +122,7 @@ export function readConfig(path: string): TrainConfig {
   if (cfg.output && typeof cfg.output === 'object') {
     for (const k of ['model', 'log', 'plot'] as const) if (typeof cfg.output[k] === 'string') cfg.output[k] = resolve(base, cfg.output[k]!);
   }
+  resolvePretrainedPath(cfg.model, base);
   return cfg;
 }
 
@@ -146,7 +149,8 @@ export function validateConfig(c: TrainConfig, where: string): void {
   if (!['csv', 'text', 'sequences'].includes(d.kind as string)) throw new UserError(`${where}: data.kind must be "csv", "text" or "sequences", got ${JSON.stringify(d.kind)}`);
   if (typeof d.path !== 'string' || !d.path) throw new UserError(`${where}: data.path must be a file path, got ${JSON.stringify(d.path)}`);
   const m = obj(`${where}: model`, c.model);
-  if (!Array.isArray(m.layers) || m.layers.length === 0) throw new UserError(`${where}: model.layers must be a non-empty array, got ${JSON.stringify(m.layers)}`);
+  if (isPretrainedConfig(m)) validatePretrainedConfig(m, where);
+  else if (!Array.isArray(m.layers) || m.layers.length === 0) throw new UserError(`${where}: model.layers must be a non-empty array, got ${JSON.stringify(m.layers)}`);
   obj(`${where}: training`, c.training ?? {});
   const o = obj(`${where}: output`, c.output);
   if (typeof o.model !== 'string' || !o.model) throw new UserError(`${where}: output.model must be the .onnx path to write, got ${JSON.stringify(o.model)}`);

@@ -15,6 +15,8 @@ import { checkWritable, writeOutput } from './output.js';
 import { Progress, type EpochStats } from './progress.js';
 import { linePlot } from './svg.js';
 import type { FitHooks } from './fit.js';
+import { isPretrainedConfig, loadPretrained, type PretrainedDataNeeds } from './pretrained.js';
+import type { LayerSpec } from '../layers/spec.js';
 
 const split = (v: unknown) => String(v).split(',').map((s) => s.trim()).filter(Boolean);
 
@@ -145,17 +147,13 @@ export default async function train(argv: Record<string, unknown>): Promise<void
   }
   say(data.summary);
   // "units": "vocab" / "classes" in a config follow the data (vocabulary size, class count).
-  const layers = (config.model.layers as Record<string, unknown>[]).map((l) => {
-    if (l.units === 'vocab') return { ...l, units: data.metadata.vocabulary?.length ?? l.units };
-    if (l.units === 'classes') return { ...l, units: data.classes?.length ?? l.units };
-    return l;
-  });
-  const spec = userInput(`${where}: model`, () => normalizeModelSpec({ inputSize: data.inputSize, layers }));
   const training = { ...config.training };
+  const seed = Number(training.seed ?? 1);
+  const model = isPretrainedConfig(config.model) ? loadPretrained(config.model.from, pretrainedNeeds(data), where) : createModel(config.model.layers, data, where, seed);
+  const spec = model.spec;
   const last = spec.layers[spec.layers.length - 1];
   training.loss ??= defaultLoss(data, last.kind === 'dense' ? last.activation : undefined);
-  const seed = Number(training.seed ?? 1);
-  const model = Model.create(spec, { seed, metadata: data.metadata });
+  if (isPretrainedConfig(config.model)) say(`fine-tuning ${config.model.from}${model.metadata.extra?.['import.producer'] ? ` (imported from ${model.metadata.extra['import.producer']})` : ''}`);
   say(`model: ${spec.layers.map((l) => `${l.kind}(${l.units}${l.kind !== 'dense' && l.direction !== 'forward' ? ', ' + l.direction : ''}${l.kind === 'dense' && l.activation !== 'none' ? ', ' + l.activation : ''})`).join(' → ')}; ${model.parameterCount} parameters`);
 
   const epochs = Number(training.epochs ?? 10);
@@ -210,6 +208,22 @@ export default async function train(argv: Record<string, unknown>): Promise<void
   writeOutput(plotPath, svg);
   const evalText = Object.entries(evaluation).map(([k, v]) => `${k} ${typeof v === 'number' ? +v.toPrecision(5) : v}`).join(', ');
   process.stdout.write(`trained in ${trainSeconds.toFixed(1)}s; ${evalText}\nwrote ${out}, ${logPath}, ${plotPath}\n`);
+}
+
+function createModel(configLayers: Record<string, unknown>[] | LayerSpec[], data: PreparedData, where: string, seed: number): Model {
+  // "units": "vocab" / "classes" in a config follow the data (vocabulary size, class count).
+  const layers = (configLayers as Record<string, unknown>[]).map((l) => {
+    if (l.units === 'vocab') return { ...l, units: data.metadata.vocabulary?.length ?? l.units };
+    if (l.units === 'classes') return { ...l, units: data.classes?.length ?? l.units };
+    return l;
+  });
+  const spec = userInput(`${where}: model`, () => normalizeModelSpec({ inputSize: data.inputSize, layers }));
+  return Model.create(spec, { seed, metadata: data.metadata });
+}
+
+function pretrainedNeeds(data: PreparedData): PretrainedDataNeeds {
+  const labels = data.train.y instanceof Int32Array;
+  return { inputSize: data.inputSize, yShape: data.train.yShape, labels, classes: data.classes?.length ?? data.metadata.vocabulary?.length, metadata: data.metadata };
 }
 
 /** Names the config file in errors about its own fields ("data.window must be ..."), as validateConfig does. */
