@@ -30,8 +30,9 @@ class Net(nn.Module):
     """A recurrent stack, then one way of reading it (`read`), then an optional Linear head."""
 
     def __init__(self, cell, inp, hidden, layers=1, bidir=False, batch_first=True, read='seq',
-                 head=None, act=None, nonlinearity='tanh'):
+                 head=None, act=None, nonlinearity='tanh', state=False):
         super().__init__()
+        self.state = state  # forward takes the initial states h0 (and c0) as inputs
         kw = {'nonlinearity': nonlinearity} if cell == 'rnn' else {}
         self.rec = CELLS[cell](inp, hidden, num_layers=layers, bidirectional=bidir, batch_first=batch_first, **kw)
         self.read, self.batch_first, self.cell = read, batch_first, cell
@@ -40,8 +41,11 @@ class Net(nn.Module):
         self.head = nn.Linear(width, head) if head else None
         self.act = {'tanh': torch.tanh, 'sigmoid': torch.sigmoid, 'relu': torch.relu, 'softmax': lambda v: torch.softmax(v, -1), None: None}[act]
 
-    def forward(self, x):
-        y, state = self.rec(x)
+    def forward(self, x, h0=None, c0=None):
+        if self.state:
+            y, state = self.rec(x, (h0, c0) if self.cell == 'lstm' else h0)
+        else:
+            y, state = self.rec(x)
         h_n = state[0] if self.cell == 'lstm' else state
         if self.read == 'seq':
             out = y
@@ -80,6 +84,9 @@ CASES = [
     # One input feature, one output: the shape of a univariate forecaster; the README fine-tunes
     # it on models/data/airline-passengers.csv (tests/fixtures/import/finetune-airline.json).
     ('lstm1_bf_last_head_o17_uni', dict(cell='lstm', inp=1, hidden=8, read='last', head=1), dict(opset=17)),
+    # Initial states as graph inputs (h0, c0: [layers*directions, batch, hidden]).
+    ('lstm2_bf_state_last_head_o14', dict(cell='lstm', inp=3, hidden=4, layers=2, read='last', head=2, state=True), dict(opset=14)),
+    ('gru1_tm_bidir_state_seq_o17', dict(cell='gru', inp=2, hidden=3, bidir=True, batch_first=False, state=True), dict(opset=17)),
 ]
 
 UNSUPPORTED = [
@@ -89,13 +96,16 @@ UNSUPPORTED = [
 ]
 
 
-def export(module, path, x, opset, fold=True, dynamic=True):
+def export(module, path, args, opset, fold=True, dynamic=True):
     module.eval()
+    names = ['x', 'h0', 'c0'][:len(args)]
     axes = {}
     if dynamic:
         batch, time = (0, 1) if getattr(module, 'batch_first', True) else (1, 0)
         axes = {'x': {batch: 'batch', time: 'time'}}
-    torch.onnx.export(module, (x,), path, input_names=['x'], output_names=['y'], opset_version=opset,
+        for n in names[1:]:
+            axes[n] = {1: 'batch'}
+    torch.onnx.export(module, args, path, input_names=names, output_names=['y'], opset_version=opset,
                       do_constant_folding=fold, dynamic_axes=axes or None)
     onnx.checker.check_model(onnx.load(path), full_check=True)
 
@@ -109,15 +119,22 @@ def main():
             N, T = 2, 5
             shape = (N, T, margs['inp']) if module.batch_first else (T, N, margs['inp'])
             x = torch.randn(*shape)
+            args = (x,)
+            if module.state:
+                rows = margs.get('layers', 1) * (2 if margs.get('bidir') else 1)
+                args = (x,) + tuple(torch.randn(rows, N, margs['hidden']) for _ in range(2 if margs['cell'] == 'lstm' else 1))
             path = os.path.join(OUT, name + '.onnx')
-            export(module, path, x, **eargs)
+            export(module, path, args, **eargs)
             with torch.no_grad():
-                y = module(x)
+                y = module(*args)
             reference[group][name] = {
                 'module': margs, 'export': eargs, 'file': name + '.onnx',
                 'xShape': list(x.shape), 'x': x.flatten().tolist(),
                 'yShape': list(y.shape), 'y': y.flatten().tolist(),
             }
+            for n, t in zip(['h0', 'c0'], args[1:]):
+                reference[group][name][n + 'Shape'] = list(t.shape)
+                reference[group][name][n] = t.flatten().tolist()
             print(name, list(x.shape), '->', list(y.shape), os.path.getsize(path), 'bytes')
     with open(os.path.join(OUT, 'reference.json'), 'w') as f:
         json.dump(reference, f, indent=1)

@@ -6,7 +6,7 @@
 import { onnx } from '../graph/builder.js';
 import type { onnx as OnnxTypes } from 'onnx-proto';
 import { UserError } from '../data/errors.js';
-import { checkOnnxImport } from '../graph/import.js';
+import { checkOnnxImport, describeStateInputs } from '../graph/import.js';
 import type { ModelSpec } from '../layers/spec.js';
 
 export interface TensorInfo {
@@ -90,6 +90,7 @@ function trainingInfo(model: OnnxTypes.ModelProto, file: string, isRnnx: boolean
   const notes: string[] = [];
   if (c.info.inputLayout === 'time-major') notes.push('the file reads x as [time, batch, features]; the imported model reads [batch, time, features]');
   if (c.info.outputLayout === 'time-major') notes.push('the file writes [time, batch, features]; the imported model writes [batch, time, features]');
+  if (c.info.stateInputs.length) notes.push(`initial states from graph inputs: ${describeStateInputs(c.info.stateInputs)}`);
   if (c.info.sequenceLens) notes.push('its recurrent layers read sequence_lens: export with --sequence-lens to keep that input');
   if (c.info.droppedOutputs.length) notes.push(`outputs other than the first are not part of the imported model: ${c.info.droppedOutputs.join(', ')}`);
   return { trainable: true, via: 'import', layers: specSummary(c.spec), notes };

@@ -51,8 +51,21 @@ export interface ImportInfo {
   sequenceLens: boolean;
   /** Graph outputs other than the first, which the rnnx model does not produce. */
   droppedOutputs: string[];
+  /**
+   * Initial states the source read from graph inputs, per recurrent layer k (counting recurrent
+   * layers only): rows of the source input that become the rnnx stateful export's h0_k / c0_k.
+   * Export with `{ stateful: true }` to feed them; empty when every layer starts from zeros.
+   */
+  stateInputs: StateInput[];
   /** Source node names of the rnnx layers, in layer order. */
   layerNodes: string[];
+}
+
+/** Where layer k's initial state comes from: rows [rows[0], ...] of graph input `input` ([rows, batch, hidden]). */
+export interface StateInput {
+  layer: number;
+  h: { input: string; rows: number[] } | null;
+  c: { input: string; rows: number[] } | null;
 }
 
 export interface ImportResult {
@@ -102,13 +115,21 @@ interface LensVal {
   kind: 'lens';
 }
 
+/** Rows (along axis 0) of a float graph input shaped [rows, batch, hidden]: initial states fed at run time. */
+interface StateVal {
+  kind: 'state';
+  input: string;
+  rows: number[];
+  hidden: number | null;
+}
+
 /** A value that rnnx cannot represent: using it is an error naming where it came from. */
 interface OpaqueVal {
   kind: 'opaque';
   reason: string;
 }
 
-type Val = ConstVal | ZerosVal | ActVal | LensVal | OpaqueVal;
+type Val = ConstVal | ZerosVal | ActVal | LensVal | StateVal | OpaqueVal;
 
 interface RecurrentInfo {
   op: 'LSTM' | 'GRU' | 'RNN';
@@ -126,6 +147,8 @@ interface RecurrentInfo {
   linearBeforeReset: 0 | 1;
   activation: 'tanh' | 'relu';
   sequenceLens: boolean;
+  initialH: { input: string; rows: number[] } | null;
+  initialC: { input: string; rows: number[] } | null;
 }
 
 interface DenseInfo {
@@ -424,9 +447,17 @@ class Importer {
         this.values.set(v.name ?? '', { kind: 'lens' });
         continue;
       }
+      // Another rank-3 float input can hold initial states [rows, batch, hidden] (PyTorch's h0, c0).
+      const d = tt?.shape?.dim ?? [];
+      const fixedRows = d.length === 3 && d[0].dimValue !== null && d[0].dimValue !== undefined ? int64ToNumber(d[0].dimValue as number) : 0;
+      if (elem === T.FLOAT && fixedRows > 0) {
+        const h = d[2].dimValue !== null && d[2].dimValue !== undefined ? int64ToNumber(d[2].dimValue as number) : 0;
+        this.values.set(v.name ?? '', { kind: 'state', input: v.name ?? '', rows: Array.from({ length: fixedRows }, (_, i) => i), hidden: h > 0 ? h : null });
+        continue;
+      }
       this.values.set(v.name ?? '', {
         kind: 'opaque',
-        reason: `it reads graph input ${JSON.stringify(v.name)}; an rnnx model has one float input x [batch, time, features] (and optionally sequence_lens)`,
+        reason: `it reads graph input ${JSON.stringify(v.name)}; an rnnx model has one float input x [batch, time, features], optionally sequence_lens, and initial states [rows, batch, hidden] with a fixed row count`,
       });
     }
     if (!x) throw this.error('(graph)', 'Graph', 'the graph has no float32 input');
@@ -608,6 +639,7 @@ class Importer {
 
   private rank(v: Val): number {
     if (v.kind === 'const') return v.dims.length;
+    if (v.kind === 'state') return 3;
     if (v.kind === 'act') return v.axes.length;
     return fail('the rank of this value is not known to the importer');
   }
@@ -735,6 +767,10 @@ class Importer {
       return { kind: 'const', float: v.float, dims, data: r.data as Float64Array | SymInt[] };
     }
     if (v.kind === 'zeros') return v;
+    if (v.kind === 'state') {
+      if (axis !== 0 || drop) fail('initial states may only be selected by rows (Gather along axis 0 with a list of indices)');
+      return { ...v, rows: indices.map((i) => v.rows[i < 0 ? i + v.rows.length : i] ?? fail(`Gather index ${i} out of range for ${v.rows.length} state rows`)) };
+    }
     if (v.kind !== 'act') return fail('Gather of this value is not supported');
     const ax = v.axes[axis];
     if (ax.id === 'F') {
@@ -769,6 +805,12 @@ class Importer {
       axes = attrInts(a, 'axes');
     }
     if (v.kind === 'zeros') return v;
+    if (v.kind === 'state') {
+      const axs0 = (axes ?? starts.map((_, i) => i)).map((x) => normAxis(x, 3, 'Slice.axes'));
+      if (axs0.some((x) => x !== 0)) fail('initial states may only be sliced by rows (axis 0)');
+      const k = axs0.indexOf(0);
+      return { ...v, rows: sliceIndices(v.rows.length, starts[k], Math.min(ends[k], TO_END), steps ? steps[k] : 1).map((i) => v.rows[i]) };
+    }
     const rank = this.rank(v);
     const axs = (axes ?? starts.map((_, i) => i)).map((x) => normAxis(x, rank, 'Slice.axes'));
     let cur: Val = v;
@@ -1102,16 +1144,23 @@ class Importer {
       if (lensVal.kind === 'const') fail(`${op}.sequence_lens is a constant; rnnx reads sequence_lens from the graph input`);
       fail(`${op}.sequence_lens must be the graph's integer input`);
     }
-    const zeroState = (k: number, what: string) => {
+    // Zeros (PyTorch's default), or rows of a graph input (the rnnx stateful export's h0_k / c0_k).
+    const initialState = (k: number, what: string): { input: string; rows: number[] } | null => {
       const v = this.get(ins[k]);
-      if (!v || v.kind === 'zeros') return;
-      if (v.kind === 'const' && v.float && (v.data as Float64Array).every((d) => d === 0)) return;
-      fail(`${what} is not zero: rnnx layers start from a zero state (${v.kind === 'const' ? 'a learned or constant initial state' : 'a state fed at run time'} cannot be imported)`);
+      if (!v || v.kind === 'zeros') return null;
+      if (v.kind === 'const' && v.float && (v.data as Float64Array).every((d) => d === 0)) return null;
+      if (v.kind === 'state') {
+        if (v.rows.length !== D) fail(`${what} takes ${v.rows.length} rows of graph input ${JSON.stringify(v.input)}, the node has ${D} direction(s)`);
+        if (v.hidden !== null && v.hidden !== hidden) fail(`${what}: graph input ${JSON.stringify(v.input)} has hidden size ${v.hidden}, the node ${hidden}`);
+        return { input: v.input, rows: v.rows };
+      }
+      return fail(`${what} is not zero: rnnx layers start from a zero state or from states fed as graph inputs (${v.kind === 'const' ? 'a learned or constant initial state' : 'a state computed in the graph'} cannot be imported)`);
     };
-    zeroState(5, `${op}.initial_h`);
+    const initialH = initialState(5, `${op}.initial_h`);
+    let initialC: { input: string; rows: number[] } | null = null;
     let P: Float32Array | null = null;
     if (op === 'LSTM') {
-      zeroState(6, 'LSTM.initial_c');
+      initialC = initialState(6, 'LSTM.initial_c');
       const p = this.constInput(n, 7, 'LSTM.P');
       if (p) {
         if (p.dims.join() !== [D, 3 * hidden].join()) fail(`LSTM.P must have dims [${D}, ${3 * hidden}], got ${JSON.stringify(p.dims)}`);
@@ -1167,6 +1216,7 @@ class Importer {
       op, node, direction, hidden, W, R: Float32Array.from(r.data as Float64Array),
       B: b ? Float32Array.from(b.data as Float64Array) : new Float32Array(D * 2 * G * hidden), P,
       inputSize: parent.width, clip, inputForget, linearBeforeReset: lbr as 0 | 1, activation, sequenceLens: lensVal !== null,
+      initialH, initialC,
     };
     const seqId = this.stages.length;
     this.stages.push({ kind: 'seq', width: D * hidden, parent: s, hasTime: true, rec });
@@ -1224,6 +1274,7 @@ class Importer {
     const weights: { W: ArrayLike<number>; R?: ArrayLike<number>; B: ArrayLike<number>; P?: ArrayLike<number> | null }[] = [];
     const layerNodes: string[] = [];
     let lens: boolean | null = null;
+    const stateInputs: StateInput[] = [];
     chain.forEach((k, pos) => {
       const st = this.stages[k];
       if (st.kind === 'dense') {
@@ -1238,6 +1289,7 @@ class Importer {
       if (st.kind === 'final' && nextIsRec) throw this.error(rec.node, rec.op, 'the next recurrent layer reads its final state instead of its sequence');
       if (lens !== null && lens !== rec.sequenceLens) throw this.error(rec.node, rec.op, 'some recurrent layers read sequence_lens and others do not; rnnx applies it to every layer');
       lens = rec.sequenceLens;
+      if (rec.initialH || rec.initialC) stateInputs.push({ layer: layerNodes.length, h: rec.initialH, c: rec.initialC });
       const common = { units: rec.hidden, direction: rec.direction, returnSequences: st.kind === 'seq' };
       if (rec.op === 'LSTM') layers.push({ kind: 'lstm', ...common, peepholes: rec.P !== null, clip: rec.clip, inputForget: rec.inputForget } as LayerSpec);
       else if (rec.op === 'GRU') layers.push({ kind: 'gru', ...common, linearBeforeReset: rec.linearBeforeReset } as LayerSpec);
@@ -1280,6 +1332,7 @@ class Importer {
       sequenceLens: lens === true,
       droppedOutputs: outputs.slice(1).map((o) => o.name ?? ''),
       layerNodes,
+      stateInputs,
     };
     return { data: { spec, layout, params, metadata: {} }, info };
   }
@@ -1294,6 +1347,7 @@ export const IMPORT_META = {
   outputLayout: 'import.outputLayout',
   sequenceLens: 'import.sequenceLens',
   droppedOutputs: 'import.droppedOutputs',
+  stateInputs: 'import.stateInputs',
 } as const;
 
 /**
@@ -1312,5 +1366,16 @@ export function importedModelData(proto: ModelProto, source = 'model'): ModelDat
   if (info.outputLayout === 'time-major') extra[IMPORT_META.outputLayout] = 'time-major (the source wrote [time, batch, features]; this model writes [batch, time, features])';
   if (info.sequenceLens) extra[IMPORT_META.sequenceLens] = 'true (export with { sequenceLens: true } to keep the sequence_lens input)';
   if (info.droppedOutputs.length) extra[IMPORT_META.droppedOutputs] = info.droppedOutputs.join(', ');
+  if (info.stateInputs.length) extra[IMPORT_META.stateInputs] = describeStateInputs(info.stateInputs);
   return { ...data, metadata: { extra } };
+}
+
+/** "h0[0:1] → h0_0, c0[0:1] → c0_0, ... (export with { stateful: true })". */
+export function describeStateInputs(states: StateInput[]): string {
+  const rows = (r: number[]) => (r.every((v, i) => i === 0 || v === r[i - 1] + 1) ? `${r[0]}:${r[r.length - 1] + 1}` : r.join(','));
+  const parts = states.flatMap((s) => [
+    ...(s.h ? [`${s.h.input}[${rows(s.h.rows)}] → h0_${s.layer}`] : []),
+    ...(s.c ? [`${s.c.input}[${rows(s.c.rows)}] → c0_${s.layer}`] : []),
+  ]);
+  return `${parts.join(', ')} (export with { stateful: true } or rnnx export --stateful to feed them; layers without one start from zeros)`;
 }
