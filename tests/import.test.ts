@@ -408,6 +408,14 @@ describe('unsupported patterns are refused with the node named', () => {
     expectRefused(build(g, lastState(g, Y_h!, H), ['batch', H]), 'gru_1', 'GRU', /reads the output of dense layer matmul_1/);
   });
 
+  it('a dense value read both before and after its bias', () => {
+    const { g, Y_h, H } = lstmGraph(new Rng(22));
+    const d = op.matmul(lastState(g, Y_h, H), rand(g, new Rng(10), 'Wd', [H, 2]));
+    const withBias = op.add(d, rand(g, new Rng(11), 'bd', [2]));
+    const cat = node(g, 'Concat', [d, withBias], ['batch', 4], { axis: { int: 1 } });
+    expectRefused(build(g, cat, ['batch', 4]), 'concat_1', 'Concat', /reads features of several layers at once/);
+  });
+
   it('an activation applied straight to a recurrent output', () => {
     const { g, Y_h, H } = lstmGraph(new Rng(17));
     expectRefused(build(g, op.sigmoid(lastState(g, Y_h, H)), ['batch', H]), 'sigmoid_1', 'Sigmoid', /rnnx applies activations only in dense layers/);

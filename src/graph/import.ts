@@ -159,8 +159,6 @@ interface DenseInfo {
   inputs: number;
   units: number;
   activation: DenseActivation;
-  /** Set once something else read this stage: a later activation or bias would change what that reader saw. */
-  sealed: boolean;
 }
 
 interface Stage {
@@ -1035,22 +1033,26 @@ class Importer {
     return s;
   }
 
-  /** Seals a stage that is read: a later bias or activation on it would change what was read. */
-  private seal(stage: number): void {
-    const d = this.stages[stage].dense;
-    if (d) d.sealed = true;
+  /**
+   * A bias or activation makes a new stage rather than changing the dense one in place: any other
+   * reader of the value before it keeps what it read (and mixing both is refused at the output).
+   */
+  private derive(v: ActVal, s: number, change: (d: DenseInfo) => Partial<DenseInfo>): ActVal {
+    const st = this.stages[s];
+    const id = this.stages.length;
+    this.stages.push({ ...st, dense: { ...st.dense!, ...change(st.dense!) } });
+    return { ...v, stage: new Int32Array(v.stage.length).fill(id) };
   }
 
   private dense(v: ActVal, W: Float64Array, K: number, M: number, node: string): ActVal {
     const s = this.singleStage(v, 'the dense layer');
     const parent = this.stages[s];
     if (v.stage.length !== K) fail(`the weight has ${K} rows for ${v.stage.length} input features`);
-    this.seal(s);
     // Fold the input's feature permutation (or selection) into the weights: row p reads feature index[p].
     const Wf = new Float64Array(parent.width * M);
     for (let p = 0; p < K; p++) for (let m = 0; m < M; m++) Wf[v.index[p] * M + m] += W[p * M + m];
     const id = this.stages.length;
-    this.stages.push({ kind: 'dense', width: M, parent: s, hasTime: parent.hasTime, dense: { node, W: Wf, b: new Float64Array(M), inputs: parent.width, units: M, activation: 'none', sealed: false } });
+    this.stages.push({ kind: 'dense', width: M, parent: s, hasTime: parent.hasTime, dense: { node, W: Wf, b: new Float64Array(M), inputs: parent.width, units: M, activation: 'none' } });
     const axes = v.axes.slice();
     axes[axes.length - 1] = { id: 'F', size: M };
     return { kind: 'act', axes, stage: new Int32Array(M).fill(id), index: Int32Array.from({ length: M }, (_, i) => i) };
@@ -1088,24 +1090,25 @@ class Importer {
     if (c.kind !== 'const' || !c.float) return fail('Add of two values computed from the input (a residual connection, say) is not supported; only Add of a constant bias after MatMul');
     const s = this.singleStage(v, 'the bias Add');
     const st = this.stages[s];
-    if (st.kind !== 'dense' || st.dense!.sealed || st.dense!.activation !== 'none') {
-      fail(st.kind === 'dense' ? 'it adds a bias after the dense layer was activated or read' : 'it adds a constant to a recurrent output or the input; rnnx adds biases only in dense layers');
+    if (st.kind !== 'dense' || st.dense!.activation !== 'none') {
+      fail(st.kind === 'dense' ? 'it adds a bias after the dense layer\'s activation' : 'it adds a constant to a recurrent output or the input; rnnx adds biases only in dense layers');
     }
     const M = st.width;
     const len = size(c.dims);
     if (!(len === M && c.dims[c.dims.length - 1] === M) && len !== 1) fail(`the bias must have ${M} values along the last axis, got dims ${JSON.stringify(c.dims)}`);
     if (c.dims.length > v.axes.length) fail('the bias has more axes than the activations');
-    const b = st.dense!.b;
-    for (let p = 0; p < M; p++) b[v.index[p]] += (c.data as Float64Array)[len === 1 ? 0 : p];
-    return v;
+    if (v.stage.length !== M && len !== 1) fail(`the bias has ${M} values for ${v.stage.length} features`);
+    const b = Float64Array.from(st.dense!.b);
+    for (let p = 0; p < v.stage.length; p++) b[v.index[p]] += (c.data as Float64Array)[len === 1 ? 0 : p];
+    return this.derive(v, s, () => ({ b }));
   }
 
   private activation(op: string, v: Val, a: Attrs): Val {
     if (v.kind !== 'act') return fail(`${op} of a constant is not folded by the importer`);
     const s = this.singleStage(v, op);
     const st = this.stages[s];
-    if (st.kind !== 'dense' || st.dense!.activation !== 'none' || st.dense!.sealed) {
-      fail(st.kind === 'dense' ? 'a second activation, or one after the dense output was read, is not supported' : `it applies ${op} to a recurrent output or the input; rnnx applies activations only in dense layers`);
+    if (st.kind !== 'dense' || st.dense!.activation !== 'none') {
+      fail(st.kind === 'dense' ? 'a second activation on one dense layer is not supported' : `it applies ${op} to a recurrent output or the input; rnnx applies activations only in dense layers`);
     }
     if (op === 'Softmax') {
       const rank = v.axes.length;
@@ -1113,8 +1116,7 @@ class Importer {
       const axis = normAxis(attrInt(a, 'axis', dflt), rank, 'Softmax.axis');
       if (axis !== rank - 1) fail(`Softmax over axis ${axis} of a rank-${rank} tensor; rnnx's softmax is over the features (last axis)`);
     }
-    st.dense!.activation = op.toLowerCase() as DenseActivation;
-    return v;
+    return this.derive(v, s, () => ({ activation: op.toLowerCase() as DenseActivation }));
   }
 
   private recurrent(op: 'LSTM' | 'GRU' | 'RNN', n: OnnxTypes.INodeProto, a: Attrs, node: string): Val[] {
@@ -1206,7 +1208,6 @@ class Importer {
     if (!parent.hasTime) fail(`${op}.X reads a value without a time axis`);
     if (parent.kind === 'dense') fail(`${op}.X reads the output of dense layer ${parent.dense!.node}; rnnx models put every recurrent layer before the dense layers`);
     if (x.stage.length !== I) fail(`${op}.W expects ${I} input features, X has ${x.stage.length}`);
-    this.seal(s);
     // Fold X's feature permutation into W's columns.
     const Wsrc = w.data as Float64Array;
     const rows = D * G * hidden;
