@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dense, lstm } from '../src/layers/spec.js';
 import { Model } from '../src/model/model.js';
+import { describeOnnx, formatDescription } from '../src/cli/inspect.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'rnnx-import-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -33,27 +34,30 @@ function config(name: string, model: unknown, epochs = 8): string {
   return path;
 }
 
+/** What `rnnx inspect FILE` prints, and its --json object (the same functions, without a process per call). */
+function inspect(file: string) {
+  const d = describeOnnx(readFileSync(file), file);
+  return { text: formatDescription(d), json: JSON.parse(JSON.stringify(d)) };
+}
+
 describe('rnnx inspect: importable for training?', () => {
   it('a PyTorch export: importable, with the layers it becomes and the layout notes', () => {
     const r = rnnx(['inspect', `${FIX}/lstm2_tm_bidir_seq_o17.onnx`]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('training: importable for fine-tuning as lstm 4 bidirectional sequences → lstm 4 bidirectional sequences');
     expect(r.stdout).toContain('the file reads x as [time, batch, features]; the imported model reads [batch, time, features]');
-    const j = JSON.parse(rnnx(['inspect', `${FIX}/lstm1_bf_last_head_o14.onnx`, '--json']).stdout);
-    expect(j.training).toEqual({ trainable: true, via: 'import', layers: 'lstm 5 → dense 2', notes: [] });
+    expect(inspect(`${FIX}/lstm1_bf_last_head_o14.onnx`).json.training).toEqual({ trainable: true, via: 'import', layers: 'lstm 5 → dense 2', notes: [] });
+    expect(inspect(`${FIX}/lstm2_bf_state_last_head_o14.onnx`).text).toContain('initial states from graph inputs: h0[0:1] → h0_0, c0[0:1] → c0_0, h0[1:2] → h0_1, c0[1:2] → c0_1');
   });
 
   it('an unsupported file: which node stops it, and why', () => {
-    const r = rnnx(['inspect', `${FIX}/unsupported_bidir_last_step.onnx`]);
-    expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^training: not importable: node "\/Gather" \(Gather\) stops it: it picks time step -1 of \/rec\/LSTM's reverse direction/m);
-    const j = JSON.parse(rnnx(['inspect', `${FIX}/unsupported_bidir_last_step.onnx`, '--json']).stdout);
-    expect(j.training).toMatchObject({ trainable: false, node: '/Gather', opType: 'Gather' });
+    const r = inspect(`${FIX}/unsupported_bidir_last_step.onnx`);
+    expect(r.text).toMatch(/^training: not importable: node "\/Gather" \(Gather\) stops it: it picks time step -1 of \/rec\/LSTM's reverse direction/m);
+    expect(r.json.training).toMatchObject({ trainable: false, node: '/Gather', opType: 'Gather' });
   });
 
   it('an rnnx file: trainable as it is', () => {
-    const j = JSON.parse(rnnx(['inspect', 'models/airline/airline.onnx', '--json']).stdout);
-    expect(j.training).toEqual({ trainable: true, via: 'rnnx' });
+    expect(inspect('models/airline/airline.onnx').json.training).toEqual({ trainable: true, via: 'rnnx' });
   });
 });
 

@@ -657,12 +657,12 @@ class Importer {
     return fail('this reshape merges the batch or time axis with another axis');
   }
 
+  /** Shape (opset 15 start/end: negative from the end, clamped). */
   private shapeOf(v: Val, a: Attrs): ConstVal {
     const dims = this.symDims(v);
-    const start = normAxis(Math.max(Math.min(attrInt(a, 'start', 0), dims.length), -dims.length) % (dims.length + 1), dims.length + 1, 'Shape.start');
-    const endRaw = a.has('end') ? attrInt(a, 'end', dims.length) : dims.length;
-    const end = Math.min(endRaw < 0 ? endRaw + dims.length : endRaw, dims.length);
-    const d = dims.slice(start, end);
+    const r = dims.length;
+    const clamp = (x: number) => Math.min(Math.max(x < 0 ? x + r : x, 0), r);
+    const d = dims.slice(clamp(attrInt(a, 'start', 0)), clamp(attrInt(a, 'end', r)));
     return { kind: 'const', float: false, dims: [d.length], data: d };
   }
 
