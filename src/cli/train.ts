@@ -146,7 +146,6 @@ export default async function train(argv: Record<string, unknown>): Promise<void
     config.training.shuffle = false;
   }
   say(data.summary);
-  // "units": "vocab" / "classes" in a config follow the data (vocabulary size, class count).
   const training = { ...config.training };
   const seed = Number(training.seed ?? 1);
   const model = isPretrainedConfig(config.model) ? loadPretrained(config.model.from, pretrainedNeeds(data), where) : createModel(config.model.layers, data, where, seed);
