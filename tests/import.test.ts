@@ -460,3 +460,18 @@ describe('unsupported patterns are refused with the node named', () => {
     expectRefused(build(g, out, ['batch', 'time', 2]), 'matmul_1', 'MatMul', /must read a tensor|reads the output|dense|input/);
   });
 });
+
+describe('malformed graphs fail as import errors naming the node', () => {
+  it('a Transpose whose perm is not a permutation', () => {
+    const { g, Y_h, H } = lstmGraph(new Rng(23));
+    const bad = node(g, 'Transpose', [Y_h], null, { perm: { ints: [0, 0, 2] } });
+    expectRefused(build(g, op.reshape(bad, [0, H]), ['batch', H]), 'transpose_2', 'Transpose', /perm must be a permutation of 0\.\.2, got \[0,0,2\]/);
+  });
+
+  it('a ConstantOfShape that would fold to a huge constant', () => {
+    const { g, Y_h, H } = lstmGraph(new Rng(24), {
+      initialH: (gb) => gb.node('ConstantOfShape', [int64(gb, 'huge', [1 << 20, 1 << 20, 3])], [{ elemType: 'float', shape: null }])[0] as Value,
+    });
+    expectRefused(build(g, lastState(g, Y_h, H), ['batch', H]), 'constantofshape_1', 'ConstantOfShape', /would make a constant of \d+ elements/);
+  });
+});

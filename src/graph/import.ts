@@ -181,6 +181,14 @@ const TO_END = 2 ** 31 - 1;
 // ---------------------------------------------------------------------------------------------
 // Tensor helpers (element-agnostic, row-major)
 
+/** Constants the importer folds stay small (shapes, weights); a bigger one is a malformed or hostile file. */
+const MAX_FOLDED_ELEMENTS = 1 << 26;
+
+function checkElements(n: number, what: string): number {
+  if (!(n >= 0 && n <= MAX_FOLDED_ELEMENTS)) fail(`${what} would make a constant of ${n} elements (the importer folds at most ${MAX_FOLDED_ELEMENTS})`);
+  return n;
+}
+
 function size(dims: number[]): number {
   return dims.reduce((a, b) => a * b, 1);
 }
@@ -417,8 +425,8 @@ class Importer {
       try {
         outs = this.evalNode(n, name);
       } catch (e) {
-        if (e instanceof Fail) throw this.error(name, opType, e.message);
-        throw e;
+        // Any failure while reading a node (a malformed attribute, say) names that node.
+        throw this.error(name, opType, (e as Error).message);
       }
       (n.output ?? []).forEach((o, k) => {
         if (o) this.values.set(o, outs[k] ?? { kind: 'opaque', reason: `output ${k} of ${name} is not supported` });
@@ -530,6 +538,7 @@ class Importer {
         const fill = value ? Number((value.data as ArrayLike<number>)[0]) : 0;
         const dims = shape.data as SymInt[];
         if (dims.every((d): d is number => typeof d === 'number')) {
+          checkElements(size(dims), 'ConstantOfShape');
           return [{ kind: 'const', float: value ? value.float : true, dims, data: value?.float === false ? new Array<number>(size(dims)).fill(fill) : new Float64Array(size(dims)).fill(fill) }];
         }
         return [fill === 0 ? { kind: 'zeros' } : { kind: 'opaque', reason: `ConstantOfShape ${name} fills a run-time shape with ${fill}; only zero initial states are supported` }];
@@ -619,7 +628,7 @@ class Importer {
     const sd = [...Array<number>(rank - shape.length).fill(1), ...shape];
     const od = vd.map((d, i) => (d === 1 ? sd[i] : d));
     const vs = strides(vd);
-    const n = size(od);
+    const n = checkElements(size(od), 'Expand');
     const src = v.data as ArrayLike<SymInt>;
     const out: SymInt[] = [];
     const idx = new Array<number>(rank).fill(0);
@@ -875,6 +884,8 @@ class Importer {
 
   private transpose(v: Val, perm: number[]): Val {
     if (v.kind === 'zeros') return v;
+    const rank = this.rank(v);
+    if (perm.length !== rank || [...perm].sort((p, q) => p - q).some((p, i) => p !== i)) fail(`Transpose.perm must be a permutation of 0..${rank - 1}, got ${JSON.stringify(perm)}`);
     if (v.kind === 'const') {
       return { ...v, dims: perm.map((p) => v.dims[p]), data: transposeData(v.data as ArrayLike<SymInt>, v.dims, perm, (k) => (v.float ? new Float64Array(k) : new Array<SymInt>(k))) as Float64Array | SymInt[] };
     }
