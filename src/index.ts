@@ -14,6 +14,9 @@ export { toOnnx, toModelProto, resolveExportOptions, initializerName, rnnxVersio
 export type { ExportOptions, ResolvedExportOptions } from './graph/export.js';
 export { saveModel, readModelFile, modelDataFromProto, parseModelProto, readRnnxInfo, writeFileAtomic } from './graph/io.js';
 export type { RnnxFileInfo } from './graph/io.js';
+// Foreign ONNX RNN graphs (PyTorch exports...) as trainable models; Model.load uses it.
+export { importOnnxModel, importedModelData, checkOnnxImport, OnnxImportError, IMPORT_META } from './graph/import.js';
+export type { ImportResult, ImportInfo, ImportCheck, ImportOptions } from './graph/import.js';
 export { GraphBuilder, Value as GraphValue, onnx, DEFAULT_OPSET, IR_VERSION } from './graph/builder.js';
 export * as ops from './graph/ops.js';
 // Inference with onnxruntime-node (src/runtime).

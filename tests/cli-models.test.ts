@@ -125,11 +125,14 @@ describe('airline forecaster (models/airline)', () => {
     b.forEach((v, i) => expect(v).toBeCloseTo(a[i], 4));
   });
 
-  it('export refuses a foreign file (no rnnx metadata) and leaves no output', () => {
+  it('export converts an importable foreign file and refuses one it cannot import, naming the node and leaving no output', () => {
+    const ok = join(tmp, 'from-pytorch.onnx');
+    expect(rnnx(['export', 'tests/fixtures/pytorch_lstm.onnx', ok]).code).toBe(0);
+    expect(JSON.parse(rnnx(['inspect', ok, '--json']).stdout).rnnx.metadata.extra['import.producer']).toMatch(/^pytorch /);
     const out = join(tmp, 'foreign.onnx');
-    const r = rnnx(['export', 'tests/fixtures/pytorch_lstm.onnx', out]);
+    const r = rnnx(['export', 'tests/fixtures/import/unsupported_bidir_last_step.onnx', out]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('tests/fixtures/pytorch_lstm.onnx');
+    expect(r.stderr).toContain('tests/fixtures/import/unsupported_bidir_last_step.onnx: cannot import node "/Gather" (Gather)');
     expect(existsSync(out)).toBe(false);
   });
 });

@@ -19,6 +19,7 @@ import {
 } from '../data/timeseries.js';
 import { forecastExtra, type ForecastInfo } from './forecast.js';
 import { packageRoot } from './package-root.js';
+import { isPretrainedConfig, resolvePretrainedPath, validatePretrainedConfig, type PretrainedModelConfig } from './pretrained.js';
 
 export interface CsvDataConfig {
   kind: 'csv';
@@ -73,7 +74,8 @@ export type DataConfig = CsvDataConfig | TextDataConfig | SequencesDataConfig;
 export interface TrainConfig {
   name?: string;
   data: DataConfig;
-  model: { layers: LayerSpec[] | Record<string, unknown>[] };
+  /** `layers`: the model to create; or only `from`: an .onnx model to fine-tune (see pretrained.ts). */
+  model: { layers: LayerSpec[] | Record<string, unknown>[] } & Partial<PretrainedModelConfig>;
   /** Handed to fit (epochs, batchSize, optimizer, loss, clipNorm, seed, shuffle...). */
   training: Record<string, unknown> & { epochs?: number; batchSize?: number };
   output: { model: string; log?: string; plot?: string; export?: { sequenceLens?: boolean; stateful?: boolean; opset?: number } };
@@ -125,6 +127,7 @@ export function readConfig(path: string): TrainConfig {
   if (cfg.output && typeof cfg.output === 'object') {
     for (const k of ['model', 'log', 'plot'] as const) if (typeof cfg.output[k] === 'string') cfg.output[k] = resolve(base, cfg.output[k]!);
   }
+  resolvePretrainedPath(cfg.model, base);
   return cfg;
 }
 
@@ -285,6 +288,8 @@ function describeViolation(errors: ErrorObject[], config: unknown, name: (path: 
  * `flagged` maps config paths set by flags to the flag that set them, for the message.
  */
 export function validateConfig(c: TrainConfig, where: string, flagged: Record<string, string> = {}): void {
+  // "model": {"from": ...} first: its own messages say what may stand beside it.
+  if (isPretrainedConfig(c.model)) validatePretrainedConfig(c.model as unknown as Record<string, unknown>, where);
   const { validate } = configSchema();
   if (validate(c)) return;
   // A field set by a flag is named by the flag too ("--test-rows (data.testRows)"); --layers sets model.layers.*.

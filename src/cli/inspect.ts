@@ -6,6 +6,8 @@
 import { onnx } from '../graph/builder.js';
 import type { onnx as OnnxTypes } from 'onnx-proto';
 import { UserError } from '../data/errors.js';
+import { checkOnnxImport, describeStateInputs } from '../graph/import.js';
+import type { ModelSpec } from '../layers/spec.js';
 
 export interface TensorInfo {
   name: string;
@@ -53,6 +55,45 @@ export interface OnnxDescription {
   metadata: Record<string, string>;
   /** Parsed rnnx.* metadata when the file was written by rnnx. */
   rnnx?: { version?: string; spec?: unknown; metadata?: unknown; export?: unknown };
+  /** Whether Model.load and `rnnx train` ("model": {"from": FILE}) can train this file; when not, the node that stops it. */
+  training: TrainingInfo;
+}
+
+export type TrainingInfo =
+  | { trainable: true; via: 'rnnx' }
+  | { trainable: true; via: 'import'; layers: string; notes: string[] }
+  | { trainable: false; via: 'import'; node: string; opType: string; reason: string };
+
+/** "lstm 5 bidirectional sequences → dense 2 softmax". */
+function specSummary(spec: ModelSpec): string {
+  return spec.layers
+    .map((l) => {
+      const parts: string[] = [l.kind, String(l.units)];
+      if (l.kind === 'dense') {
+        if (l.activation !== 'none') parts.push(l.activation);
+      } else {
+        if (l.direction !== 'forward') parts.push(l.direction);
+        if (l.returnSequences) parts.push('sequences');
+        if (l.kind === 'lstm' && l.peepholes) parts.push('peepholes');
+        if (l.kind === 'gru' && l.linearBeforeReset === 0) parts.push('linear_before_reset 0');
+        if (l.kind === 'rnn' && l.activation === 'relu') parts.push('relu');
+      }
+      return parts.join(' ');
+    })
+    .join(' → ');
+}
+
+function trainingInfo(model: OnnxTypes.ModelProto, file: string, isRnnx: boolean): TrainingInfo {
+  if (isRnnx) return { trainable: true, via: 'rnnx' };
+  const c = checkOnnxImport(model, file);
+  if (!c.importable) return { trainable: false, via: 'import', node: c.node, opType: c.opType, reason: c.reason };
+  const notes: string[] = [];
+  if (c.info.inputLayout === 'time-major') notes.push('the file reads x as [time, batch, features]; the imported model reads [batch, time, features]');
+  if (c.info.outputLayout === 'time-major') notes.push('the file writes [time, batch, features]; the imported model writes [batch, time, features]');
+  if (c.info.stateInputs.length) notes.push(`initial states from graph inputs: ${describeStateInputs(c.info.stateInputs)}`);
+  if (c.info.sequenceLens) notes.push('its recurrent layers read sequence_lens: export with --sequence-lens to keep that input');
+  if (c.info.droppedOutputs.length) notes.push(`outputs other than the first are not part of the imported model: ${c.info.droppedOutputs.join(', ')}`);
+  return { trainable: true, via: 'import', layers: specSummary(c.spec), notes };
 }
 
 const ELEM_NAMES: Record<number, string> = {
@@ -216,6 +257,7 @@ export function describeOnnx(bytes: Uint8Array, file: string): OnnxDescription {
     parameterBytes,
     opCounts,
     metadata,
+    training: trainingInfo(model, file, Object.keys(metadata).some((k) => k.startsWith('rnnx.'))),
   };
   if (Object.keys(metadata).some((k) => k.startsWith('rnnx.'))) {
     const parse = (k: string) => {
@@ -279,6 +321,12 @@ export function formatDescription(d: OnnxDescription): string {
   }
   out.push(`parameters: ${d.parameters} (${humanBytes(d.parameterBytes)})`);
   out.push(`operators: ${Object.entries(d.opCounts).map(([k, v]) => `${k}×${v}`).join(' ')}`);
+  const t = d.training;
+  if (t.via === 'rnnx') out.push('training: trainable (an rnnx file: Model.load, rnnx train with "model": {"from": FILE})');
+  else if (t.trainable) {
+    out.push(`training: importable for fine-tuning as ${t.layers} (Model.load, rnnx train with "model": {"from": FILE})`);
+    for (const n of t.notes) out.push(`  ${n}`);
+  } else out.push(`training: not importable: node ${JSON.stringify(t.node)} (${t.opType}) stops it: ${t.reason}`);
   const meta = Object.entries(d.metadata);
   if (d.rnnx) {
     const m = (d.rnnx.metadata ?? {}) as Record<string, unknown>;

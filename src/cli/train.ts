@@ -18,6 +18,7 @@ import { checkWritable, writeOutput } from './output.js';
 import { Progress, type EpochStats } from './progress.js';
 import { linePlot } from './svg.js';
 import type { FitHooks } from './fit.js';
+import { isPretrainedConfig, loadPretrained, type PretrainedDataNeeds } from './pretrained.js';
 
 const split = (v: unknown) => String(v).split(',').map((s) => s.trim()).filter(Boolean);
 
@@ -208,13 +209,15 @@ export default async function train(argv: Record<string, unknown>): Promise<void
     config.training.shuffle = false;
   }
   say(data.summary);
+  // "model": {"from": ...}: fine-tune that file (rnnx's or an imported one) instead of creating a model.
+  const pretrained = isPretrainedConfig(config.model) ? loadPretrained(config.model.from, pretrainedNeeds(data), where) : null;
   // "units": "vocab" / "classes" in a config follow the data (vocabulary size, class count).
-  const layers = (config.model.layers as Record<string, unknown>[]).map((l) => {
+  const layers = pretrained ? [] : (config.model.layers as Record<string, unknown>[]).map((l) => {
     if (l.units === 'vocab') return { ...l, units: data.metadata.vocabulary?.length ?? l.units };
     if (l.units === 'classes') return { ...l, units: data.classes?.length ?? l.units };
     return l;
   });
-  const spec = userInput(`${where}: model`, () => normalizeModelSpec({ inputSize: data.inputSize, layers }));
+  const spec = pretrained ? pretrained.spec : userInput(`${where}: model`, () => normalizeModelSpec({ inputSize: data.inputSize, layers }));
   const training: Record<string, unknown> = { ...config.training };
   const last = spec.layers[spec.layers.length - 1];
   training.loss ??= defaultLoss(data, last.kind === 'dense' ? last.activation : undefined);
@@ -224,7 +227,8 @@ export default async function train(argv: Record<string, unknown>): Promise<void
   if (esDefaulted) training.earlyStopping = { patience: DEFAULT_PATIENCE, restoreBestWeights: true };
   if (training.earlyStopping === false) delete training.earlyStopping;
   const seed = Number(training.seed ?? 1);
-  const model = createModel(spec, seed, data, where);
+  const model = pretrained ?? createModel(spec, seed, data, where);
+  if (pretrained) say(`fine-tuning ${config.model.from}${model.metadata.extra?.['import.producer'] ? ` (imported from ${model.metadata.extra['import.producer']})` : ''}`);
   say(`model: ${describeSpec(spec)}; ${model.parameterCount} parameters`);
 
   const epochs = Number(training.epochs ?? (forecaster ? 100 : 10));
@@ -285,6 +289,11 @@ export default async function train(argv: Record<string, unknown>): Promise<void
 
 function describeSpec(spec: ModelSpec): string {
   return spec.layers.map((l) => `${l.kind}(${l.units}${l.kind !== 'dense' && l.direction !== 'forward' ? ', ' + l.direction : ''}${l.kind === 'dense' && l.activation !== 'none' ? ', ' + l.activation : ''})`).join(' → ');
+}
+
+function pretrainedNeeds(data: PreparedData): PretrainedDataNeeds {
+  const labels = data.train.y instanceof Int32Array;
+  return { inputSize: data.inputSize, yShape: data.train.yShape, labels, classes: data.classes?.length ?? data.metadata.vocabulary?.length, metadata: data.metadata };
 }
 
 /** Model.create, with an allocation too large for memory reported as the config's fault. */

@@ -137,16 +137,19 @@ export function modelDataFromProto(proto: ModelProto, source = 'model'): ModelDa
   return { spec: info.spec, layout, params, metadata: info.metadata };
 }
 
-/** Reads an rnnx-written `.onnx` file as plain model data (`Model.load` wraps it in a Model). */
-export function readModelFile(path: string): ModelData {
+/** The bytes of a model file, with an Error naming the path when it cannot be read. */
+export function readModelBytes(path: string): Uint8Array {
   if (typeof path !== 'string' || path === '') throw new Error(`loadModel: path must be a non-empty string, got ${JSON.stringify(path)}`);
-  let bytes: Uint8Array;
   try {
-    bytes = readFileSync(path);
+    return readFileSync(path);
   } catch (e) {
     throw new Error(`loadModel: cannot read ${path}: ${(e as Error).message}`);
   }
-  return modelDataFromProto(parseModelProto(bytes, path), path);
+}
+
+/** Reads an rnnx-written `.onnx` file as plain model data (`Model.load` wraps it in a Model). */
+export function readModelFile(path: string): ModelData {
+  return modelDataFromProto(parseModelProto(readModelBytes(path), path), path);
 }
 
 /**

@@ -7,7 +7,8 @@
 import { initializeParams } from '../layers/init.js';
 import { paramLayout, view, type ParamLayout } from '../layers/params.js';
 import { toOnnx, type ExportOptions } from '../graph/export.js';
-import { modelDataFromProto, parseModelProto, readModelFile, saveModel } from '../graph/io.js';
+import { modelDataFromProto, parseModelProto, readModelBytes, readRnnxInfo, saveModel } from '../graph/io.js';
+import { importedModelData } from '../graph/import.js';
 import type { ModelProto } from '../graph/builder.js';
 import type { SequenceDataset } from '../data/dataset.js';
 import { fit, type FitOptions, type History } from '../train/fit.js';
@@ -117,33 +118,38 @@ export class Model implements ModelData {
     return Model.fromParams(data.spec, data.params, data.metadata);
   }
 
-  /** Loads an rnnx-written `.onnx` file back into a trainable model with bit-identical weights. */
+  /**
+   * Loads an `.onnx` file as a trainable model: an rnnx-written file with bit-identical weights,
+   * or a foreign one (a PyTorch export of nn.LSTM / nn.GRU / nn.RNN, say) through the importer
+   * (src/graph/import.ts), which throws an OnnxImportError naming the node it cannot map.
+   */
   static load(path: string): Model {
-    return Model.fromData(readModelFile(path));
+    return Model.fromOnnx(readModelBytes(path), path);
   }
 
-  /** Rebuilds a trainable model from `.onnx` bytes written by rnnx. */
+  /** Rebuilds a trainable model from `.onnx` bytes (rnnx-written or foreign; see `load`). */
   static fromOnnx(bytes: Uint8Array, source = 'model bytes'): Model {
-    return Model.fromData(modelDataFromProto(parseModelProto(bytes, source), source));
+    return Model.fromProto(parseModelProto(bytes, source), source);
   }
 
-  /** Rebuilds a trainable model from a decoded rnnx-written ModelProto. */
+  /** Rebuilds a trainable model from a decoded ModelProto (rnnx-written or foreign; see `load`). */
   static fromProto(proto: ModelProto, source = 'model'): Model {
-    return Model.fromData(modelDataFromProto(proto, source));
+    // Files without rnnx metadata go to the importer; a damaged rnnx file throws in readRnnxInfo.
+    return Model.fromData(readRnnxInfo(proto, source) ? modelDataFromProto(proto, source) : importedModelData(proto, source));
   }
 }
 
-/** Loads an rnnx-written `.onnx` file into a trainable Model (same as `Model.load`). */
+/** Loads an `.onnx` file (rnnx-written or an importable foreign one) into a trainable Model (same as `Model.load`). */
 export function loadModel(path: string): Model {
   return Model.load(path);
 }
 
-/** Rebuilds a trainable Model from `.onnx` bytes written by rnnx (same as `Model.fromOnnx`). */
+/** Rebuilds a trainable Model from `.onnx` bytes, rnnx-written or foreign (same as `Model.fromOnnx`). */
 export function modelFromOnnx(bytes: Uint8Array, source = 'model bytes'): Model {
   return Model.fromOnnx(bytes, source);
 }
 
-/** Rebuilds a trainable Model from an rnnx-written ModelProto (same as `Model.fromProto`). */
+/** Rebuilds a trainable Model from a ModelProto, rnnx-written or foreign (same as `Model.fromProto`). */
 export function modelFromProto(proto: ModelProto, source = 'model'): Model {
   return Model.fromProto(proto, source);
 }
