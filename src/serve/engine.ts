@@ -8,7 +8,6 @@
 // file's spec and weights when the file itself is not already that variant.
 
 import { Worker } from 'node:worker_threads';
-import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -18,6 +17,7 @@ import { directionCount, isRecurrent, outputIsSequence, outputSize, type ModelSp
 import { InferenceModel } from '../runtime/inference.js';
 import type { ProviderName } from '../runtime/providers.js';
 import type { RunRequest, RunResult, Runner, ServeModelInfo } from './types.js';
+import { readBytes } from '../data/files.js';
 
 export type { ProviderName };
 
@@ -95,7 +95,7 @@ function stepFloats(spec: ModelSpec): number {
  */
 export function prepareGraphs(source: string | Uint8Array): PreparedGraphs {
   const name = typeof source === 'string' ? source : 'model bytes';
-  const bytes = typeof source === 'string' ? new Uint8Array(readFileSync(source)) : source;
+  const bytes = typeof source === 'string' ? readBytes(source) : source;
   const proto = parseModelProto(bytes, name);
   const info = readRnnxInfo(proto, name);
   if (!info) {
