@@ -238,6 +238,7 @@ export function describeOnnx(bytes: Uint8Array, file: string): OnnxDescription {
 const fmtShape = (s: TensorInfo['shape']) => (s ? `[${s.map((d) => (d === null ? '?' : d)).join(', ')}]` : '(unknown shape)');
 
 function table(rows: string[][]): string[] {
+  if (rows.length === 0) return ['  (none)'];
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
   return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd());
 }

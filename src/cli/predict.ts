@@ -136,12 +136,13 @@ export default async function predict(argv: Record<string, unknown>): Promise<vo
     // A logarithmic transform needs positive levels in every row the forecast (and backtest) reads.
     const backtestRows = argv.backtest === undefined ? 0 : Number(argv.backtest);
     checkTransformDomain(series, info.transform, series.rows - rowsNeeded(info) - (Number.isInteger(backtestRows) && backtestRows > 0 ? backtestRows : 0));
-    const fc = await recursiveForecast(model, series, info, steps, norms);
+    // The series and the options are checked above: a failure inside the runs is the model file's.
+    const fc = await userInputAsync(modelPath, () => recursiveForecast(model, series, info, steps, norms));
     const O = info.targetColumns.length;
     const rows = Array.from({ length: steps }, (_, s) => [series.rows + s, ...Array.from(fc.subarray(s * O, (s + 1) * O))]);
     const text = csvText(['row', ...info.targetColumns], rows);
     if (argv.backtest !== undefined) {
-      const bt = await backtest(model, series, info, Number(argv.backtest), norms);
+      const bt = await userInputAsync(modelPath, () => backtest(model, series, info, Number(argv.backtest), norms));
       process.stderr.write(`one-step-ahead RMSE over the last ${bt.rows.length} rows: ${rmse(bt.predicted, bt.actual).toPrecision(5)}\n`);
     }
     if (out) {

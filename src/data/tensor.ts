@@ -54,6 +54,11 @@ export function parseNpy(bytes: Uint8Array, file: string): Tensor {
       : descr === '<i4' ? dv.getInt32(p, true)
       : descr === '|i1' ? dv.getInt8(p)
       : dv.getUint8(p);
+    // NaN, ±Infinity, or a float64 beyond float32's range (stored as ±Infinity): no model input or target is that.
+    if (!Number.isFinite(data[i])) {
+      const raw = descr === '<f8' ? dv.getFloat64(p, true) : data[i];
+      throw new UserError(`${file}: element ${i} (${descr}) is ${raw}${Number.isFinite(raw) ? ', outside the float32 range rnnx computes in' : ''}; expected finite numbers`);
+    }
   }
   return { data, dims };
 }
@@ -118,6 +123,8 @@ export function parseJsonTensor(text: string, file: string): Tensor {
     const where = () => `${file}: element [${path.join('][')}]`;
     if (depth === dims.length) {
       if (typeof v !== 'number' || !Number.isFinite(v)) throw new UserError(`${where()}: ${preview(v)} is not a number`);
+      // Stored as float32: a larger magnitude would become ±Infinity silently.
+      if (!Number.isFinite(Math.fround(v))) throw new UserError(`${where()}: ${v} is outside the float32 range (±3.4028234663852886e38)`);
       out.push(v);
       return;
     }

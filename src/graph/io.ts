@@ -85,7 +85,10 @@ export function readRnnxInfo(proto: ModelProto, source = 'model'): RnnxFileInfo 
   if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) {
     throw new Error(`${source}: metadata_props ${META.metadata} must be a JSON object, got ${JSON.stringify(metadata)}`);
   }
-  const exp = parse(META.export) as Partial<ResolvedExportOptions>;
+  const exp = parse(META.export) as Partial<ResolvedExportOptions> | null;
+  if (exp === null || typeof exp !== 'object' || Array.isArray(exp)) {
+    throw new Error(`${source}: metadata_props ${META.export} must be a JSON object, got ${JSON.stringify(exp)}`);
+  }
   return {
     version: required(META.version),
     spec,
