@@ -6,12 +6,13 @@ export type {
 } from './layers/spec.js';
 export { paramLayout } from './layers/params.js';
 export type { ParamLayout, TensorSlot } from './layers/params.js';
-export { Model } from './model/model.js';
-export type { ModelMetadata, Normalization, CreateModelOptions, LayerParams } from './model/model.js';
+export { Model, loadModel, modelFromOnnx, modelFromProto } from './model/model.js';
+export type { CreateModelOptions, LayerParams } from './model/model.js';
+export type { ModelData, ModelMetadata, Normalization } from './model/types.js';
 // ONNX export, save and load (src/graph).
 export { toOnnx, toModelProto, resolveExportOptions, initializerName, rnnxVersion, META as ONNX_METADATA_KEYS } from './graph/export.js';
 export type { ExportOptions, ResolvedExportOptions } from './graph/export.js';
-export { saveModel, loadModel, modelFromOnnx, modelFromProto, parseModelProto, readRnnxInfo, writeFileAtomic } from './graph/io.js';
+export { saveModel, readModelFile, modelDataFromProto, parseModelProto, readRnnxInfo, writeFileAtomic } from './graph/io.js';
 export type { RnnxFileInfo } from './graph/io.js';
 export { GraphBuilder, Value as GraphValue, onnx, DEFAULT_OPSET, IR_VERSION } from './graph/builder.js';
 export * as ops from './graph/ops.js';

@@ -13,7 +13,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseCsv, readNumericTable } from '../src/data/csv.js';
 import { parseJsonTensor, parseNpy } from '../src/data/tensor.js';
 import { isUserError } from '../src/data/errors.js';
-import { modelFromOnnx, parseModelProto, readRnnxInfo } from '../src/graph/io.js';
+import { parseModelProto, readRnnxInfo } from '../src/graph/io.js';
+import { modelFromOnnx } from '../src/model/model.js';
 import { describeOnnx, formatDescription } from '../src/cli/inspect.js';
 import { FUZZ_SEED, damagedBytes, hostileOnnx, isBugError } from './fuzz/mutate.js';
 

@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GraphBuilder, onnx } from '../src/graph/builder.js';
 import { META, toModelProto, toOnnx } from '../src/graph/export.js';
-import { loadModel, modelFromOnnx, parseModelProto, readRnnxInfo, saveModel, writeFileAtomic } from '../src/graph/io.js';
+import { parseModelProto, readRnnxInfo, saveModel, writeFileAtomic } from '../src/graph/io.js';
 import { Rng } from '../src/layers/random.js';
 import { dense, gru, lstm, rnn } from '../src/layers/spec.js';
-import { Model } from '../src/model/model.js';
+import { loadModel, Model, modelFromOnnx } from '../src/model/model.js';
 import { InferenceModel } from '../src/runtime/inference.js';
 import { randomArray, randomizeParams, viewProto, type ProtoView } from './reference/util.js';
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { SequenceDataset } from '../src/data/dataset.js';
 import { toOnnx } from '../src/graph/export.js';
-import { loadModel } from '../src/graph/io.js';
+import { loadModel } from '../src/model/model.js';
 import { Rng } from '../src/layers/random.js';
 import { dense, gru, lstm, rnn, type LayerSpec } from '../src/layers/spec.js';
 import { Model } from '../src/model/model.js';

@@ -5,7 +5,7 @@
 import { dirname, resolve } from 'node:path';
 import { Rng } from '../layers/random.js';
 import type { LayerSpec } from '../layers/spec.js';
-import type { ModelMetadata } from '../model/model.js';
+import type { ModelMetadata } from '../model/types.js';
 import type { SequenceDataset } from '../data/dataset.js';
 import { UserError } from '../data/errors.js';
 import { readText } from '../data/files.js';

@@ -2,7 +2,7 @@
 // prediction is appended to the window that produces the next), one-step-ahead backtests, and
 // the naive baselines a forecaster must beat. Shared by `rnnx predict` and the quickstart.
 
-import type { Normalization } from '../model/model.js';
+import type { Normalization } from '../model/types.js';
 import type { InferenceModel } from '../runtime/inference.js';
 import { denormalizeValue, invertTransform, normalizeValue, transformLag, type Series, type SeriesTransform } from '../data/timeseries.js';
 import { UserError } from '../data/errors.js';

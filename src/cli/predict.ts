@@ -13,7 +13,7 @@ import { userInput, userInputAsync } from './errors.js';
 import { checkWritable, writeOutput } from './output.js';
 import { backtest, forecastInfo, recursiveForecast, rmse, rowsNeeded, type ForecastInfo } from './forecast.js';
 import { linePlot } from './svg.js';
-import type { ModelMetadata, Normalization } from '../model/model.js';
+import type { ModelMetadata, Normalization } from '../model/types.js';
 
 export function parseProviders(s: unknown): ProviderName[] {
   const list = String(s ?? 'cpu').split(',').map((p) => p.trim()).filter(Boolean);

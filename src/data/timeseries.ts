@@ -2,7 +2,7 @@
 // horizon h) and the stateful layout, where row j of each batch continues row j of the
 // previous batch so that a stateful model can carry its state across batches.
 
-import type { Normalization } from '../model/model.js';
+import type { Normalization } from '../model/types.js';
 import type { SequenceDataset } from './dataset.js';
 import { readNumericTable, resolveColumn, type ColumnRef, type NumericTable, type NumericTableOptions } from './csv.js';
 import { UserError } from './errors.js';

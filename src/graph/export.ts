@@ -10,7 +10,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { directionCount, isRecurrent, outputIsSequence, outputSize } from '../layers/spec.js';
-import type { Model } from '../model/model.js';
+import { view } from '../layers/params.js';
+import type { ModelData } from '../model/types.js';
 import { DEFAULT_OPSET, GraphBuilder, onnx, type Dim, type ModelProto, type Value } from './builder.js';
 import * as op from './ops.js';
 
@@ -84,7 +85,7 @@ export function rnnxVersion(): string {
 }
 
 /** The ModelProto of `model` (see the file header for the graph's shape). */
-export function toModelProto(model: Model, options: ExportOptions = {}): ModelProto {
+export function toModelProto(model: ModelData, options: ExportOptions = {}): ModelProto {
   const opts = resolveExportOptions(options);
   const spec = model.spec;
   const g = new GraphBuilder();
@@ -107,14 +108,12 @@ export function toModelProto(model: Model, options: ExportOptions = {}): ModelPr
   const stateOut: { value: Value; name: string; shape: Dim[] }[] = [];
   spec.layers.forEach((layer, i) => {
     if (!isRecurrent(layer)) return;
-    const p = model.layerParams(i);
-    if (p.kind === 'dense') throw new Error(`internal: layer ${i} params are dense, spec says ${layer.kind}`);
     const lp = model.layout.layers[i];
-    if (lp.kind === 'dense') throw new Error('internal: layout does not match spec');
-    const W = g.floatInitializer(initializerName(i, 'W'), p.W, lp.W.dims);
-    const R = g.floatInitializer(initializerName(i, 'R'), p.R, lp.R.dims);
-    const B = g.floatInitializer(initializerName(i, 'B'), p.B, lp.B.dims);
-    const P = p.P && lp.P ? g.floatInitializer(initializerName(i, 'P'), p.P, lp.P.dims) : null;
+    if (lp.kind === 'dense') throw new Error(`internal: layer ${i} layout is dense, spec says ${layer.kind}`);
+    const W = g.floatInitializer(initializerName(i, 'W'), view(model.params, lp.W), lp.W.dims);
+    const R = g.floatInitializer(initializerName(i, 'R'), view(model.params, lp.R), lp.R.dims);
+    const B = g.floatInitializer(initializerName(i, 'B'), view(model.params, lp.B), lp.B.dims);
+    const P = lp.P ? g.floatInitializer(initializerName(i, 'P'), view(model.params, lp.P), lp.P.dims) : null;
     const last = k === recurrent.length - 1;
     const want = { Y: layer.returnSequences, Y_h: !layer.returnSequences || opts.stateful, Y_c: opts.stateful };
     const inputs = { X: seq, W, R, B, sequenceLens: seqLens, initialH: stateIn[k].h };
@@ -151,10 +150,9 @@ export function toModelProto(model: Model, options: ExportOptions = {}): ModelPr
   spec.layers.forEach((layer, i) => {
     if (isRecurrent(layer)) return;
     const lp = model.layout.layers[i];
-    const p = model.layerParams(i);
-    if (lp.kind !== 'dense' || p.kind !== 'dense') throw new Error('internal: layout does not match spec');
-    const W = g.floatInitializer(initializerName(i, 'W'), p.W, lp.W.dims);
-    const b = g.floatInitializer(initializerName(i, 'b'), p.b, lp.b.dims);
+    if (lp.kind !== 'dense') throw new Error('internal: layout does not match spec');
+    const W = g.floatInitializer(initializerName(i, 'W'), view(model.params, lp.W), lp.W.dims);
+    const b = g.floatInitializer(initializerName(i, 'b'), view(model.params, lp.b), lp.b.dims);
     let h = op.add(op.matmul(out!, W), b);
     if (layer.activation === 'relu') h = op.relu(h);
     else if (layer.activation === 'tanh') h = op.tanh(h);
@@ -182,6 +180,6 @@ export function toModelProto(model: Model, options: ExportOptions = {}): ModelPr
 }
 
 /** The serialised `.onnx` bytes of `model`. */
-export function toOnnx(model: Model, options: ExportOptions = {}): Uint8Array {
+export function toOnnx(model: ModelData, options: ExportOptions = {}): Uint8Array {
   return onnx.ModelProto.encode(toModelProto(model, options)).finish();
 }

@@ -4,7 +4,7 @@
 
 import { paramLayout, type TensorSlot } from '../layers/params.js';
 import { normalizeModelSpec, type ModelSpec } from '../layers/spec.js';
-import { Model, type ModelMetadata } from '../model/model.js';
+import type { ModelData, ModelMetadata } from '../model/types.js';
 import { leBytesToFloat32, onnx, type ModelProto } from './builder.js';
 import { initializerName, META, toOnnx, type ExportOptions, type ResolvedExportOptions } from './export.js';
 import { assertFiniteInitializers } from './finite.js';
@@ -97,8 +97,8 @@ export function readRnnxInfo(proto: ModelProto, source = 'model'): RnnxFileInfo 
   };
 }
 
-/** Rebuilds the trainable model from an rnnx-written ModelProto (weights bit-identical). */
-export function modelFromProto(proto: ModelProto, source = 'model'): Model {
+/** The spec, weights (bit-identical) and metadata of an rnnx-written ModelProto, as plain data. */
+export function modelDataFromProto(proto: ModelProto, source = 'model'): ModelData {
   const info = readRnnxInfo(proto, source);
   if (!info) {
     const producer = proto.producerName ? ` (producer_name ${JSON.stringify(proto.producerName)})` : '';
@@ -139,21 +139,16 @@ export function modelFromProto(proto: ModelProto, source = 'model'): Model {
       if (l.P) read(initializerName(i, 'P'), l.P);
     }
   });
-  return Model.fromParams(info.spec, params, info.metadata);
+  return { spec: info.spec, layout, params, metadata: info.metadata };
 }
 
-/** Rebuilds a model from `.onnx` bytes written by rnnx. */
-export function modelFromOnnx(bytes: Uint8Array, source = 'model bytes'): Model {
-  return modelFromProto(parseModelProto(bytes, source), source);
-}
-
-/** Loads an rnnx-written `.onnx` file back into a trainable Model with bit-identical weights. */
-export function loadModel(path: string): Model {
+/** Reads an rnnx-written `.onnx` file as plain model data (`Model.load` wraps it in a Model). */
+export function readModelFile(path: string): ModelData {
   if (typeof path !== 'string' || path === '') throw new Error(`loadModel: path must be a non-empty string, got ${JSON.stringify(path)}`);
-  return modelFromOnnx(readBytes(path), path);
+  return modelDataFromProto(parseModelProto(readBytes(path), path), path);
 }
 
 /** Exports `model` (see toOnnx for the options) and writes it to `path` atomically. */
-export function saveModel(model: Model, path: string, options: ExportOptions = {}): void {
+export function saveModel(model: ModelData, path: string, options: ExportOptions = {}): void {
   writeFileAtomic(path, toOnnx(model, options));
 }

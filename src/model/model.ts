@@ -1,31 +1,20 @@
 // The trainable model: a validated spec plus one flat Float32Array of parameters in ONNX
 // layout (see src/layers/params.ts). Export, training and inference all read these buffers.
 
+// It sits at the top of the model side of the import graph: it may import export, file I/O and
+// training; nothing below it (graph, train, runtime, serve) imports this class as a value.
+
 import { initializeParams } from '../layers/init.js';
 import { paramLayout, view, type ParamLayout } from '../layers/params.js';
 import { toOnnx, type ExportOptions } from '../graph/export.js';
-import { loadModel, saveModel } from '../graph/io.js';
+import { modelDataFromProto, parseModelProto, readModelFile, saveModel } from '../graph/io.js';
+import type { ModelProto } from '../graph/builder.js';
 import type { SequenceDataset } from '../data/dataset.js';
 import { fit, type FitOptions, type History } from '../train/fit.js';
 import { normalizeModelSpec, outputIsSequence, outputSize, type LayerSpec, type ModelSpec } from '../layers/spec.js';
+import type { ModelData, ModelMetadata } from './types.js';
 
-/** Per-feature affine normalisation: x' = (x - mean) / std. */
-export interface Normalization {
-  mean: number[];
-  std: number[];
-}
-
-/** What a model file carries besides weights, so that it can be used from the file alone. */
-export interface ModelMetadata {
-  /** Applied to inputs before the network (the caller's job at inference; stored for it). */
-  inputNormalization?: Normalization;
-  /** Inverse applied to outputs (forecasters trained on normalised targets). */
-  targetNormalization?: Normalization;
-  /** Char-level models: index → character. */
-  vocabulary?: string[];
-  /** Free-form string pairs kept in the file (task, data source, training figures...). */
-  extra?: Record<string, string>;
-}
+export type { ModelData, ModelMetadata, Normalization } from './types.js';
 
 export interface CreateModelOptions {
   /** Seed for reproducible initialisation. Default 1. */
@@ -38,7 +27,7 @@ export type LayerParams =
   | { kind: 'rnn' | 'lstm' | 'gru'; W: Float32Array; R: Float32Array; B: Float32Array; P: Float32Array | null }
   | { kind: 'dense'; W: Float32Array; b: Float32Array };
 
-export class Model {
+export class Model implements ModelData {
   readonly spec: ModelSpec;
   readonly layout: ParamLayout;
   /** Every parameter, in the order of `layout`. Training updates it in place. */
@@ -118,13 +107,43 @@ export class Model {
     saveModel(this, path, options);
   }
 
-  /** Loads an rnnx-written `.onnx` file back into a trainable model with bit-identical weights. */
   /** Trains in place with the native fused step (see src/train/fit.ts for every option). */
   fit(data: SequenceDataset, options: FitOptions = {}): Promise<History> {
     return fit(this, data, options);
   }
 
-  static load(path: string): Model {
-    return loadModel(path);
+  /** Wraps plain model data (weights copied), e.g. what graph/io reads from a file. */
+  static fromData(data: Pick<ModelData, 'spec' | 'params' | 'metadata'>): Model {
+    return Model.fromParams(data.spec, data.params, data.metadata);
   }
+
+  /** Loads an rnnx-written `.onnx` file back into a trainable model with bit-identical weights. */
+  static load(path: string): Model {
+    return Model.fromData(readModelFile(path));
+  }
+
+  /** Rebuilds a trainable model from `.onnx` bytes written by rnnx. */
+  static fromOnnx(bytes: Uint8Array, source = 'model bytes'): Model {
+    return Model.fromData(modelDataFromProto(parseModelProto(bytes, source), source));
+  }
+
+  /** Rebuilds a trainable model from a decoded rnnx-written ModelProto. */
+  static fromProto(proto: ModelProto, source = 'model'): Model {
+    return Model.fromData(modelDataFromProto(proto, source));
+  }
+}
+
+/** Loads an rnnx-written `.onnx` file into a trainable Model (same as `Model.load`). */
+export function loadModel(path: string): Model {
+  return Model.load(path);
+}
+
+/** Rebuilds a trainable Model from `.onnx` bytes written by rnnx (same as `Model.fromOnnx`). */
+export function modelFromOnnx(bytes: Uint8Array, source = 'model bytes'): Model {
+  return Model.fromOnnx(bytes, source);
+}
+
+/** Rebuilds a trainable Model from an rnnx-written ModelProto (same as `Model.fromProto`). */
+export function modelFromProto(proto: ModelProto, source = 'model'): Model {
+  return Model.fromProto(proto, source);
 }

@@ -9,7 +9,7 @@ import { int64ToNumber, parseModelProto, readRnnxInfo, type RnnxFileInfo } from 
 import { assertFiniteInitializers } from '../graph/finite.js';
 import { readBytesAsync } from '../data/files.js';
 import type { ModelSpec } from '../layers/spec.js';
-import type { ModelMetadata } from '../model/model.js';
+import type { ModelMetadata } from '../model/types.js';
 import {
   chooseProvider, DEFAULT_PROVIDERS, probeBackends, recurrentNodes,
   type ProviderFallback, type ProviderName,

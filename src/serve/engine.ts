@@ -12,7 +12,7 @@ import * as ort from 'onnxruntime-node';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { toOnnx } from '../graph/export.js';
-import { modelFromProto, parseModelProto, readRnnxInfo } from '../graph/io.js';
+import { modelDataFromProto, parseModelProto, readRnnxInfo } from '../graph/io.js';
 import { directionCount, isRecurrent, outputIsSequence, outputSize, type ModelSpec } from '../layers/spec.js';
 import { InferenceModel } from '../runtime/inference.js';
 import type { ProviderName } from '../runtime/providers.js';
@@ -124,8 +124,8 @@ export function prepareGraphs(source: string | Uint8Array): PreparedGraphs {
     };
   }
   const { spec, exportOptions } = info;
-  let model: ReturnType<typeof modelFromProto> | null = null;
-  const rebuilt = () => (model ??= modelFromProto(proto, name));
+  let model: ReturnType<typeof modelDataFromProto> | null = null;
+  const rebuilt = () => (model ??= modelDataFromProto(proto, name));
   const predictBytes = exportOptions.sequenceLens && !exportOptions.stateful ? bytes : toOnnx(rebuilt(), { sequenceLens: true, opset: exportOptions.opset });
   const predict = { bytes: predictBytes, info: serveInfo(spec, { sequenceLens: true, stateful: false }) };
   const streamInfo = serveInfo(spec, { sequenceLens: true, stateful: true });
