@@ -43,6 +43,16 @@ const MODEL = 'tests/fixtures/pytorch_lstm.onnx';
 /** An rnnx-written model (export rebuilds from rnnx's metadata). */
 const RNNX_MODEL = 'models/airline/airline.onnx';
 
+/** writeFileAtomic with umask 022, as most shells have it. */
+function writeAtomicUnderUmask(f: string) {
+  const old = process.umask(0o022);
+  try {
+    writeFileAtomic(f, Uint8Array.of(4));
+  } finally {
+    process.umask(old);
+  }
+}
+
 describe('writing to each kind of target', () => {
   it('a regular file is replaced atomically and keeps its permissions', () => {
     const f = join(dir, 'plain.bin');
@@ -51,6 +61,10 @@ describe('writing to each kind of target', () => {
     writeFileAtomic(f, Uint8Array.of(1, 2, 3));
     expect(Array.from(readFileSync(f))).toEqual([1, 2, 3]);
     expect(statSync(f).mode & 0o777).toBe(0o600);
+    // Exactly, whatever the umask would make of a new file.
+    chmodSync(f, 0o666);
+    writeAtomicUnderUmask(f);
+    expect(statSync(f).mode & 0o777).toBe(0o666);
     expect(readdirSync(dir).filter((n) => n.includes('plain.bin'))).toEqual(['plain.bin']);
   });
 

@@ -3,7 +3,7 @@
 // one-line UserErrors naming the path.
 
 import {
-  closeSync, fstatSync, fsyncSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, renameSync,
+  closeSync, fchmodSync, fstatSync, fsyncSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, renameSync,
   statSync, unlinkSync, accessSync, constants as fsConstants, writeSync, type Stats,
 } from 'node:fs';
 import { open as openAsync } from 'node:fs/promises';
@@ -265,7 +265,10 @@ export function writeFileAtomic(path: string, bytes: Uint8Array): void {
     const dir = dirname(target);
     cleanStaleTemps(dir);
     tmp = tempPathFor(target);
-    fd = openSync(tmp, 'wx', st ? st.mode & 0o7777 : 0o644);
+    fd = openSync(tmp, 'wx', 0o644);
+    // The replacement keeps the old file's permissions exactly (open's mode is cut by the umask);
+    // never its set-user/group-id bits.
+    if (st) fchmodSync(fd, st.mode & 0o777);
     writeAll(fd, bytes);
     fsyncSync(fd);
     closeSync(fd);
