@@ -14,7 +14,7 @@ import { loadModel, Model, modelFromOnnx } from '../src/model/model.js';
 import { InferenceModel } from '../src/runtime/inference.js';
 import { parseJsonTensor, parseNpy } from '../src/data/tensor.js';
 import { UserError } from '../src/data/errors.js';
-import { describeOnnx } from '../src/cli/inspect.js';
+import { describeOnnx, formatDescription } from '../src/cli/inspect.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rnnx-readers-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -119,6 +119,16 @@ describe('non-finite weights are refused, naming the tensor and the count', () =
 });
 
 describe('corrupted files and data: exit 1, one line naming file and field', () => {
+  it("inspect on a graph cut down to no inputs and no outputs (was: Cannot read properties of undefined (reading 'map'))", () => {
+    const bytes = readFileSync(edited(AIRLINE, 'no-io.onnx', (p) => {
+      p.graph!.input = [];
+      p.graph!.output = [];
+    }));
+    const text = formatDescription(describeOnnx(bytes, 'no-io.onnx'));
+    expect(text).toMatch(/inputs:\n {2}\(none\)\noutputs:\n {2}\(none\)\n/);
+    expect(text).toContain('LSTM');
+  });
+
   it('forecast metadata that is not JSON', () => {
     const f = edited(AIRLINE, 'bad-extra.onnx', (p) => editMetadata(p, (m) => (m.extra.inputColumns = '["Passengers"')));
     expectUserError(rnnx(['predict', f, '--input', AIRLINE_CSV]), `${f}: metadata_props rnnx.metadata extra`);
