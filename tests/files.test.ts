@@ -4,7 +4,7 @@
 // or oversized files. Devices are made with mknod in a temp folder (root only), never in /dev.
 import { spawn, spawnSync } from 'node:child_process';
 import {
-  chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync,
+  chmodSync, closeSync, existsSync, openSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync,
   statSync, symlinkSync, utimesSync, writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -148,6 +148,29 @@ describe('writing to each kind of target', () => {
     const viaFile = join(cwd, 'again.onnx');
     expect(rnnx(['export', resolve(RNNX_MODEL), viaFile]).code).toBe(0);
     expect(Buffer.compare(r.stdout, readFileSync(viaFile))).toBe(0);
+  });
+
+  it('/dev/stdout, /dev/fd/1: written through the descriptor, to a pipe or a file opened for appending; /dev/stdout stays a link', () => {
+    const cwd = mkdtempSync(join(dir, 'devstdout-'));
+    const before = lstatSync('/dev/stdout');
+    const script = join(cwd, 'w.mts');
+    writeFileSync(script, `import { writeFileAtomic } from ${JSON.stringify(pathToFileURL(resolve('src/data/files.ts')).href)};\nwriteFileAtomic(process.argv[2], new TextEncoder().encode('hello\\n'));\n`);
+    for (const target of ['/dev/stdout', '/dev/fd/1']) {
+      const piped = spawnSync(process.execPath, ['--import', TSX, script, target], { cwd, encoding: 'utf8' });
+      expect(piped.stderr).toBe('');
+      expect(piped.stdout).toBe('hello\n');
+      // `>> log.txt`: the bytes are appended, the file keeps what it had.
+      const log = join(cwd, 'log.txt');
+      writeFileSync(log, 'HEAD\n');
+      const fd = openSync(log, 'a');
+      const appended = spawnSync(process.execPath, ['--import', TSX, script, target], { cwd, stdio: ['ignore', fd, 'pipe'], encoding: 'utf8' });
+      closeSync(fd);
+      expect(appended.stderr).toBe('');
+      expect(readFileSync(log, 'utf8')).toBe('HEAD\nhello\n');
+    }
+    const after = lstatSync('/dev/stdout');
+    expect([after.ino, after.mode]).toEqual([before.ino, before.mode]);
+    expect(readdirSync(cwd).sort()).toEqual(['log.txt', 'w.mts']);
   });
 
   it('a directory, a socket-like non-file: refused by name', () => {

@@ -183,6 +183,18 @@ export function cleanStaleTemps(dir: string): void {
   }
 }
 
+/**
+ * The open file descriptor a path names: `-` and /dev/stdout are 1, /dev/stderr 2, /dev/fd/N and
+ * /proc/self/fd/N are N. Such a path is written through the descriptor the process already
+ * holds, so output redirected by the shell (`>`, `>>`, a pipe) lands where the shell sent it.
+ */
+function descriptorOf(path: string): number | null {
+  if (path === '-' || path === '/dev/stdout') return 1;
+  if (path === '/dev/stderr') return 2;
+  const m = /^\/(?:dev|proc\/self)\/fd\/(\d+)$/.exec(path);
+  return m ? Number(m[1]) : null;
+}
+
 /** Where a write to `path` really goes: symlinks followed (the link stays a link), and what is there. */
 function resolveTarget(path: string): { target: string; st: Stats | null } {
   let p = path;
@@ -227,7 +239,7 @@ function fsyncDir(dir: string): void {
 
 /**
  * Writes `bytes` to `path` the way each kind of target needs:
- * - `-`: standard output;
+ * - `-` (standard output), /dev/stdout, /dev/stderr, /dev/fd/N: through that open descriptor;
  * - a regular file or nothing yet: atomically, through a temporary file in the same directory
  *   that is written, fsynced and renamed over the target (readers see the old file or the new
  *   one, never a partial one; the old file's permissions are kept);
@@ -241,11 +253,12 @@ function fsyncDir(dir: string): void {
 export function writeFileAtomic(path: string, bytes: Uint8Array): void {
   if (typeof path !== 'string' || path === '') throw new UserError(`path must be a non-empty string, got ${JSON.stringify(path)}`);
   if (!(bytes instanceof Uint8Array)) throw new UserError(`${path}: data to write must be a Uint8Array, got ${typeof bytes}`);
-  if (path === '-') {
+  const fdOut = descriptorOf(path);
+  if (fdOut !== null) {
     try {
-      writeAll(1, bytes);
+      writeAll(fdOut, bytes);
     } catch (e) {
-      throw describeFsError('standard output', e, 'write');
+      throw describeFsError(path === '-' ? 'standard output' : path, e, 'write');
     }
     return;
   }
@@ -300,8 +313,12 @@ export function writeFileAtomic(path: string, bytes: Uint8Array): void {
  * not after training). Leaves nothing behind; never opens a FIFO (that would block).
  */
 export function checkWritablePath(path: string): void {
-  if (path === '-') return;
   try {
+    const fdOut = descriptorOf(path);
+    if (fdOut !== null) {
+      fstatSync(fdOut); // EBADF when the descriptor is not open
+      return;
+    }
     const { target, st } = resolveTarget(path);
     if (st && (st.isCharacterDevice() || st.isFIFO())) {
       accessSync(target, fsConstants.W_OK);
