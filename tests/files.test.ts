@@ -241,6 +241,7 @@ describe('reading: regular files only, bounded', () => {
     ['predict --input', (dev: string) => ['predict', MODEL, '--input', dev]],
     ['predict MODEL', (dev: string) => ['predict', dev, '--input', 'tests/fixtures/pytorch_lstm_x.npy']],
     ['export', (dev: string) => ['export', dev, join(dir, 'never.onnx')]],
+    ['serve', (dev: string) => ['serve', dev, '--host', '127.0.0.1', '--port', '0']],
   ])('rnnx %s on an endless character device: exit 1 in a moment, one line naming it', (label, args) => {
     const tag = label.replace(/\W/g, '');
     const zero = isRoot ? mknodChar(`zero-${tag}`, 5) : '/dev/zero';
