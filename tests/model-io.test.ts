@@ -118,7 +118,7 @@ describe('bad files', () => {
     const empty = join(dir, 'empty.onnx');
     writeFileSync(empty, '');
     expect(() => loadModel(empty)).toThrow(/empty\.onnx is not an ONNX model: it is empty/);
-    expect(() => loadModel(join(dir, 'nope.onnx'))).toThrow(/loadModel: cannot read .*nope\.onnx/);
+    expect(() => loadModel(join(dir, 'nope.onnx'))).toThrow(/nope\.onnx: cannot read: no such file or directory/);
   });
 
   it('a truncated file, cut anywhere', () => {
@@ -191,14 +191,14 @@ describe('bad files', () => {
 describe('a failed save leaves nothing behind', () => {
   it('into a directory that does not exist', () => {
     const f = join(dir, 'no', 'such', 'dir', 'm.onnx');
-    expect(() => richModel().save(f)).toThrow(/cannot write .*no\/such\/dir\/m\.onnx: ENOENT/);
+    expect(() => richModel().save(f)).toThrow(/no\/such\/dir\/m\.onnx: cannot write: no such file or directory/);
     expect(existsSync(join(dir, 'no'))).toBe(false);
   });
 
   it('when the rename fails (the target is a directory): the temporary file is removed', () => {
     const sub = join(dir, 'renamefail');
     mkdirSync(join(sub, 'm.onnx'), { recursive: true });
-    expect(() => saveModel(richModel(), join(sub, 'm.onnx'))).toThrow(/cannot write .*m\.onnx: (EISDIR|EEXIST|ENOTEMPTY|EPERM)/);
+    expect(() => saveModel(richModel(), join(sub, 'm.onnx'))).toThrow(/m\.onnx: cannot write: it is a directory/);
     expect(readdirSync(sub)).toEqual(['m.onnx']);
   });
 
@@ -208,7 +208,7 @@ describe('a failed save leaves nothing behind', () => {
     mkdirSync(sub);
     writeFileAtomic(join(sub, 'm.onnx'), Uint8Array.of(1, 2, 3));
     chmodSync(sub, 0o555);
-    expect(() => writeFileAtomic(join(sub, 'm.onnx'), Uint8Array.of(4))).toThrow(/cannot write .*m\.onnx: EACCES/);
+    expect(() => writeFileAtomic(join(sub, 'm.onnx'), Uint8Array.of(4))).toThrow(/m\.onnx: cannot write: permission denied/);
     expect(Array.from(readFileSync(join(sub, 'm.onnx')))).toEqual([1, 2, 3]);
     expect(readdirSync(sub)).toEqual(['m.onnx']);
   });

@@ -8,16 +8,21 @@ import { SERVE_FLAGS } from '../serve/flags.js';
 
 type Handler = (argv: Record<string, unknown>) => Promise<void> | void;
 
+/** Stands in for `-` while yargs parses (a NUL cannot come from a shell). */
+const STDIO = '\0-';
+
 /** Runs the CLI on `args` and returns the exit code (0 ok, 1 user error, 2 internal error). */
 export async function runCli(args: string[]): Promise<number> {
   const verbose = args.includes('--verbose');
   let handlerStarted = false;
   const wrap = (load: () => Promise<{ default: Handler } | Handler>) => async (argv: Record<string, unknown>) => {
     handlerStarted = true;
+    for (const [k, v] of Object.entries(argv)) if (v === STDIO) argv[k] = '-';
     const mod = await load();
     await (typeof mod === 'function' ? mod : mod.default)(argv);
   };
-  const parser = buildParser(yargs(modelFlagAsPositional(args)), wrap);
+  // yargs reads a lone `-` positional as an empty flag; it means standard output (or input).
+  const parser = buildParser(yargs(modelFlagAsPositional(args).map((a) => (a === '-' ? STDIO : a))), wrap);
   try {
     await parser.parseAsync();
     return EXIT_OK;

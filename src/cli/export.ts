@@ -36,5 +36,5 @@ export default function exportCommand(argv: Record<string, unknown>): void {
   const options = { stateful: Boolean(argv.stateful), sequenceLens: Boolean(argv['sequence-lens']), opset: Number(argv.opset ?? 14) };
   const bytes = userInput('export options', () => toOnnx(model, options));
   writeOutput(out, bytes);
-  process.stderr.write(`wrote ${out} (${bytes.length} bytes; stateful ${options.stateful}, sequence_lens ${options.sequenceLens}, opset ${options.opset})\n`);
+  process.stderr.write(`wrote ${out === '-' ? 'standard output' : out} (${bytes.length} bytes; stateful ${options.stateful}, sequence_lens ${options.sequenceLens}, opset ${options.opset})\n`);
 }

@@ -8,6 +8,7 @@ import type { onnx as OnnxTypes } from 'onnx-proto';
 import { UserError } from '../data/errors.js';
 import { checkOnnxImport, describeStateInputs } from '../graph/import.js';
 import type { ModelSpec } from '../layers/spec.js';
+import { describeNonFinite, nonFiniteInitializers, type NonFiniteTensor } from '../graph/finite.js';
 
 export interface TensorInfo {
   name: string;
@@ -52,6 +53,8 @@ export interface OnnxDescription {
   parameters: number;
   parameterBytes: number;
   opCounts: Record<string, number>;
+  /** Initializers holding NaN or ±Infinity (such a model gives wrong outputs; inspect exits 1). */
+  nonFinite: NonFiniteTensor[];
   metadata: Record<string, string>;
   /** Parsed rnnx.* metadata when the file was written by rnnx. */
   rnnx?: { version?: string; spec?: unknown; metadata?: unknown; export?: unknown };
@@ -256,6 +259,7 @@ export function describeOnnx(bytes: Uint8Array, file: string): OnnxDescription {
     parameters,
     parameterBytes,
     opCounts,
+    nonFinite: nonFiniteInitializers(graph),
     metadata,
     training: trainingInfo(model, file, Object.keys(metadata).some((k) => k.startsWith('rnnx.'))),
   };
@@ -276,6 +280,7 @@ export function describeOnnx(bytes: Uint8Array, file: string): OnnxDescription {
 const fmtShape = (s: TensorInfo['shape']) => (s ? `[${s.map((d) => (d === null ? '?' : d)).join(', ')}]` : '(unknown shape)');
 
 function table(rows: string[][]): string[] {
+  if (rows.length === 0) return ['  (none)'];
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
   return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd());
 }
@@ -320,6 +325,7 @@ export function formatDescription(d: OnnxDescription): string {
     out.push(...table(rows));
   }
   out.push(`parameters: ${d.parameters} (${humanBytes(d.parameterBytes)})`);
+  if (d.nonFinite.length) out.push(`NON-FINITE WEIGHTS: ${describeNonFinite(d.nonFinite)}; the model gives wrong outputs`);
   out.push(`operators: ${Object.entries(d.opCounts).map(([k, v]) => `${k}×${v}`).join(' ')}`);
   const t = d.training;
   if (t.via === 'rnnx') out.push('training: trainable (an rnnx file: Model.load, rnnx train with "model": {"from": FILE})');
@@ -329,16 +335,18 @@ export function formatDescription(d: OnnxDescription): string {
   } else out.push(`training: not importable: node ${JSON.stringify(t.node)} (${t.opType}) stops it: ${t.reason}`);
   const meta = Object.entries(d.metadata);
   if (d.rnnx) {
-    const m = (d.rnnx.metadata ?? {}) as Record<string, unknown>;
+    const m = (d.rnnx.metadata !== null && typeof d.rnnx.metadata === 'object' ? d.rnnx.metadata : {}) as Record<string, unknown>;
     out.push(`rnnx: version ${d.rnnx.version ?? '?'}; export ${JSON.stringify(d.rnnx.export ?? {})}`);
+    // The metadata is whatever the file holds: print what is there without trusting its types.
+    const list = (v: unknown) => (Array.isArray(v) ? v.map((x) => (typeof x === 'number' ? String(+x.toPrecision(6)) : JSON.stringify(x))).join(', ') : '');
     const norm = (label: string, n: unknown) => {
-      const v = n as { mean?: number[]; std?: number[] } | undefined;
-      if (v?.mean) out.push(`  ${label}: mean [${v.mean.map((x) => +x.toPrecision(6)).join(', ')}], std [${(v.std ?? []).map((x) => +x.toPrecision(6)).join(', ')}]`);
+      const v = n as { mean?: unknown; std?: unknown } | null | undefined;
+      if (v && typeof v === 'object' && v.mean !== undefined) out.push(`  ${label}: mean [${list(v.mean)}], std [${list(v.std)}]`);
     };
     norm('input normalisation', m.inputNormalization);
     norm('target normalisation', m.targetNormalization);
-    if (Array.isArray(m.vocabulary)) out.push(`  vocabulary: ${m.vocabulary.length} characters ${JSON.stringify((m.vocabulary as string[]).join('').slice(0, 60))}`);
-    if (m.extra && typeof m.extra === 'object') for (const [k, v] of Object.entries(m.extra as Record<string, string>)) out.push(`  ${k}: ${v}`);
+    if (Array.isArray(m.vocabulary)) out.push(`  vocabulary: ${m.vocabulary.length} characters ${JSON.stringify(m.vocabulary.map(String).join('').slice(0, 60))}`);
+    if (m.extra && typeof m.extra === 'object') for (const [k, v] of Object.entries(m.extra as Record<string, unknown>)) out.push(`  ${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`);
   } else if (meta.length) {
     out.push('metadata:');
     for (const [k, v] of meta) out.push(`  ${k} = ${v.length > 200 ? v.slice(0, 200) + '…' : v}`);

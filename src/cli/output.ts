@@ -1,11 +1,11 @@
-// Writing the CLI's outputs: every file goes through a temporary name and a rename (the
-// graph module's writeFileAtomic), so a failed or interrupted command leaves no partial file.
-// Output paths are checked before long work starts, so a typo fails in a second, not after training.
+// Writing the CLI's outputs through data/files.ts's writeFileAtomic: regular files through a
+// temporary name and a rename (a failed or interrupted command leaves no partial file), devices
+// and FIFOs in place, `-` to standard output. Output paths are checked before long work starts,
+// so a typo fails in a second, not after training.
 
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { writeFileAtomic } from '../graph/io.js';
-import { describeFsError } from '../data/files.js';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { checkWritablePath, describeFsError, writeFileAtomic } from '../data/files.js';
 import { UserError } from '../data/errors.js';
 
 /** mkdir -p; EEXIST from it means a component of the path is a file. */
@@ -18,16 +18,11 @@ function makeParent(path: string): void {
   }
 }
 
+/** Writes a CLI output: `-` is standard output, missing parent folders are created. */
 export function writeOutput(path: string, data: string | Uint8Array): void {
   const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
-  makeParent(path);
-  try {
-    writeFileAtomic(path, bytes);
-  } catch (e) {
-    const cause = (e as Error).cause ?? e;
-    const code = (e as NodeJS.ErrnoException).code ?? /\b(E[A-Z]+)\b/.exec((e as Error).message)?.[1];
-    throw describeFsError(path, code ? Object.assign(new Error((e as Error).message), { code }) : cause, 'write');
-  }
+  if (path !== '-') makeParent(path);
+  writeFileAtomic(path, bytes);
 }
 
 /**
@@ -43,19 +38,8 @@ export function formatTable(rows: readonly (readonly string[])[], align: (column
 /** Throws a UserError now if `path` could not be written later. Leaves nothing behind. */
 export function checkWritable(path: string): void {
   if (path === '-') return;
-  const probe = join(dirname(path), `.${basename(path)}.${process.pid}.probe`);
   makeParent(path);
-  try {
-    writeFileSync(probe, '');
-  } catch (e) {
-    throw describeFsError(path, e, 'write');
-  } finally {
-    try {
-      rmSync(probe, { force: true });
-    } catch {
-      // nothing was created (the parent is not a directory)
-    }
-  }
+  checkWritablePath(path);
 }
 
 export { UserError };

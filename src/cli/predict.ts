@@ -7,13 +7,13 @@ import { InferenceModel } from '../runtime/inference.js';
 import type { ProviderName } from '../runtime/providers.js';
 import { loadCsvSeries } from '../data/timeseries.js';
 import { loadTensor, encodeNpy, tensorToNested, type Tensor } from '../data/tensor.js';
-import { denormalizeValue, normalizeValue } from '../data/timeseries.js';
+import { checkTransformDomain, denormalizeValue, normalizeValue, SERIES_TRANSFORMS } from '../data/timeseries.js';
 import { UserError } from '../data/errors.js';
-import { userInputAsync } from './errors.js';
+import { userInput, userInputAsync } from './errors.js';
 import { checkWritable, writeOutput } from './output.js';
-import { backtest, forecastInfo, recursiveForecast, rmse } from './forecast.js';
+import { backtest, forecastInfo, recursiveForecast, rmse, rowsNeeded, type ForecastInfo } from './forecast.js';
 import { linePlot } from './svg.js';
-import type { ModelMetadata } from '../model/types.js';
+import type { ModelMetadata, Normalization } from '../model/types.js';
 
 export function parseProviders(s: unknown): ProviderName[] {
   const list = String(s ?? 'cpu').split(',').map((p) => p.trim()).filter(Boolean);
@@ -27,6 +27,38 @@ export async function openModel(path: string, providers: ProviderName[], threads
 
 function csvText(header: string[], rows: ArrayLike<number | string>[]): string {
   return [header.join(','), ...rows.map((r) => Array.from(r, (v) => (typeof v === 'number' ? +v.toPrecision(7) : v)).join(','))].join('\n') + '\n';
+}
+
+/**
+ * The forecast settings a file's metadata carries, checked: a corrupted or hand-edited file is
+ * a user error naming the file and the field, not a crash deep inside the forecast.
+ */
+function readForecastInfo(meta: ModelMetadata | null, modelPath: string): ForecastInfo | null {
+  const where = `${modelPath}: metadata_props rnnx.metadata extra`;
+  const info = userInput(where, () => forecastInfo(meta?.extra));
+  if (!info) return null;
+  const names = (field: string, v: unknown) => {
+    if (!Array.isArray(v) || v.length === 0 || !v.every((c) => typeof c === 'string')) {
+      throw new UserError(`${where}.${field} must be a non-empty JSON array of column names, got ${JSON.stringify(v)}`);
+    }
+  };
+  names('inputColumns', info.inputColumns);
+  names('targetColumns', info.targetColumns);
+  for (const field of ['window', 'horizon'] as const) {
+    if (!Number.isInteger(info[field]) || info[field] <= 0) throw new UserError(`${where}.${field} must be a positive integer, got ${JSON.stringify(meta?.extra?.[field])}`);
+  }
+  if (!SERIES_TRANSFORMS.includes(info.transform)) throw new UserError(`${where}.transform must be one of ${SERIES_TRANSFORMS.join(', ')}, got ${JSON.stringify(info.transform)}`);
+  return info;
+}
+
+/** Normalisation statistics from a file's metadata, checked against the feature count they apply to. */
+function checkNormalization(n: Normalization | undefined, features: number | null, field: string, modelPath: string): void {
+  if (n === undefined) return;
+  const where = `${modelPath}: metadata_props rnnx.metadata ${field}`;
+  const ok = (v: unknown) => Array.isArray(v) && (features === null || v.length === features) && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+  if (n === null || typeof n !== 'object' || !ok(n.mean) || !ok(n.std) || n.mean.length !== n.std.length || n.std.some((x) => x === 0)) {
+    throw new UserError(`${where} must be { mean, std }: arrays of ${features ?? 'equal numbers of'} finite numbers (std non-zero), got ${JSON.stringify(n).slice(0, 120)}`);
+  }
 }
 
 /** Writes a tensor to `out` (.npy/.json/.csv) or stdout (JSON). */
@@ -80,7 +112,9 @@ export default async function predict(argv: Record<string, unknown>): Promise<vo
     const meta = model.metadata;
     const raw = Boolean(argv.raw);
     const ext = extname(input).toLowerCase();
-    const info = forecastInfo(meta?.extra);
+    const info = readForecastInfo(meta, modelPath);
+    checkNormalization(meta?.inputNormalization, model.inputSize, 'inputNormalization', modelPath);
+    checkNormalization(meta?.targetNormalization, null, 'targetNormalization', modelPath);
     if (ext !== '.csv') {
       await predictTensor(model, loadTensor(input), input, meta, raw, out);
       return;
@@ -99,12 +133,16 @@ export default async function predict(argv: Record<string, unknown>): Promise<vo
     const norms = raw ? {} : { input: meta?.inputNormalization, target: meta?.targetNormalization };
     const steps = argv.steps === undefined ? info.horizon : Number(argv.steps);
     if (!Number.isInteger(steps) || steps <= 0) throw new UserError(`--steps must be a positive integer, got ${argv.steps}`);
-    const fc = await recursiveForecast(model, series, info, steps, norms);
+    // A logarithmic transform needs positive levels in every row the forecast (and backtest) reads.
+    const backtestRows = argv.backtest === undefined ? 0 : Number(argv.backtest);
+    checkTransformDomain(series, info.transform, series.rows - rowsNeeded(info) - (Number.isInteger(backtestRows) && backtestRows > 0 ? backtestRows : 0));
+    // The series and the options are checked above: a failure inside the runs is the model file's.
+    const fc = await userInputAsync(modelPath, () => recursiveForecast(model, series, info, steps, norms));
     const O = info.targetColumns.length;
     const rows = Array.from({ length: steps }, (_, s) => [series.rows + s, ...Array.from(fc.subarray(s * O, (s + 1) * O))]);
     let text = csvText(['row', ...info.targetColumns], rows);
     if (argv.backtest !== undefined) {
-      const bt = await backtest(model, series, info, Number(argv.backtest), norms);
+      const bt = await userInputAsync(modelPath, () => backtest(model, series, info, Number(argv.backtest), norms));
       process.stderr.write(`one-step-ahead RMSE over the last ${bt.rows.length} rows: ${rmse(bt.predicted, bt.actual).toPrecision(5)}\n`);
       // Backtest rows (row, actual, one-step-ahead prediction) first, then the forecast past the end.
       const more = info.targetColumns.slice(1).map((c) => `predicted ${c}`);

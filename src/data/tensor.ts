@@ -14,6 +14,7 @@ const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 export function parseNpy(bytes: Uint8Array, file: string): Tensor {
   if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) throw new UserError(`${file}: not a NumPy .npy file (bad magic bytes)`);
   const major = bytes[6];
+  if (major < 1 || major > 3) throw new UserError(`${file}: .npy format version ${major}.${bytes[7]} is not supported; expected 1.0, 2.0 or 3.0`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerStart = major === 1 ? 10 : 12;
   if (bytes.length < headerStart) throw new UserError(`${file}: truncated: the file ends inside the .npy preamble (${bytes.length} bytes)`);
@@ -25,27 +26,61 @@ export function parseNpy(bytes: Uint8Array, file: string): Tensor {
   const descr = /'descr'\s*:\s*'([^']*)'/.exec(header)?.[1];
   const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header)?.[1];
   const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (!descr || !fortran || shapeText === undefined) throw new UserError(`${file}: malformed .npy header ${JSON.stringify(header.trim())}`);
+  if (!descr || !fortran || shapeText === undefined) throw new UserError(`${file}: malformed .npy header ${JSON.stringify(header.trim().slice(0, 200))}: expected the fields descr, fortran_order and shape`);
   if (fortran === 'True') throw new UserError(`${file}: fortran_order arrays are not supported; save with C order (np.ascontiguousarray)`);
-  const dims = shapeText.split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
+  const dims = parseNpyShape(shapeText, file);
   const n = dims.reduce((a, b) => a * b, 1);
   const offset = headerStart + headerLen;
   const kinds: Record<string, number> = { '<f4': 4, '<f8': 8, '<i4': 4, '|i1': 1, '|u1': 1, '<i8': 8 };
   const size = kinds[descr];
-  if (!size) throw new UserError(`${file}: dtype ${JSON.stringify(descr)} is not supported; expected little-endian float32 (<f4), float64 (<f8) or int32 (<i4)`);
+  if (!size) throw new UserError(`${file}: dtype ${JSON.stringify(descr)} is not supported; expected little-endian float32 (<f4), float64 (<f8), int32 (<i4), int64 (<i8), int8 (|i1) or uint8 (|u1)`);
   if (bytes.length - offset < n * size) throw new UserError(`${file}: truncated: shape (${dims.join(', ')}) of ${descr} needs ${n * size} bytes of data, the file has ${bytes.length - offset}`);
-  const data = descr === '<i4' || descr === '<i8' ? new Int32Array(n) : new Float32Array(n);
+  const ints = descr === '<i4' || descr === '<i8';
+  const data = ints ? new Int32Array(n) : new Float32Array(n);
   for (let i = 0; i < n; i++) {
     const p = offset + i * size;
+    if (descr === '<i8') {
+      // Int32Array would wrap 2^31 to -2^31 silently.
+      const v = dv.getBigInt64(p, true);
+      if (v < INT32_MIN || v > INT32_MAX) {
+        throw new UserError(`${file}: element ${i} (<i8) is ${v}, outside the int32 range [-2147483648, 2147483647] rnnx reads`);
+      }
+      data[i] = Number(v);
+      continue;
+    }
     data[i] =
       descr === '<f4' ? dv.getFloat32(p, true)
       : descr === '<f8' ? dv.getFloat64(p, true)
       : descr === '<i4' ? dv.getInt32(p, true)
-      : descr === '<i8' ? Number(dv.getBigInt64(p, true))
       : descr === '|i1' ? dv.getInt8(p)
       : dv.getUint8(p);
+    // NaN, ±Infinity, or a float64 beyond float32's range (stored as ±Infinity): no model input or target is that.
+    if (!Number.isFinite(data[i])) {
+      const raw = descr === '<f8' ? dv.getFloat64(p, true) : data[i];
+      throw new UserError(`${file}: element ${i} (${descr}) is ${raw}${Number.isFinite(raw) ? ', outside the float32 range rnnx computes in' : ''}; expected finite numbers`);
+    }
   }
   return { data, dims };
+}
+
+const INT32_MIN = -(2n ** 31n);
+const INT32_MAX = 2n ** 31n - 1n;
+/** Tensors rnnx reads have 1 to 3 dimensions; NumPy itself allows at most 64. */
+const MAX_RANK = 64;
+
+/** The `shape` tuple of an .npy header: non-negative integers, their product a safe array length. */
+function parseNpyShape(text: string, file: string): number[] {
+  const parts = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (parts.length > MAX_RANK) throw new UserError(`${file}: .npy header field shape has ${parts.length} dimensions, expected at most ${MAX_RANK}`);
+  const dims = parts.map((s) => {
+    if (!/^\d+$/.test(s)) throw new UserError(`${file}: .npy header field shape must hold non-negative integers, got ${JSON.stringify(s)} in (${text.trim()})`);
+    return Number(s);
+  });
+  let n = 1;
+  for (const d of dims) n *= d;
+  // The data must fit one typed array; anything larger cannot be in a file rnnx reads whole.
+  if (!(n <= 2 ** 31 - 1)) throw new UserError(`${file}: .npy header field shape (${dims.join(', ')}) holds ${n} elements, more than rnnx reads (2^31 - 1)`);
+  return dims;
 }
 
 export function encodeNpy(t: Tensor): Uint8Array {
@@ -77,6 +112,7 @@ export function parseJsonTensor(text: string, file: string): Tensor {
   const dims: number[] = [];
   let probe: unknown = value;
   while (Array.isArray(probe)) {
+    if (dims.length === MAX_RANK) throw new UserError(`${file}: arrays nested deeper than ${MAX_RANK} levels; a tensor has at most ${MAX_RANK} dimensions`);
     if (probe.length === 0) throw new UserError(`${file}: empty array at depth ${dims.length}`);
     dims.push(probe.length);
     probe = probe[0];
@@ -86,17 +122,27 @@ export function parseJsonTensor(text: string, file: string): Tensor {
   const walk = (v: unknown, depth: number, path: number[]) => {
     const where = () => `${file}: element [${path.join('][')}]`;
     if (depth === dims.length) {
-      if (typeof v !== 'number' || !Number.isFinite(v)) throw new UserError(`${where()}: ${JSON.stringify(v)} is not a number`);
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw new UserError(`${where()}: ${preview(v)} is not a number`);
+      // Stored as float32: a larger magnitude would become ±Infinity silently.
+      if (!Number.isFinite(Math.fround(v))) throw new UserError(`${where()}: ${v} is outside the float32 range (±3.4028234663852886e38)`);
       out.push(v);
       return;
     }
     if (!Array.isArray(v) || v.length !== dims[depth]) {
-      throw new UserError(`${where()}: expected an array of ${dims[depth]} elements (the array is ragged), got ${Array.isArray(v) ? `${v.length} elements` : JSON.stringify(v)}`);
+      throw new UserError(`${where()}: expected an array of ${dims[depth]} elements (the array is ragged), got ${Array.isArray(v) ? `${v.length} elements` : preview(v)}`);
     }
     v.forEach((e, i) => walk(e, depth + 1, [...path, i]));
   };
   walk(value, 0, []);
   return { data: Float32Array.from(out), dims };
+}
+
+/** A short description of a JSON value for an error message (never the whole value: it may be huge or deeply nested). */
+function preview(v: unknown): string {
+  if (Array.isArray(v)) return `an array of ${v.length} elements`;
+  if (v !== null && typeof v === 'object') return 'an object';
+  const text = JSON.stringify(v) ?? String(v);
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
 }
 
 /** Nested arrays for JSON output. */

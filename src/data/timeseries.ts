@@ -196,19 +196,29 @@ export function transformLag(t: SeriesTransform): number {
   return t === 'difference' || t === 'log-difference' ? 1 : 0;
 }
 
+/**
+ * Throws a UserError naming file, row and column when a value is outside what transform `t`
+ * accepts (the logarithmic transforms need positive values). Checks rows [from, series.rows).
+ */
+export function checkTransformDomain(s: Series & { lines?: number[] }, t: SeriesTransform, from = 0): void {
+  if (t !== 'log' && t !== 'log-difference') return;
+  const k = s.names.length;
+  for (let i = Math.max(0, from) * k; i < s.values.length; i++) {
+    const v = s.values[i];
+    if (!(v > 0)) {
+      const r = Math.floor(i / k);
+      throw new UserError(`${s.file}: row ${s.lines?.[r] ?? r + 1}, column ${JSON.stringify(s.names[i % k])}: the ${t} transform needs positive values, got ${v}`);
+    }
+  }
+}
+
 export function transformSeries(s: Series & { lines?: number[] }, t: SeriesTransform): Series {
   if (t === 'none') return s;
   const k = s.names.length;
   const useLog = t === 'log' || t === 'log-difference';
+  checkTransformDomain(s, t);
   const level = new Float64Array(s.values.length);
-  for (let i = 0; i < level.length; i++) {
-    const v = s.values[i];
-    if (useLog && !(v > 0)) {
-      const r = Math.floor(i / k);
-      throw new UserError(`${s.file}: row ${s.lines?.[r] ?? r + 1}, column ${JSON.stringify(s.names[i % k])}: the ${t} transform needs positive values, got ${v}`);
-    }
-    level[i] = useLog ? Math.log(v) : v;
-  }
+  for (let i = 0; i < level.length; i++) level[i] = useLog ? Math.log(s.values[i]) : s.values[i];
   if (transformLag(t) === 0) return { file: s.file, names: s.names, rows: s.rows, values: level };
   if (s.rows < 2) throw new UserError(`${s.file}: the ${t} transform needs at least 2 rows, the series has ${s.rows}`);
   const values = new Float64Array((s.rows - 1) * k);

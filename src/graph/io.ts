@@ -2,14 +2,15 @@
 // trainable model: the spec and metadata as JSON in metadata_props, the weights as initializers
 // named layers.<i>.<W|R|B|P|b> in the very layout the flat parameter buffer uses.
 
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { paramLayout, type TensorSlot } from '../layers/params.js';
 import { normalizeModelSpec, type ModelSpec } from '../layers/spec.js';
 import type { ModelData, ModelMetadata } from '../model/types.js';
 import { leBytesToFloat32, onnx, type ModelProto } from './builder.js';
 import { initializerName, META, toOnnx, type ExportOptions, type ResolvedExportOptions } from './export.js';
+import { assertFiniteInitializers } from './finite.js';
+import { readBytes, writeFileAtomic } from '../data/files.js';
+
+export { writeFileAtomic };
 
 /** What rnnx wrote into a file's metadata_props. */
 export interface RnnxFileInfo {
@@ -84,7 +85,10 @@ export function readRnnxInfo(proto: ModelProto, source = 'model'): RnnxFileInfo 
   if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) {
     throw new Error(`${source}: metadata_props ${META.metadata} must be a JSON object, got ${JSON.stringify(metadata)}`);
   }
-  const exp = parse(META.export) as Partial<ResolvedExportOptions>;
+  const exp = parse(META.export) as Partial<ResolvedExportOptions> | null;
+  if (exp === null || typeof exp !== 'object' || Array.isArray(exp)) {
+    throw new Error(`${source}: metadata_props ${META.export} must be a JSON object, got ${JSON.stringify(exp)}`);
+  }
   return {
     version: required(META.version),
     spec,
@@ -100,6 +104,7 @@ export function modelDataFromProto(proto: ModelProto, source = 'model'): ModelDa
     const producer = proto.producerName ? ` (producer_name ${JSON.stringify(proto.producerName)})` : '';
     throw new Error(`${source} was not written by rnnx${producer}: expected metadata_props ${META.spec}; use InferenceModel to run foreign ONNX files`);
   }
+  assertFiniteInitializers(proto.graph, source);
   const layout = paramLayout(info.spec);
   const params = new Float32Array(layout.total);
   const byName = new Map((proto.graph?.initializer ?? []).map((t) => [t.name ?? '', t]));
@@ -140,61 +145,12 @@ export function modelDataFromProto(proto: ModelProto, source = 'model'): ModelDa
 /** The bytes of a model file, with an Error naming the path when it cannot be read. */
 export function readModelBytes(path: string): Uint8Array {
   if (typeof path !== 'string' || path === '') throw new Error(`loadModel: path must be a non-empty string, got ${JSON.stringify(path)}`);
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    throw new Error(`loadModel: cannot read ${path}: ${(e as Error).message}`);
-  }
+  return readBytes(path);
 }
 
 /** Reads an rnnx-written `.onnx` file as plain model data (`Model.load` wraps it in a Model). */
 export function readModelFile(path: string): ModelData {
   return modelDataFromProto(parseModelProto(readModelBytes(path), path), path);
-}
-
-/**
- * Writes `bytes` to `path` atomically: a temporary file in the same directory is written,
- * fsynced and renamed over `path`, so that readers see the old file or the new one, never a
- * partial one. On failure the temporary file is removed and the Error names `path`.
- */
-export function writeFileAtomic(path: string, bytes: Uint8Array): void {
-  if (typeof path !== 'string' || path === '') throw new Error(`path must be a non-empty string, got ${JSON.stringify(path)}`);
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  let fd: number | null = null;
-  try {
-    fd = openSync(tmp, 'wx', 0o644);
-    let off = 0;
-    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = null;
-    renameSync(tmp, path);
-  } catch (e) {
-    if (fd !== null) {
-      try {
-        closeSync(fd);
-      } catch {
-        // already failing; the original error is the one to report
-      }
-    }
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // the temp file was never created, or is gone already
-    }
-    throw new Error(`cannot write ${path}: ${(e as Error).message}`);
-  }
-  // Make the rename itself durable where the platform allows fsync on a directory.
-  try {
-    const dfd = openSync(dirname(path), 'r');
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
-  } catch {
-    // not supported here (e.g. Windows); the data itself is already synced
-  }
 }
 
 /** Exports `model` (see toOnnx for the options) and writes it to `path` atomically. */

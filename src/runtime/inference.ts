@@ -3,10 +3,11 @@
 // only validates its inputs, wraps them as tensors and calls the session, so that the serving
 // layer can call it per request.
 
-import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import { type ModelProto } from '../graph/builder.js';
 import { int64ToNumber, parseModelProto, readRnnxInfo, type RnnxFileInfo } from '../graph/io.js';
+import { assertFiniteInitializers } from '../graph/finite.js';
+import { readBytesAsync } from '../data/files.js';
 import type { ModelSpec } from '../layers/spec.js';
 import type { ModelMetadata } from '../model/types.js';
 import {
@@ -21,9 +22,21 @@ export interface OpenOptions {
   intraOpNumThreads?: number;
   /** ONNX Runtime inter-op threads. */
   interOpNumThreads?: number;
-  /** ONNX Runtime log level for this session: 0 verbose, 1 info, 2 warning (default), 3 error, 4 fatal. */
+  /**
+   * ONNX Runtime's own log level for this session and its runs: 0 verbose, 1 info, 2 warning,
+   * 3 error, 4 fatal (default: rnnx reports every failure itself as a thrown Error, so ONNX
+   * Runtime's lines on stderr would only repeat it or break a one-line message).
+   */
   logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
+  /**
+   * Accept initializers holding NaN or ±Infinity (default false: such a file is refused, naming
+   * the tensor and the count). Some foreign graphs keep -Infinity masks as weights on purpose.
+   */
+  allowNonFiniteWeights?: boolean;
 }
+
+/** Default log severity for ONNX Runtime (4 = fatal only): see OpenOptions.logSeverityLevel. */
+const QUIET = 4;
 
 /** Recurrent state of one recurrent layer: h (and c for LSTM), each [D, N, H] row-major. */
 export interface LayerState {
@@ -80,9 +93,11 @@ export class InferenceModel {
   /** Per recurrent layer state inputs/outputs; empty for stateless graphs. */
   readonly stateSlots: readonly StateSlot[];
   private session: ort.InferenceSession | null;
+  private readonly runOptions: ort.InferenceSession.RunOptions;
 
-  private constructor(session: ort.InferenceSession, provider: ProviderName, fallbacks: ProviderFallback[], proto: ModelProto, info: RnnxFileInfo | null) {
+  private constructor(session: ort.InferenceSession, provider: ProviderName, fallbacks: ProviderFallback[], proto: ModelProto, info: RnnxFileInfo | null, logSeverityLevel: 0 | 1 | 2 | 3 | 4) {
     this.session = session;
+    this.runOptions = { logSeverityLevel };
     this.provider = provider;
     this.fallbacks = fallbacks;
     this.inputNames = session.inputNames.slice();
@@ -120,11 +135,7 @@ export class InferenceModel {
     let name: string;
     if (typeof source === 'string') {
       name = source;
-      try {
-        bytes = await readFile(source);
-      } catch (e) {
-        throw new Error(`InferenceModel.open: cannot read ${source}: ${(e as Error).message}`);
-      }
+      bytes = await readBytesAsync(source);
     } else if (source instanceof Uint8Array) {
       name = 'model bytes';
       bytes = source;
@@ -135,8 +146,14 @@ export class InferenceModel {
       const v = options[field];
       if (v !== undefined && (!Number.isInteger(v) || v < 0)) throw new Error(`InferenceModel.open: ${field} must be a non-negative integer, got ${v}`);
     }
+    const level = options.logSeverityLevel;
+    if (level !== undefined && !(Number.isInteger(level) && level >= 0 && level <= 4)) {
+      throw new Error(`InferenceModel.open: logSeverityLevel must be an integer in [0, 4], got ${JSON.stringify(level)}`);
+    }
     const proto = parseModelProto(bytes, name);
     const info = readRnnxInfo(proto, name);
+    if (!options.allowNonFiniteWeights) assertFiniteInitializers(proto.graph, name);
+    quietOrtEnvironment();
     const { candidates, skipped } = chooseProvider(recurrentNodes(proto), probeBackends(() => ort.listSupportedBackends()), options.providers ?? DEFAULT_PROVIDERS);
     const fallbacks = skipped.slice();
     for (const provider of candidates) {
@@ -148,7 +165,7 @@ export class InferenceModel {
         continue;
       }
       try {
-        return new InferenceModel(session, provider, fallbacks, proto, info);
+        return new InferenceModel(session, provider, fallbacks, proto, info, options.logSeverityLevel ?? QUIET);
       } catch (e) {
         await session.release();
         throw e;
@@ -215,7 +232,7 @@ export class InferenceModel {
         if (s.cIn) feeds[s.cIn] = new ort.Tensor('float32', pick('c'), dims);
       });
     }
-    const out = await session.run(feeds);
+    const out = await session.run(feeds, this.runOptions);
     const y = out.y;
     const result: RunResult = { y: y.data as Float32Array, dims: y.dims.slice() };
     if (this.isStateful) {
@@ -231,7 +248,7 @@ export class InferenceModel {
   /** Runs with ONNX Runtime tensors as they are (any graph); returns every output. */
   async runRaw(feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
     const session = this.live();
-    return (await session.run(feeds)) as Record<string, ort.Tensor>;
+    return (await session.run(feeds, this.runOptions)) as Record<string, ort.Tensor>;
   }
 
   /** Frees the session. Further calls throw. */
@@ -247,12 +264,20 @@ export class InferenceModel {
   }
 }
 
+/**
+ * ONNX Runtime's process-wide logger is created with the first session, at env.logLevel
+ * ('warning' unless the application chose): lower it to 'fatal' unless the application set
+ * another level itself, so that only rnnx speaks on stderr.
+ */
+function quietOrtEnvironment(): void {
+  if (ort.env.logLevel === undefined || ort.env.logLevel === 'warning') ort.env.logLevel = 'fatal';
+}
+
 /** ONNX Runtime rejects keys set to undefined, so only the given options are passed on. */
 function sessionOptions(provider: ProviderName, o: OpenOptions): ort.InferenceSession.SessionOptions {
-  const so: ort.InferenceSession.SessionOptions = { executionProviders: [provider], graphOptimizationLevel: 'all' };
+  const so: ort.InferenceSession.SessionOptions = { executionProviders: [provider], graphOptimizationLevel: 'all', logSeverityLevel: o.logSeverityLevel ?? QUIET };
   if (o.intraOpNumThreads !== undefined) so.intraOpNumThreads = o.intraOpNumThreads;
   if (o.interOpNumThreads !== undefined) so.interOpNumThreads = o.interOpNumThreads;
-  if (o.logSeverityLevel !== undefined) so.logSeverityLevel = o.logSeverityLevel;
   return so;
 }
 

@@ -9,7 +9,6 @@
 
 import { Worker } from 'node:worker_threads';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { createRequire } from 'node:module';
@@ -21,6 +20,7 @@ import { InferenceModel } from '../runtime/inference.js';
 import type { ProviderName } from '../runtime/providers.js';
 import type { ModelMetadata } from '../model/types.js';
 import type { RunRequest, RunResult, Runner, ServeModelInfo } from './types.js';
+import { readBytes } from '../data/files.js';
 
 export type { ProviderName };
 
@@ -117,7 +117,7 @@ function stepFloats(spec: ModelSpec): number {
  */
 export function prepareGraphs(source: string | Uint8Array): PreparedGraphs {
   const name = typeof source === 'string' ? source : 'model bytes';
-  const bytes = typeof source === 'string' ? new Uint8Array(readFileSync(source)) : source;
+  const bytes = typeof source === 'string' ? readBytes(source) : source;
   const proto = parseModelProto(bytes, name);
   const info = readRnnxInfo(proto, name);
   const hash = createHash('sha256').update(bytes).digest('hex');
