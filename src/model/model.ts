@@ -127,7 +127,7 @@ export class Model implements ModelData {
     return Model.fromData(modelDataFromProto(parseModelProto(bytes, source), source));
   }
 
-  /** Rebuilds a trainable model from a decoded rnnx-written ModelProto. */
+  /** Rebuilds a trainable model from a decoded rnnx-written ModelProto. @internal */
   static fromProto(proto: ModelProto, source = 'model'): Model {
     return Model.fromData(modelDataFromProto(proto, source));
   }
@@ -143,7 +143,7 @@ export function modelFromOnnx(bytes: Uint8Array, source = 'model bytes'): Model 
   return Model.fromOnnx(bytes, source);
 }
 
-/** Rebuilds a trainable Model from an rnnx-written ModelProto (same as `Model.fromProto`). */
+/** Rebuilds a trainable Model from an rnnx-written ModelProto (same as `Model.fromProto`). @internal */
 export function modelFromProto(proto: ModelProto, source = 'model'): Model {
   return Model.fromProto(proto, source);
 }
