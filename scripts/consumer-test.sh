@@ -120,9 +120,15 @@ check_predict() {
   say "npx rnnx predict ($1): $(node -p 'require(process.argv[1]).length' "$work/predict.json") predictions equal InferenceModel's"
 }
 check_predict "addon present"
+PATH="$bin" npx rnnx quickstart --out "$work/quickstart" > "$work/quickstart.log" 2>&1 || { cat "$work/quickstart.log"; fail "npx rnnx quickstart in the app"; }
+say "npx rnnx quickstart (shipped airline model and data): ok"
 
 # 4. The addon removed: inference and serving work, training says RNNX_NO_NATIVE.
 rm -rf node_modules/rnnx/prebuilds node_modules/rnnx/build
+# No prebuild and no compiler: the fallback compile fails, the install script still exits 0.
+PATH="$bin" npm rebuild rnnx --foreground-scripts > "$work/rebuild.log" 2>&1 || { cat "$work/rebuild.log"; fail "npm rebuild rnnx failed without a compiler"; }
+grep -q 'compiling it failed' "$work/rebuild.log" || { cat "$work/rebuild.log"; fail "npm rebuild rnnx: no fallback message"; }
+say "npm rebuild rnnx without prebuild or compiler: exit 0, $(grep -m1 'compiling it failed' "$work/rebuild.log")"
 PATH="$bin" node nodenext/out-nodenext/consumer.js no-addon "$app" || fail "ESM consumer without the addon"
 PATH="$bin" node node16/out-node16/consumer.js no-addon "$app" || fail "CommonJS (node16) consumer without the addon"
 check_predict "no addon"
