@@ -10,7 +10,8 @@
 #  4. removes the addon from the installed package and checks that inference, serving,
 #     `rnnx predict | inspect | serve` still work and that training fails with RNNX_NO_NATIVE.
 # Prints the tarball's size and file count, the installed size and the install time.
-# RNNX_CONSUMER_KEEP=1 keeps the temporary folder.
+# RNNX_CONSUMER_KEEP=1 keeps the temporary folder; RNNX_CONSUMER_REFERENCE=1 also times installing
+# onnxruntime-node alone (the bulk of the install) as a reference for the install time.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -91,6 +92,15 @@ PATH="$bin" npm install --no-audit --no-fund --prefer-offline "$work/$tarball" >
 end=$(date +%s.%N)
 say "installed the tarball in $(node -e "console.log((($end) - ($start)).toFixed(1))") s (warm npm cache, no compiler on PATH)"
 grep -q 'rnnx@.*install' "$work/install.log" && fail "npm skipped rnnx's install script (allowScripts)"
+if [ "${RNNX_CONSUMER_REFERENCE:-}" = 1 ]; then
+  # Reference in the same run: onnxruntime-node alone, same flags, into another fresh app.
+  mkdir -p "$work/ref" && echo '{ "name": "ref", "version": "1.0.0", "private": true }' > "$work/ref/package.json"
+  ortver=$(node -p 'require("./node_modules/onnxruntime-node/package.json").version')
+  start=$(date +%s.%N)
+  (cd "$work/ref" && PATH="$bin" npm install --no-audit --no-fund --prefer-offline "onnxruntime-node@$ortver" > "$work/ref.log" 2>&1) || fail "reference install"
+  end=$(date +%s.%N)
+  say "reference, same run: onnxruntime-node@$ortver alone installed in $(node -e "console.log((($end) - ($start)).toFixed(1))") s"
+fi
 [ ! -d node_modules/rnnx/build ] || fail "the install compiled the addon although a prebuild matches"
 say "installed size: node_modules $(du -sm node_modules | cut -f1) MB, of which rnnx $(du -sk node_modules/rnnx | cut -f1) KB, onnxruntime-node $(du -sm node_modules/onnxruntime-node | cut -f1) MB"
 PATH="$bin" npm install --no-audit --no-fund --prefer-offline --no-save "typescript@$tsver" "@types/node@$typesver" > "$work/install-ts.log" 2>&1 || { cat "$work/install-ts.log"; fail "installing typescript"; }
