@@ -71,11 +71,21 @@ describe('airline forecaster (models/airline)', () => {
     const plot = join(tmp, 'forecast.svg');
     const r = rnnx(['predict', AIRLINE, '-i', 'models/data/airline-passengers.csv', '--steps', '24', '-o', out, '--plot', plot, '--backtest', '24']);
     expect(r.code, r.stderr).toBe(0);
+    // With --backtest: 24 backtest rows (row, actual, one-step prediction), then the 24-step forecast.
     const lines = readFileSync(out, 'utf8').trim().split('\n');
-    expect(lines[0]).toBe('row,Passengers');
-    expect(lines).toHaveLength(25);
-    const values = lines.slice(1).map((l) => Number(l.split(',')[1]));
-    expect(lines[1].split(',')[0]).toBe('144');
+    expect(lines[0]).toBe('row,kind,actual,predicted');
+    expect(lines).toHaveLength(49);
+    const backtestRows = lines.slice(1, 25).map((l) => l.split(','));
+    const oneStep = await airlinePredictions(AIRLINE, backtestRows.map((c) => Number(c[0])));
+    backtestRows.forEach((c, n) => {
+      expect(c[1]).toBe('backtest');
+      expect(Number(c[2])).toBe(passengers[120 + n]);
+      expect(Number(c[3])).toBeCloseTo(oneStep[n], 2);
+    });
+    const forecastRows = lines.slice(25).map((l) => l.split(','));
+    expect(forecastRows.every((c) => c[1] === 'forecast' && c[2] === '')).toBe(true);
+    const values = forecastRows.map((c) => Number(c[3]));
+    expect(forecastRows[0][0]).toBe('144');
     // Step 1 predicts row 144 from the true rows: same as the independent one-step computation.
     const [first] = await airlinePredictions(AIRLINE, [144]);
     expect(values[0]).toBeCloseTo(first, 2);

@@ -22,7 +22,7 @@ describe('rnnx train', () => {
   it('from flags on the airline CSV: plain epoch lines (not a TTY), .onnx + log + SVG, loss going down', () => {
     const out = join(tmp, 'air', 'model.onnx');
     const r = rnnx(['train', '--data', 'models/data/airline-passengers.csv', '--columns', 'Passengers', '--window', '12',
-      '--layers', 'lstm:8,dense:1', '--epochs', '20', '--batch-size', '16', '--lr', '0.01', '-o', out]);
+      '--layers', 'lstm:8,dense:1', '--epochs', '20', '--batch-size', '16', '--lr', '0.01', '--test-rows', '0', '--validation-rows', '0', '-o', out]);
     expect(r.code, r.stderr).toBe(0);
     const epochLines = r.stderr.split('\n').filter((l) => /^epoch \d+\/20 {2}loss /.test(l));
     expect(epochLines).toHaveLength(20);
@@ -107,7 +107,7 @@ describe('rnnx train', () => {
   it('bad model options are a user error naming the field', () => {
     const r = rnnx(['train', '--data', 'models/data/airline-passengers.csv', '--window', '12', '--layers', 'lstm:0,dense:1', '-o', join(tmp, 'bad.onnx')]);
     expect(r.code).toBe(1);
-    expect(r.stderr.trim().split('\n').pop()).toBe('rnnx: flags: model: layers[0](lstm).units must be a positive integer, got 0');
+    expect(r.stderr.trim().split('\n').pop()).toBe('rnnx: --layers (model.layers[0].units) must be a positive integer, got 0');
     expect(existsSync(join(tmp, 'bad.onnx'))).toBe(false);
   });
 });

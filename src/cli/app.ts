@@ -1,7 +1,8 @@
 // The yargs definition of every rnnx command. Handlers are imported lazily so that `rnnx inspect`
 // does not pay for loading ONNX Runtime or the native trainer.
 
-import yargs, { type Argv } from 'yargs';
+import yargs, { type Argv, type Options } from 'yargs';
+import { CONFIG_FLAGS, CONFIG_SCHEMA_PATH, configSchema, schemaField } from './config.js';
 import { EXIT_OK, EXIT_USER, reportError } from './errors.js';
 import { SERVE_FLAGS } from '../serve/flags.js';
 
@@ -22,7 +23,7 @@ export async function runCli(args: string[]): Promise<number> {
     const mod = await load();
     await (typeof mod === 'function' ? mod : mod.default)(argv);
   };
-  const parser = buildParser(yargs(args), wrap);
+  const parser = buildParser(yargs(modelFlagAsPositional(args)), wrap);
   try {
     await parser.parseAsync();
     return EXIT_OK;
@@ -37,6 +38,76 @@ export async function runCli(args: string[]): Promise<number> {
   }
 }
 
+/** Commands whose first positional is a model file; `--model FILE` is accepted for it everywhere. */
+export const MODEL_COMMANDS = ['export', 'inspect', 'predict', 'generate', 'bench', 'serve'];
+
+/**
+ * `rnnx predict --model m.onnx -i x.csv` → `rnnx predict m.onnx -i x.csv`: the flag becomes the
+ * first positional, so every command that takes a model accepts both spellings (a common habit).
+ */
+export function modelFlagAsPositional(args: string[]): string[] {
+  const cmd = args.findIndex((a) => !a.startsWith('-'));
+  if (cmd < 0 || !MODEL_COMMANDS.includes(args[cmd])) return args;
+  const end = args.indexOf('--');
+  const limit = end < 0 ? args.length : end;
+  for (let i = cmd + 1; i < limit; i++) {
+    const a = args[i];
+    if (a === '--model' && i + 1 < limit) {
+      const rest = [...args.slice(0, i), ...args.slice(i + 2)];
+      return [...rest.slice(0, cmd + 1), args[i + 1], ...rest.slice(cmd + 1)];
+    }
+    if (a.startsWith('--model=')) {
+      const rest = [...args.slice(0, i), ...args.slice(i + 1)];
+      return [...rest.slice(0, cmd + 1), a.slice('--model='.length), ...rest.slice(cmd + 1)];
+    }
+  }
+  return args;
+}
+
+/** Options of `rnnx train` that set config fields: one per CONFIG_FLAGS row, described by the schema. */
+function configFlagOptions(): Record<string, Options> {
+  const out: Record<string, Options> = {};
+  for (const f of CONFIG_FLAGS) {
+    const field = schemaField(f.path) ?? {};
+    const choices = field.enum ?? (f.flag === 'loss' ? field.oneOf?.[0]?.enum : undefined);
+    const describe = String(field.description ?? '').replace(/\s+/g, ' ');
+    out[f.flag] = {
+      // Numbers are read as text and converted by train, so the schema error quotes what was typed.
+      type: f.type === 'boolean' ? 'boolean' : 'string',
+      describe: `${describe}${choices && !describe.includes(String(choices[0])) ? ` (${choices.join(', ')})` : ''} [${f.path}]`,
+      ...(f.flag === 'out' ? { alias: 'o' } : {}),
+    };
+  }
+  return out;
+}
+
+/** `rnnx train --help`'s field list: every config field with its meaning, from the schema. */
+function configFieldsHelp(): string {
+  const { schema } = configSchema();
+  const lines: string[] = [];
+  const walk = (node: Record<string, any>, prefix: string) => {
+    const n = node?.$ref ? schema.definitions[node.$ref.split('/').pop()] : node;
+    for (const [k, v] of Object.entries<Record<string, any>>(n?.properties ?? {})) {
+      if (k === '$schema' || k === 'kind') continue;
+      const child = v.$ref ? schema.definitions[v.$ref.split('/').pop()] : v;
+      const desc = v.description ?? child?.description;
+      if (desc) lines.push(`  ${prefix}${k}: ${String(desc).replace(/\s+/g, ' ')}`);
+      if (child?.properties && !['layers'].includes(k) && prefix.split('.').length < 3) walk(child, `${prefix}${k}.`);
+    }
+  };
+  lines.push('Config fields (schema: ' + CONFIG_SCHEMA_PATH + ' in the package; put "$schema" in a config for editor help):');
+  walk(schema, '');
+  for (const [kind, def] of [['csv', 'csvData'], ['text', 'textData'], ['sequences', 'sequencesData']]) {
+    lines.push(`  data (kind ${kind}):`);
+    for (const [k, v] of Object.entries<Record<string, any>>(schema.definitions[def].properties)) {
+      if (k === 'kind') continue;
+      lines.push(`    data.${k}: ${String(v.description ?? '').replace(/\s+/g, ' ')}`);
+    }
+  }
+  lines.push('  model.layers[]: {kind: rnn|lstm|gru|dense, units, direction: forward|reverse|bidirectional, returnSequences, dropout, recurrentDropout, activation: none|relu|tanh|sigmoid|softmax, ...}');
+  return lines.join('\n');
+}
+
 const EPILOG = 'Exit codes: 0 success, 1 user error (one-line message; add --verbose for the stack), 2 internal error.';
 
 export function buildParser(y: Argv, wrap: (load: () => Promise<any>) => Handler): Argv {
@@ -49,28 +120,32 @@ export function buildParser(y: Argv, wrap: (load: () => Promise<any>) => Handler
       'Train a model from a JSON config file and/or flags; writes the .onnx model, a JSON training log and an SVG loss curve',
       (b) =>
         b
-          .positional('config', { type: 'string', describe: 'JSON config file (see models/*/config.json)' })
-          .option('data', { type: 'string', describe: 'Data source: a .csv time series, a .txt text, or a .zip/folder of sequence CSVs' })
-          .option('columns', { type: 'string', describe: 'CSV input columns, comma-separated names or 0-based indices' })
-          .option('target-columns', { type: 'string', describe: 'CSV target columns (default: the input columns)' })
-          .option('window', { type: 'number', describe: 'Window / sequence length T' })
-          .option('stride', { type: 'number', describe: 'Steps between window starts' })
-          .option('horizon', { type: 'number', describe: 'Forecast horizon h (CSV)' })
+          .positional('config', { type: 'string', describe: `JSON config file (schema: ${CONFIG_SCHEMA_PATH}; start one with rnnx init data.csv)` })
+          .option('data', { type: 'string', describe: 'Data source: a .csv time series, a .txt text, or a .zip/folder of sequence CSVs [data.path]' })
+          .options(configFlagOptions())
+          .option('early-stopping', { type: 'boolean', describe: 'Early stopping on the validation rows (on by default for CSV forecasters; --no-early-stopping turns it off) [training.earlyStopping]' })
           .option('layers', { type: 'string', describe: 'Model layers, e.g. "lstm:32,dense:1" or "gru:64:bidirectional,dense:2:softmax"' })
-          .option('epochs', { type: 'number' })
-          .option('batch-size', { type: 'number' })
-          .option('lr', { type: 'number', describe: 'Learning rate' })
-          .option('optimizer', { type: 'string', choices: ['adam', 'adamw', 'rmsprop', 'sgd'] })
-          .option('loss', { type: 'string', choices: ['mse', 'mae', 'huber', 'crossentropy', 'binaryCrossentropy'] })
-          .option('seed', { type: 'number' })
-          .option('out', { alias: 'o', type: 'string', describe: 'Output .onnx path (the log and plot go beside it)' })
-          .option('log', { type: 'string', describe: 'Training log path (default: <out>.log.json)' })
-          .option('plot', { type: 'string', describe: 'Loss-curve SVG path (default: <out>.loss.svg)' })
           .option('quiet', { type: 'boolean', default: false, describe: 'No progress output' })
-          .example('$0 train models/airline/config.json', 'Reproduce the shipped airline forecaster')
-          .example('$0 train --data models/data/airline-passengers.csv --columns Passengers --window 12 --layers lstm:32,dense:1 --epochs 200 -o air.onnx', 'Same task from flags')
-          .epilog(EPILOG),
+          .example('$0 init models/data/airline-passengers.csv -o out/airline/config.json', 'Start a config for a CSV series')
+          .example('$0 train out/airline/config.json', 'Train it: writes out/airline/*.onnx, .log.json, .loss.svg')
+          .example('$0 train models/airline/config.json -o out/airline.onnx', 'The shipped airline forecaster, written under out/')
+          .example('$0 train --data models/data/airline-passengers.csv --columns Passengers --window 12 --transform log-difference --season 12 --test-rows 24 --validation-rows 12 --layers lstm:32,dense:1 -o out/air.onnx', 'Same task from flags')
+          .epilog(`${configFieldsHelp()}\n\nTransforms: none, log, difference, log-difference. Losses: mse, mae, huber, crossentropy, binaryCrossentropy. Optimizers: adam, adamw, rmsprop, sgd.\nA CSV forecaster holds out the last rows for test (scored against persistence, seasonal naive and the training mean) and the rows before them for validation and early stopping.\n\n${EPILOG}`),
       wrap(() => import('./train.js')),
+    )
+    .command(
+      'init <data>',
+      'Write a starting train config for a CSV series: columns, a transform the data allows, season, window, held-out rows, a small LSTM with early stopping',
+      (b) =>
+        b
+          .positional('data', { type: 'string', demandOption: true, describe: 'A CSV time series (a header row, one row per step)' })
+          .option('columns', { type: 'string', describe: 'Column to forecast (default: the first numeric column that is not a year or index counter)' })
+          .option('season', { type: 'number', describe: 'Season length in rows (default: detected from the autocorrelation, or none)' })
+          .option('out', { alias: 'o', type: 'string', describe: 'Config file to write (default: <data name>.config.json in the current folder; - for stdout)' })
+          .option('force', { type: 'boolean', default: false, describe: 'Overwrite an existing config file' })
+          .example('$0 init models/data/airline-passengers.csv -o out/airline/config.json', 'Then: rnnx train out/airline/config.json')
+          .epilog(EPILOG),
+      wrap(() => import('./init.js')),
     )
     .command(
       'export <model> <out>',
@@ -109,11 +184,12 @@ export function buildParser(y: Argv, wrap: (load: () => Promise<any>) => Handler
           .option('output', { alias: 'o', type: 'string', describe: 'Output file (.csv, .json or .npy); default stdout' })
           .option('columns', { type: 'string', describe: 'CSV input columns (default: those the model was trained on)' })
           .option('steps', { type: 'number', describe: 'Forecaster: steps to forecast past the end of the series (default: the horizon)' })
-          .option('backtest', { type: 'number', describe: 'Forecaster: also predict the last N rows one step ahead and print the RMSE' })
+          .option('backtest', { type: 'number', describe: 'Forecaster: also predict the last N rows one step ahead; prints the RMSE, and -o gets rows (row, kind, actual, predicted) for the backtest and the forecast' })
           .option('plot', { type: 'string', describe: 'Forecaster: SVG of history plus forecast' })
           .option('raw', { type: 'boolean', default: false, describe: 'Skip the normalisation stored in the model' })
           .option('provider', { type: 'string', default: 'cpu', describe: 'Execution providers, comma-separated (cpu, cuda, webgpu)' })
-          .example('$0 predict models/airline/airline.onnx -i models/data/airline-passengers.csv --steps 24 --plot forecast.svg', 'Forecast two years')
+          .example('$0 predict models/airline/airline.onnx -i models/data/airline-passengers.csv --steps 24 --plot out/forecast.svg', 'Forecast two years')
+          .example('$0 predict --model models/airline/airline.onnx -i models/data/airline-passengers.csv --backtest 24 -o out/backtest.csv', 'Backtest rows (row, kind, actual, predicted) and the forecast')
           .example('$0 predict model.onnx -i x.npy -o y.npy', 'Tensor in, tensor out')
           .epilog(EPILOG),
       wrap(() => import('./predict.js')),
@@ -179,7 +255,7 @@ export function buildParser(y: Argv, wrap: (load: () => Promise<any>) => Handler
           .epilog(EPILOG),
       wrap(() => import('./quickstart.js')),
     )
-    .demandCommand(1, 'Give a command: train, export, inspect, predict, generate, bench, serve or quickstart')
+    .demandCommand(1, 'Give a command: init, train, export, inspect, predict, generate, bench, serve or quickstart')
     .recommendCommands()
     .strict()
     .help()

@@ -2,7 +2,9 @@
 // the datasets, the model spec and the options handed to `fit`. Each data kind knows how to hold
 // out its evaluation split and what to store in the model's metadata to use it later.
 
-import { dirname, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { Rng } from '../layers/random.js';
 import type { LayerSpec } from '../layers/spec.js';
 import type { ModelMetadata } from '../model/types.js';
@@ -12,10 +14,11 @@ import { readText } from '../data/files.js';
 import { loadSequenceZip } from '../data/sequences.js';
 import { buildVocabulary, encodeText, textDataset } from '../data/text.js';
 import {
-  computeNormalization, loadCsvSeries, makeWindows, SERIES_TRANSFORMS, transformLag, transformSeries,
+  computeNormalization, loadCsvSeries, makeWindows, transformLag, transformSeries,
   type Series, type SeriesTransform,
 } from '../data/timeseries.js';
 import { forecastExtra, type ForecastInfo } from './forecast.js';
+import { packageRoot } from './package-root.js';
 
 export interface CsvDataConfig {
   kind: 'csv';
@@ -29,10 +32,12 @@ export interface CsvDataConfig {
   transform?: SeriesTransform;
   /** Normalise inputs and targets with training-rows statistics (default true). */
   normalize?: boolean;
-  /** Last rows held out as the test split: never trained on, never used to choose anything. */
+  /** Last rows held out as the test split: never trained on, never used to choose anything (default 15% of the rows). */
   testRows?: number;
-  /** Rows before the test split used for the validation loss (default 0). */
+  /** Rows before the test split used for the validation loss and early stopping (default 15% of the rows). */
   validationRows?: number;
+  /** Season length in rows: adds the seasonal-naive baseline. */
+  season?: number;
 }
 
 export interface TextDataConfig {
@@ -82,7 +87,7 @@ export interface PreparedData {
   /** One line for the log. */
   summary: string;
   kind: DataConfig['kind'];
-  forecast?: { info: ForecastInfo; series: Series; testRows: number };
+  forecast?: { info: ForecastInfo; series: Series; testRows: number; validationRows: number; season?: number };
   /** Classes of a sequence classifier, in class-index order. */
   classes?: number[];
 }
@@ -140,19 +145,163 @@ export function parseLayers(s: string): Record<string, unknown>[] {
   });
 }
 
-/** Validates the config's shape (not the model spec, which normalizeModelSpec checks). */
-export function validateConfig(c: TrainConfig, where: string): void {
-  const d = obj(`${where}: data`, c.data);
-  if (!['csv', 'text', 'sequences'].includes(d.kind as string)) throw new UserError(`${where}: data.kind must be "csv", "text" or "sequences", got ${JSON.stringify(d.kind)}`);
-  if (typeof d.path !== 'string' || !d.path) throw new UserError(`${where}: data.path must be a file path, got ${JSON.stringify(d.path)}`);
-  const m = obj(`${where}: model`, c.model);
-  if (!Array.isArray(m.layers) || m.layers.length === 0) throw new UserError(`${where}: model.layers must be a non-empty array, got ${JSON.stringify(m.layers)}`);
-  obj(`${where}: training`, c.training ?? {});
-  const o = obj(`${where}: output`, c.output);
-  if (typeof o.model !== 'string' || !o.model) throw new UserError(`${where}: output.model must be the .onnx path to write, got ${JSON.stringify(o.model)}`);
-  if (d.kind === 'csv' && d.transform !== undefined && !SERIES_TRANSFORMS.includes(d.transform as SeriesTransform)) {
-    throw new UserError(`${where}: data.transform must be one of ${SERIES_TRANSFORMS.join(', ')}, got ${JSON.stringify(d.transform)}`);
+/** Where the JSON Schema of train configs is shipped (referenced by the README and `rnnx train --help`). */
+export const CONFIG_SCHEMA_PATH = 'schemas/train-config.schema.json';
+
+type JsonSchema = Record<string, any>;
+let schemaCache: { schema: JsonSchema; validate: ValidateFunction } | undefined;
+
+/** The shipped JSON Schema, compiled once: the single source of truth for config validation. */
+export function configSchema(): { schema: JsonSchema; validate: ValidateFunction } {
+  if (!schemaCache) {
+    const schema = JSON.parse(readFileSync(join(packageRoot(), CONFIG_SCHEMA_PATH), 'utf8')) as JsonSchema;
+    schemaCache = { schema, validate: new Ajv({ allowUnionTypes: true, verbose: true }).compile(schema) };
   }
+  return schemaCache;
+}
+
+/**
+ * Flags of `rnnx train` that set a config field (dotted path). The help text of each is the
+ * field's description in the schema, so the two cannot drift. `--window` sets data.time for a
+ * text, `--lr` the optimizer's lr, `--patience` turns early stopping on.
+ */
+export const CONFIG_FLAGS: readonly { flag: string; path: string; type: 'number' | 'string' | 'list' | 'boolean' }[] = [
+  { flag: 'columns', path: 'data.columns', type: 'list' },
+  { flag: 'target-columns', path: 'data.targetColumns', type: 'list' },
+  { flag: 'window', path: 'data.window', type: 'number' },
+  { flag: 'stride', path: 'data.stride', type: 'number' },
+  { flag: 'horizon', path: 'data.horizon', type: 'number' },
+  { flag: 'transform', path: 'data.transform', type: 'string' },
+  { flag: 'normalize', path: 'data.normalize', type: 'boolean' },
+  { flag: 'test-rows', path: 'data.testRows', type: 'number' },
+  { flag: 'validation-rows', path: 'data.validationRows', type: 'number' },
+  { flag: 'season', path: 'data.season', type: 'number' },
+  { flag: 'validation-fraction', path: 'data.validationFraction', type: 'number' },
+  { flag: 'max-chars', path: 'data.maxChars', type: 'number' },
+  { flag: 'epochs', path: 'training.epochs', type: 'number' },
+  { flag: 'batch-size', path: 'training.batchSize', type: 'number' },
+  { flag: 'seed', path: 'training.seed', type: 'number' },
+  { flag: 'loss', path: 'training.loss', type: 'string' },
+  { flag: 'optimizer', path: 'training.optimizer.type', type: 'string' },
+  { flag: 'lr', path: 'training.optimizer.lr', type: 'number' },
+  { flag: 'clip-norm', path: 'training.clipNorm', type: 'number' },
+  { flag: 'patience', path: 'training.earlyStopping.patience', type: 'number' },
+  { flag: 'threads', path: 'training.threads', type: 'number' },
+  { flag: 'device', path: 'training.device', type: 'string' },
+  { flag: 'out', path: 'output.model', type: 'string' },
+  { flag: 'log', path: 'output.log', type: 'string' },
+  { flag: 'plot', path: 'output.plot', type: 'string' },
+];
+
+/** The schema node of a dotted config path (data.* fields are looked up in the csv, text and sequences definitions, in that order). */
+export function schemaField(path: string): JsonSchema | undefined {
+  const { schema } = configSchema();
+  const deref = (n: JsonSchema | undefined): JsonSchema | undefined => (n?.$ref ? schema.definitions[n.$ref.split('/').pop()!] : n);
+  const parts = path.split('.');
+  const roots = parts[0] === 'data' ? ['csvData', 'textData', 'sequencesData'].map((d) => schema.definitions[d]) : [schema.properties[parts[0]]];
+  for (const root of roots) {
+    let node = deref(root);
+    for (const p of parts.slice(1)) {
+      const raw: JsonSchema | undefined = node?.properties?.[p] ?? node?.oneOf?.find((o: JsonSchema) => o.properties)?.properties?.[p];
+      // A description beside a $ref describes this use of the shared definition.
+      node = raw?.$ref ? { ...deref(raw), ...(raw.description ? { description: raw.description } : {}) } : raw;
+    }
+    if (node) return node;
+  }
+  return undefined;
+}
+
+const article = (t: string) => (t === 'integer' || t === 'object' || t === 'array' ? `an ${t}` : t === 'null' ? 'null' : `a ${t}`);
+
+/** "a positive integer <= 8192", "a number > 0 and < 1": the type and bounds of a schema node. */
+function range(n: JsonSchema, upper: boolean): string | undefined {
+  const types = ([] as string[]).concat(n.type ?? []);
+  const t = types.filter((x) => x !== 'null')[0];
+  if (t !== 'integer' && t !== 'number') return undefined;
+  const lo = n.minimum;
+  let base = t === 'integer' ? (lo === 1 ? 'a positive integer' : lo === 0 ? 'a non-negative integer' : 'an integer') : 'a number';
+  const bounds: string[] = [];
+  if (lo !== undefined && !(t === 'integer' && (lo === 0 || lo === 1))) bounds.push(`>= ${lo}`);
+  if (n.exclusiveMinimum !== undefined) bounds.push(`> ${n.exclusiveMinimum}`);
+  if (n.maximum !== undefined && upper) bounds.push(`<= ${n.maximum}`);
+  if (n.exclusiveMaximum !== undefined && (upper || t === 'number')) bounds.push(`< ${n.exclusiveMaximum}`);
+  if (bounds.length) base += ' ' + bounds.join(' and ');
+  return types.includes('null') ? `${base} or null` : base;
+}
+
+/** "must be ..." for one schema branch: what the value was expected to be. */
+function expectation(e: ErrorObject): string {
+  const p = e.params as Record<string, any>;
+  // Upper bounds only when one was broken: "must be a positive integer, got "x"" reads better.
+  const upper = e.keyword === 'maximum' || e.keyword === 'exclusiveMaximum';
+  const numeric = ['type', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum'].includes(e.keyword) ? range(e.parentSchema ?? {}, upper) : undefined;
+  if (numeric) return `must be ${numeric}`;
+  switch (e.keyword) {
+    case 'type':
+      return `must be ${String(p.type).split(',').map(article).join(' or ')}`;
+    case 'enum':
+      return `must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'const':
+      return `must be ${JSON.stringify(p.allowedValue)}`;
+    case 'minLength':
+      return 'must not be empty';
+    case 'minItems':
+      return `must have at least ${p.limit} item${p.limit === 1 ? '' : 's'}`;
+    default:
+      return e.message ?? 'is not valid';
+  }
+}
+
+/** One line for the first schema violation: field path, what it must be, what it is. */
+function describeViolation(errors: ErrorObject[], config: unknown, name: (path: string) => string): string {
+  const valueAt = (ptr: string) => ptr.split('/').slice(1).reduce<any>((v, k) => (v == null ? undefined : v[k.replace(/~1/g, '/').replace(/~0/g, '~')]), config);
+  const dotted = (ptr: string) => ptr.split('/').slice(1).reduce((s, k) => (/^\d+$/.test(k) ? `${s}[${k}]` : s ? `${s}.${k}` : k), '');
+  const got = (v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : JSON.stringify(v));
+  // Branch failures of oneOf / if-then are reported through the error inside the branch.
+  const real = errors.filter((e) => e.keyword !== 'if' && e.keyword !== 'oneOf');
+  const deepest = Math.max(...real.map((e) => e.instancePath.split('/').length));
+  const first = real.find((e) => e.instancePath.split('/').length === deepest) ?? errors[0];
+  const at = first.instancePath;
+  if (first.keyword === 'required') {
+    const field = dotted(`${at}/${(first.params as { missingProperty: string }).missingProperty}`);
+    return `${name(field)} is required`;
+  }
+  if (first.keyword === 'additionalProperties') {
+    const extra = (first.params as { additionalProperty: string }).additionalProperty;
+    const known = Object.keys(first.parentSchema?.properties ?? {});
+    return `${name(dotted(`${at}/${extra}`))}: unknown field; known fields${at ? ` of ${dotted(at)}` : ''}: ${known.join(', ')}`;
+  }
+  // A value that failed every branch of a oneOf: say what each branch wanted, unless it had
+  // the right type for one of them and broke a bound there (units 1e6: "must be <= 8192").
+  const here = real.filter((e) => e.instancePath === at);
+  const oneOf = errors.some((e) => e.keyword === 'oneOf' && e.instancePath === at);
+  const bound = here.find((e) => !['type', 'enum', 'const'].includes(e.keyword));
+  const must = oneOf && !bound ? here.map(expectation).map((m) => m.replace(/^must be /, '')).join(', or ') : expectation(bound ?? first);
+  return `${name(dotted(at))} ${oneOf && !bound ? 'must be ' + must : must}, got ${got(valueAt(at))}`;
+}
+
+/**
+ * Validates the whole config against the shipped schema before anything is read or trained.
+ * `flagged` maps config paths set by flags to the flag that set them, for the message.
+ */
+export function validateConfig(c: TrainConfig, where: string, flagged: Record<string, string> = {}): void {
+  const { validate } = configSchema();
+  if (validate(c)) return;
+  // A field set by a flag is named by the flag too ("--test-rows (data.testRows)"); --layers sets model.layers.*.
+  const name = (path: string) => {
+    const key = Object.keys(flagged).filter((k) => path === k || path.startsWith(k + '.') || path.startsWith(k + '[')).sort((a, b) => b.length - a.length)[0];
+    return key ? `--${flagged[key]} (${path})` : path;
+  };
+  const msg = describeViolation(validate.errors ?? [], c, name);
+  throw new UserError(where === 'flags' ? msg : `${where}: ${msg}`);
+}
+
+/** Patience of the early stopping CSV forecasters get by default (training.earlyStopping unset). */
+export const DEFAULT_PATIENCE = 10;
+
+/** Rows held out at the end of a series for test and for validation when the config does not say: 15% each. */
+export function defaultHeldOutRows(rows: number): number {
+  return Math.max(1, Math.round(rows * 0.15));
 }
 
 function prepareCsv(d: CsvDataConfig): PreparedData {
@@ -168,12 +317,12 @@ function prepareCsv(d: CsvDataConfig): PreparedData {
   });
   const series = transformSeries(table, transform);
   const lag = transformLag(transform);
-  const testRows = d.testRows ?? 0;
-  const valRows = d.validationRows ?? 0;
+  const testRows = d.testRows ?? defaultHeldOutRows(table.rows);
+  const valRows = d.validationRows ?? defaultHeldOutRows(table.rows);
   // Level row r is predicted from derived rows ending at r-1-lag; windows whose targets reach the
   // held-out rows are excluded from training (derived index = level index - lag).
   const trainEnd = table.rows - testRows - valRows - lag; // derived rows [0, trainEnd) hold training targets
-  if (trainEnd < T + h) throw new UserError(`${d.path}: window ${T} + horizon ${h} needs at least ${T + h} training rows, the series has ${trainEnd + lag} after holding out ${testRows + valRows} rows`);
+  if (trainEnd < T + h) throw new UserError(`${d.path}: window ${T} + horizon ${h} needs at least ${T + h} training rows, the series has ${trainEnd + lag} after holding out ${testRows} test and ${valRows} validation rows (data.testRows, data.validationRows)`);
   const normalize = d.normalize ?? true;
   const inputNormalization = normalize ? computeNormalization(series, series.names.map((_, i) => i), 0, trainEnd) : undefined;
   const targetNormalization = normalize ? computeNormalization(series, targetIdx, 0, trainEnd) : undefined;
@@ -191,7 +340,7 @@ function prepareCsv(d: CsvDataConfig): PreparedData {
     inputSize: table.names.length,
     metadata,
     summary: `${d.path}: ${table.rows} rows of ${table.names.join(', ')}; transform ${transform}; ${train.count} training windows of ${T}, ${validation?.count ?? 0} validation, last ${testRows} rows held out for test`,
-    forecast: { info, series: table, testRows },
+    forecast: { info, series: table, testRows, validationRows: valRows, season: d.season },
   };
 }
 

@@ -25,8 +25,8 @@ export async function openModel(path: string, providers: ProviderName[], threads
   return userInputAsync(path, () => InferenceModel.open(path, { providers, intraOpNumThreads: threads }));
 }
 
-function csvText(header: string[], rows: ArrayLike<number>[]): string {
-  return [header.join(','), ...rows.map((r) => Array.from(r, (v) => +v.toPrecision(7)).join(','))].join('\n') + '\n';
+function csvText(header: string[], rows: ArrayLike<number | string>[]): string {
+  return [header.join(','), ...rows.map((r) => Array.from(r, (v) => (typeof v === 'number' ? +v.toPrecision(7) : v)).join(','))].join('\n') + '\n';
 }
 
 /** Writes a tensor to `out` (.npy/.json/.csv) or stdout (JSON). */
@@ -102,14 +102,20 @@ export default async function predict(argv: Record<string, unknown>): Promise<vo
     const fc = await recursiveForecast(model, series, info, steps, norms);
     const O = info.targetColumns.length;
     const rows = Array.from({ length: steps }, (_, s) => [series.rows + s, ...Array.from(fc.subarray(s * O, (s + 1) * O))]);
-    const text = csvText(['row', ...info.targetColumns], rows);
+    let text = csvText(['row', ...info.targetColumns], rows);
     if (argv.backtest !== undefined) {
       const bt = await backtest(model, series, info, Number(argv.backtest), norms);
       process.stderr.write(`one-step-ahead RMSE over the last ${bt.rows.length} rows: ${rmse(bt.predicted, bt.actual).toPrecision(5)}\n`);
+      // Backtest rows (row, actual, one-step-ahead prediction) first, then the forecast past the end.
+      const more = info.targetColumns.slice(1).map((c) => `predicted ${c}`);
+      text = csvText(['row', 'kind', 'actual', 'predicted', ...more], [
+        ...Array.from(bt.rows, (r, n) => [r, 'backtest', bt.actual[n], bt.predicted[n], ...more.map(() => '')]),
+        ...rows.map(([r, ...v]) => [r, 'forecast', '', ...v]),
+      ]);
     }
     if (out) {
       writeOutput(out, text);
-      process.stderr.write(`wrote ${out}: ${steps}-step forecast of ${info.targetColumns.join(', ')}\n`);
+      process.stderr.write(`wrote ${out}: ${argv.backtest !== undefined ? `one-step-ahead backtest of the last ${Number(argv.backtest)} rows and ` : ''}${steps}-step forecast of ${info.targetColumns.join(', ')}\n`);
     } else process.stdout.write(text);
     if (plot) {
       const j = series.names.indexOf(info.targetColumns[0]);

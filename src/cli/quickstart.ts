@@ -5,9 +5,8 @@
 // loopback and checks that the served backtest (one concurrent request per month, merged by the
 // dynamic batcher) gives the same predictions.
 
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
+import { packageRoot } from './package-root.js';
 import { InferenceModel, type RunInput, type RunOptions, type RunResult } from '../runtime/inference.js';
 import { startServer } from '../serve/http.js';
 import { loadCsvSeries } from '../data/timeseries.js';
@@ -18,16 +17,7 @@ import { linePlot } from './svg.js';
 import train from './train.js';
 import exportCommand from './export.js';
 
-/** The package root (where package.json is), from src/cli or dist/src/cli alike. */
-export function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('cannot find the rnnx package root (package.json) above ' + fileURLToPath(import.meta.url));
-    dir = up;
-  }
-  return dir;
-}
+export { packageRoot } from './package-root.js';
 
 export default async function quickstart(argv: Record<string, unknown>): Promise<void> {
   const t0 = Date.now();
