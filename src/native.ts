@@ -4,6 +4,10 @@
 // the addon: a bad value throws an Error whose message names the field (and `code`
 // 'RNNX_INVALID_ARGUMENT'), never a crash.
 //
+// Which file: the package's build/Release, else a matching prebuild (prebuilds/<platform>-<arch>/,
+// node-gyp-build picks it); when neither loads, native() throws a NoNativeError (code RNNX_NO_NATIVE)
+// whose message gives the fix on one line. Only training calls native().
+//
 // RNNX_NATIVE_PATH: load this .node file instead of the package's build (a separately built
 // addon: scripts/device-build.sh's CUDA build, a standalone build of native/gemm_binding.cc).
 // A relative path is taken from the current directory. Such an addon may carry only some of the
@@ -13,6 +17,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { UserError } from './data/errors.js';
 import type { ParamLayout } from './layers/params.js';
 import type { ModelSpec } from './layers/spec.js';
 
@@ -236,7 +241,7 @@ export interface CudaInfo {
   cublas: string;
 }
 
-/** The .node file `native()` loads: RNNX_NATIVE_PATH when set, else the package's build. */
+/** The .node file `native()` loads: RNNX_NATIVE_PATH when set, else the package's own build or prebuild. */
 export function nativePath(): string {
   const override = process.env.RNNX_NATIVE_PATH;
   if (override) {
@@ -244,27 +249,50 @@ export function nativePath(): string {
     if (!existsSync(p)) throw new Error(`RNNX_NATIVE_PATH must name an existing .node file, got ${JSON.stringify(override)} (${p} does not exist)`);
     return p;
   }
-  return locate();
+  const root = packageRoot();
+  try {
+    // node-gyp-build looks in build/Release, build/Debug, then prebuilds/<platform>-<arch>/ for a
+    // binary whose tags (napi, libc) match this process.
+    return (createRequire(import.meta.url)('node-gyp-build') as { path(dir: string): string }).path(root);
+  } catch (e) {
+    throw noNative(`no compiled or prebuilt addon for ${process.platform}-${process.arch} in ${root} (${(e as Error).message.split('\n')[0]})`);
+  }
 }
 
-function locate(): string {
-  // src/native.ts (tsx, tests) and dist/src/native.js (built package) sit at different depths.
+/** The addon is missing or failed to load. Only training needs it; the message gives the fix on one line (a UserError: the CLI exits 1). */
+export class NoNativeError extends UserError {
+  readonly code = 'RNNX_NO_NATIVE';
+}
+
+function noNative(why: string): NoNativeError {
+  return new NoNativeError(
+    `RNNX_NO_NATIVE: rnnx's native training addon is not available: ${why}. ` +
+    'Fix: install a C++17 compiler, make and Python 3, then run `npm rebuild rnnx` (inference and serving do not need it)',
+  );
+}
+
+/** The folder holding rnnx's package.json and binding.gyp: src/native.ts (tsx, tests) and dist/src/native.js sit at different depths. */
+function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 4; i++) {
-    for (const build of ['Release', 'Debug']) {
-      const p = join(dir, 'build', build, 'rnnx_native.node');
-      if (existsSync(p)) return p;
-    }
+    if (existsSync(join(dir, 'binding.gyp')) && existsSync(join(dir, 'package.json'))) return dir;
     dir = dirname(dir);
   }
-  throw new Error('rnnx native addon not found (build/Release/rnnx_native.node): run `npx node-gyp rebuild` (or `npm install`) in the package directory');
+  throw noNative(`the rnnx package folder (binding.gyp) was not found above ${fileURLToPath(import.meta.url)}`);
 }
 
 let cached: NativeAddon | null = null;
 
 /** The loaded addon (loaded on first use, so importing rnnx without a build still works for inference). */
 export function native(): NativeAddon {
-  if (!cached) cached = createRequire(import.meta.url)(nativePath()) as NativeAddon;
+  if (!cached) {
+    const path = nativePath();
+    try {
+      cached = createRequire(import.meta.url)(path) as NativeAddon;
+    } catch (e) {
+      throw noNative(`${path} failed to load (${(e as Error).message.split('\n')[0]})`);
+    }
+  }
   return cached;
 }
 

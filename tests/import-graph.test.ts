@@ -159,4 +159,19 @@ describe('src/ import graph', () => {
     );
     expect(forbidden).toEqual([]);
   });
+
+  it("the 'rnnx/inference' entry (src/inference.ts) loads no training code, addon loader, Model class or CLI", () => {
+    const reached = [...closure(graph, ['src/inference.ts'])];
+    expect(reached).toContain('src/runtime/inference.ts');
+    expect(reached).toContain('src/serve/service.ts');
+    const forbidden = reached.filter(
+      (f) => f.startsWith('src/train/') || f.startsWith('src/cli/') || f === 'src/native.ts' || f === 'src/model/model.ts',
+    );
+    expect(forbidden).toEqual([]);
+  });
+
+  it("the root entry (src/index.ts) re-exports the inference entry and adds the Model class and training", () => {
+    const reached = closure(graph, ['src/index.ts']);
+    for (const f of ['src/inference.ts', 'src/model/model.ts', 'src/train/index.ts', 'src/native.ts']) expect(reached.has(f)).toBe(true);
+  });
 });

@@ -12,7 +12,7 @@ import { Rng } from '../src/layers/random.js';
 import { dense, gru, lstm, rnn } from '../src/layers/spec.js';
 import { Model } from '../src/model/model.js';
 import { InferenceModel } from '../src/runtime/inference.js';
-import { chooseProvider, providerIssue, recurrentNodes, type BackendAvailability } from '../src/runtime/providers.js';
+import { chooseProvider, providerIssue, ProviderUnavailableError, recurrentNodes, type BackendAvailability } from '../src/runtime/providers.js';
 import { referenceForward } from './reference/forward.js';
 import { maxAbsDiff, randomArray, randomizeParams } from './reference/util.js';
 
@@ -171,8 +171,33 @@ describe('execution provider choice', () => {
       { provider: 'cuda', reason: 'library not installed' },
       { provider: 'webgpu', reason: expect.stringMatching(/no webgpu backend/) },
     ]);
-    expect(() => chooseProvider([], cudaMissing, ['tpu'])).toThrow(/providers entries must be one of "cuda", "webgpu", "cpu", got "tpu"/);
+    expect(() => chooseProvider([], cudaMissing, ['tpu'])).toThrow(/providers entries must be one of "cpu", "cuda", "tensorrt", .*, got "tpu"/);
     expect(() => chooseProvider([], cudaMissing, [])).toThrow(/providers must be a non-empty array/);
+  });
+
+  it('passes through every provider onnxruntime-node reports, routing TensorRT like CUDA', () => {
+    const reported: BackendAvailability[] = [
+      { name: 'cpu', bundled: true }, { name: 'dml', bundled: true }, { name: 'coreml', bundled: true },
+      { name: 'tensorrt', bundled: false }, { name: 'newep', bundled: true },
+    ];
+    expect(chooseProvider([], reported, ['dml', 'coreml', 'newep']).candidates).toEqual(['dml', 'coreml', 'newep', 'cpu']);
+    const peep = nodesOf([lstm({ units: 2, peepholes: true })]);
+    const r = chooseProvider(peep, reported, ['tensorrt', 'dml', 'cpu']);
+    expect(r.candidates).toEqual(['dml', 'cpu']);
+    expect(r.skipped).toEqual([{ provider: 'tensorrt', reason: expect.stringMatching(/peepholes .* tensorrt provider's kernel/) }]);
+    expect(providerIssue('coreml', peep[0])).toBeNull();
+    expect(providerIssue('rocm', peep[0])).toMatch(/peepholes/);
+  });
+
+  it('strict: the first provider or a ProviderUnavailableError with the reason, never a silent fallback', () => {
+    const cudaMissing: BackendAvailability[] = [{ name: 'cpu', bundled: true }, { name: 'cuda', bundled: false, unavailableReason: 'library not installed' }];
+    const withCuda: BackendAvailability[] = [{ name: 'cpu', bundled: true }, { name: 'cuda', bundled: false }];
+    expect(() => chooseProvider([], cudaMissing, ['cuda', 'cpu'], true)).toThrow(ProviderUnavailableError);
+    expect(() => chooseProvider([], cudaMissing, ['cuda', 'cpu'], true)).toThrow('provider "cuda" is required (strict) but cannot be used: library not installed');
+    expect(() => chooseProvider(nodesOf([gru({ units: 2, linearBeforeReset: 0 })]), withCuda, ['cuda'], true)).toThrow(/linear_before_reset = 0/);
+    expect(() => chooseProvider([], [{ name: 'cpu', bundled: true }], ['webgpu'], true)).toThrow(/no webgpu backend/);
+    expect(chooseProvider([], withCuda, ['cuda', 'cpu'], true)).toEqual({ candidates: ['cuda'], skipped: [] });
+    expect(chooseProvider([], cudaMissing, ['cpu'], true)).toEqual({ candidates: ['cpu'], skipped: [] });
   });
 
   it('InferenceModel reports the provider it runs on and the fallbacks, never CUDA for peepholes', async () => {
@@ -192,6 +217,22 @@ describe('execution provider choice', () => {
       expect(plain.fallbacks.map((f) => f.provider)).toEqual(order.slice(0, order.indexOf(plain.provider)));
     } finally {
       await plain.release();
+    }
+  });
+
+  it('InferenceModel.open with strict throws with the reason instead of running CUDA work on the CPU', async () => {
+    const bytes = toOnnx(Model.create({ inputSize: 2, layers: [lstm({ units: 3, peepholes: true })] }));
+    // Whether or not this machine has the CUDA provider, a peephole LSTM must not run there.
+    const err = await InferenceModel.open(bytes, { providers: ['cuda', 'cpu'], strict: true }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ProviderUnavailableError);
+    expect((err as ProviderUnavailableError).provider).toBe('cuda');
+    expect((err as Error).message).toMatch(/provider "cuda" is required \(strict\) but cannot be used: (the cuda provider library|.*peepholes)/);
+    const cpu = await InferenceModel.open(bytes, { providers: ['cpu'], strict: true });
+    try {
+      expect(cpu.provider).toBe('cpu');
+      expect(cpu.fallbacks).toEqual([]);
+    } finally {
+      await cpu.release();
     }
   });
 });

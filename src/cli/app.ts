@@ -14,6 +14,12 @@ const STDIO = '\0-';
 /** Runs the CLI on `args` and returns the exit code (0 ok, 1 user error, 2 internal error). */
 export async function runCli(args: string[]): Promise<number> {
   const verbose = args.includes('--verbose');
+  if (args.includes('--version')) {
+    // Read only here, so that other commands do not load the ONNX code to find the version.
+    const { rnnxVersion } = await import('../graph/export.js');
+    process.stdout.write(`${rnnxVersion()}\n`);
+    return EXIT_OK;
+  }
   let handlerStarted = false;
   const wrap = (load: () => Promise<{ default: Handler } | Handler>) => async (argv: Record<string, unknown>) => {
     handlerStarted = true;
@@ -266,6 +272,7 @@ export function buildParser(y: Argv, wrap: (load: () => Promise<any>) => Handler
     .help()
     .alias('help', 'h')
     .version(false)
+    .option('version', { type: 'boolean', describe: 'Print the rnnx version and exit' })
     .wrap(Math.min(110, process.stdout.columns || 100))
     .epilog(EPILOG)
     .fail(false)

@@ -10,6 +10,7 @@
 import { toOnnx } from '../graph/export.js';
 import { Rng } from '../layers/random.js';
 import { InferenceModel, type LayerState } from '../runtime/inference.js';
+import type { ProviderName } from '../runtime/providers.js';
 import { UserError } from '../data/errors.js';
 import { encodeText, oneHot } from '../data/text.js';
 import { userInputAsync } from './errors.js';
@@ -22,7 +23,7 @@ export interface GenerateOptions {
   length: number;
   temperature: number;
   randomSeed: number;
-  providers?: ('cpu' | 'cuda' | 'webgpu')[];
+  providers?: ProviderName[];
 }
 
 /** Samples index i with probability ∝ p_i^(1/temperature). */

@@ -4,7 +4,7 @@
 
 import { extname } from 'node:path';
 import { InferenceModel } from '../runtime/inference.js';
-import type { ProviderName } from '../runtime/providers.js';
+import { PROVIDER_NAMES, type ProviderName } from '../runtime/providers.js';
 import { loadCsvSeries } from '../data/timeseries.js';
 import { loadTensor, encodeNpy, tensorToNested, type Tensor } from '../data/tensor.js';
 import { checkTransformDomain, denormalizeValue, normalizeValue, SERIES_TRANSFORMS } from '../data/timeseries.js';
@@ -17,7 +17,7 @@ import type { ModelMetadata, Normalization } from '../model/types.js';
 
 export function parseProviders(s: unknown): ProviderName[] {
   const list = String(s ?? 'cpu').split(',').map((p) => p.trim()).filter(Boolean);
-  for (const p of list) if (!['cpu', 'cuda', 'webgpu'].includes(p)) throw new UserError(`--provider must be cpu, cuda or webgpu (comma-separated), got ${JSON.stringify(p)}`);
+  for (const p of list) if (!PROVIDER_NAMES.includes(p as ProviderName)) throw new UserError(`--provider must be one or more of ${PROVIDER_NAMES.join(', ')} (comma-separated), got ${JSON.stringify(p)}`);
   return list as ProviderName[];
 }
 

@@ -84,7 +84,7 @@ export function rnnxVersion(): string {
   return (cachedVersion = '0.0.0-unknown');
 }
 
-/** The ModelProto of `model` (see the file header for the graph's shape). */
+/** The ModelProto of `model` (see the file header for the graph's shape). @internal */
 export function toModelProto(model: ModelData, options: ExportOptions = {}): ModelProto {
   const opts = resolveExportOptions(options);
   const spec = model.spec;

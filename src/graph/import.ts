@@ -353,12 +353,12 @@ export interface ImportOptions {
   source?: string;
 }
 
-/** Imports a foreign ModelProto as rnnx model data, or throws an OnnxImportError naming the node that stops it. */
+/** Imports a foreign ModelProto as rnnx model data, or throws an OnnxImportError naming the node that stops it. @internal */
 export function importOnnxModel(proto: ModelProto, options: ImportOptions = {}): ImportResult {
   return new Importer(proto, options.source ?? 'model').run();
 }
 
-/** Whether `proto` can be imported for training; when not, the node, op type and reason. Never throws for a decodable model. */
+/** Whether `proto` can be imported for training; when not, the node, op type and reason. Never throws for a decodable model. @internal */
 export function checkOnnxImport(proto: ModelProto, source = 'model'): ImportCheck {
   try {
     const { data, info } = importOnnxModel(proto, { source });
@@ -1365,6 +1365,7 @@ export const IMPORT_META = {
 /**
  * `importOnnxModel`'s model data with what the source was recorded in metadata.extra: its
  * producer, file name, opset and, where they differ from rnnx's, its input/output layouts.
+ * @internal
  */
 export function importedModelData(proto: ModelProto, source = 'model'): ModelData {
   const { data, info } = importOnnxModel(proto, { source });

@@ -30,6 +30,7 @@ export function int64ToNumber(v: number | Long | null | undefined): number {
 /**
  * Decodes `.onnx` bytes into a ModelProto, throwing an Error that names `source` when the
  * bytes are not an ONNX model (not protobuf, truncated, or without the fields every model has).
+ * @internal onnx-proto types stay out of the public declarations.
  */
 export function parseModelProto(bytes: Uint8Array, source = 'model bytes'): ModelProto {
   if (!(bytes instanceof Uint8Array)) throw new Error(`${source}: expected a Uint8Array of ONNX bytes, got ${typeof bytes}`);
@@ -49,7 +50,7 @@ export function parseModelProto(bytes: Uint8Array, source = 'model bytes'): Mode
   return proto;
 }
 
-/** The rnnx metadata of a file, or null when the file was not written by rnnx. Throws when present but malformed. */
+/** The rnnx metadata of a file, or null when the file was not written by rnnx. Throws when present but malformed. @internal */
 export function readRnnxInfo(proto: ModelProto, source = 'model'): RnnxFileInfo | null {
   const props = new Map((proto.metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? '']));
   if (![...props.keys()].some((k) => k.startsWith('rnnx.'))) {
@@ -97,7 +98,7 @@ export function readRnnxInfo(proto: ModelProto, source = 'model'): RnnxFileInfo 
   };
 }
 
-/** The spec, weights (bit-identical) and metadata of an rnnx-written ModelProto, as plain data. */
+/** The spec, weights (bit-identical) and metadata of an rnnx-written ModelProto, as plain data. @internal */
 export function modelDataFromProto(proto: ModelProto, source = 'model'): ModelData {
   const info = readRnnxInfo(proto, source);
   if (!info) {

@@ -132,7 +132,7 @@ export class Model implements ModelData {
     return Model.fromProto(parseModelProto(bytes, source), source);
   }
 
-  /** Rebuilds a trainable model from a decoded ModelProto (rnnx-written or foreign; see `load`). */
+  /** Rebuilds a trainable model from a decoded ModelProto (rnnx-written or foreign; see `load`). @internal */
   static fromProto(proto: ModelProto, source = 'model'): Model {
     // Files without rnnx metadata go to the importer; a damaged rnnx file throws in readRnnxInfo.
     return Model.fromData(readRnnxInfo(proto, source) ? modelDataFromProto(proto, source) : importedModelData(proto, source));
@@ -149,7 +149,7 @@ export function modelFromOnnx(bytes: Uint8Array, source = 'model bytes'): Model 
   return Model.fromOnnx(bytes, source);
 }
 
-/** Rebuilds a trainable Model from a ModelProto, rnnx-written or foreign (same as `Model.fromProto`). */
+/** Rebuilds a trainable Model from a ModelProto, rnnx-written or foreign (same as `Model.fromProto`). @internal */
 export function modelFromProto(proto: ModelProto, source = 'model'): Model {
   return Model.fromProto(proto, source);
 }

@@ -11,13 +11,22 @@ import { readBytesAsync } from '../data/files.js';
 import type { ModelSpec } from '../layers/spec.js';
 import type { ModelMetadata } from '../model/types.js';
 import {
-  chooseProvider, DEFAULT_PROVIDERS, probeBackends, recurrentNodes,
+  chooseProvider, DEFAULT_PROVIDERS, probeBackends, ProviderUnavailableError, recurrentNodes,
   type ProviderFallback, type ProviderName,
 } from './providers.js';
 
 export interface OpenOptions {
-  /** Providers in order of preference (default ['cuda', 'cpu']); CPU is always the last resort. */
-  providers?: ProviderName[];
+  /**
+   * Providers in order of preference (default ['cuda', 'cpu']): any that onnxruntime-node reports
+   * (`ort.listSupportedBackends()`). CPU is always the last resort unless `strict`.
+   */
+  providers?: readonly ProviderName[];
+  /**
+   * Run on the first of `providers` or throw a ProviderUnavailableError with the reason (not
+   * installed, not built in, would compute this graph wrongly, failed to start); default false:
+   * fall back and record why in `fallbacks`.
+   */
+  strict?: boolean;
   /** ONNX Runtime intra-op threads (default: ONNX Runtime's, one per physical core). */
   intraOpNumThreads?: number;
   /** ONNX Runtime inter-op threads. */
@@ -154,14 +163,16 @@ export class InferenceModel {
     const info = readRnnxInfo(proto, name);
     if (!options.allowNonFiniteWeights) assertFiniteInitializers(proto.graph, name);
     quietOrtEnvironment();
-    const { candidates, skipped } = chooseProvider(recurrentNodes(proto), probeBackends(() => ort.listSupportedBackends()), options.providers ?? DEFAULT_PROVIDERS);
+    const { candidates, skipped } = chooseProvider(recurrentNodes(proto), probeBackends(() => ort.listSupportedBackends()), options.providers ?? DEFAULT_PROVIDERS, options.strict === true);
     const fallbacks = skipped.slice();
     for (const provider of candidates) {
       let session: ort.InferenceSession;
       try {
         session = await ort.InferenceSession.create(bytes, sessionOptions(provider, options));
       } catch (e) {
-        fallbacks.push({ provider, reason: `session creation failed: ${(e as Error).message.trim()}` });
+        const reason = `session creation failed: ${(e as Error).message.trim()}`;
+        if (options.strict === true) throw new ProviderUnavailableError(provider, reason);
+        fallbacks.push({ provider, reason });
         continue;
       }
       try {
