@@ -13,8 +13,11 @@ std::string Describe(const Napi::Value& v) {
   if (v.IsUndefined()) return "undefined";
   if (v.IsNull()) return "null";
   if (v.IsNumber()) {
+    const double d = v.As<Napi::Number>().DoubleValue();
+    if (std::isnan(d)) return "NaN";  // as JavaScript writes them
+    if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
     std::ostringstream s;
-    s << v.As<Napi::Number>().DoubleValue();
+    s << d;
     return s.str();
   }
   if (v.IsString()) return "\"" + v.As<Napi::String>().Utf8Value() + "\"";

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <sstream>
 #include <string>
 
 #include "thread_pool.h"
@@ -11,6 +12,13 @@
 namespace rnnx {
 
 namespace {
+
+// 1e+39 rather than std::to_string's 43 digits.
+std::string Short(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
 
 struct L2Region {
   size_t offset, size;
@@ -179,7 +187,7 @@ class CpuTrainer final : public TrainerBackend {
         if (bad < params_.size()) {
           throw NonFiniteError("non-finite weight (params[" + std::to_string(bad) + "] = " +
                                std::to_string(params_[bad]) + ") after the update at training step " +
-                               std::to_string(opt_.steps()) + " with learning rate " + std::to_string(lr) +
+                               std::to_string(opt_.steps()) + " with learning rate " + Short(lr) +
                                ": the update overflowed float32; the step was rolled back and the weights are the "
                                "last good ones");
         }

@@ -3,6 +3,7 @@
 #include "trainer_backend.h"
 
 #include <algorithm>
+#include <sstream>
 #include <stdexcept>
 
 #include "backend.h"
@@ -89,6 +90,12 @@ LossDesc ToLoss(const LossConfig& c) {
 
 namespace {
 
+std::string ShortNumber(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
 class CudaTrainerBackend final : public TrainerBackend {
  public:
   CudaTrainerBackend(std::unique_ptr<Trainer> impl, const NetworkDesc& d, const TrainConfig& c, const float* params)
@@ -114,7 +121,7 @@ class CudaTrainerBackend final : public TrainerBackend {
     if (bad < next_.size()) {
       impl_->SetParams(params_.data());
       throw NonFiniteError("non-finite weight (params[" + std::to_string(bad) + "]) after the update at training step " +
-                           std::to_string(steps_ + 1) + " with learning rate " + std::to_string(lr) +
+                           std::to_string(steps_ + 1) + " with learning rate " + ShortNumber(lr) +
                            ": the update overflowed float32; the step was rolled back and the weights are the last "
                            "good ones");
     }

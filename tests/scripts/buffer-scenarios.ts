@@ -1,0 +1,89 @@
+// Crash-capable scenarios of tests/native-buffers.test.ts, run in a child process
+// (node --expose-gc --import tsx tests/scripts/buffer-scenarios.ts <scenario> [repeats]): each starts an async
+// step, then disposes the trainer or transfers a buffer the step uses, drops every reference,
+// forces collections and allocates, and prints one JSON line with how the step settled.
+// On a build that writes into or reads from freed memory this dies by a signal (or abort).
+import { dense, lstm } from '../../src/layers/spec.js';
+import { Model } from '../../src/model/model.js';
+import { Trainer } from '../../src/train/index.js';
+import { Rng } from '../../src/layers/random.js';
+
+const gc = (globalThis as { gc?: () => void }).gc;
+if (!gc) throw new Error('run with --expose-gc');
+
+const I = 32, H = 192, N = 8, T = 30;  // 1 MB of weights: malloc'ed apart, unmapped when freed
+
+function setup() {
+  const model = Model.create({ inputSize: I, layers: [lstm({ units: H }), dense({ units: 1 })] }, { seed: 1 });
+  const rng = new Rng(5);
+  const x = Float32Array.from({ length: N * T * I }, () => rng.normal() * 0.5);
+  const y = Float32Array.from({ length: N }, () => rng.normal());
+  const lengths = Int32Array.from({ length: N }, (_, i) => T - (i % 5));
+  return { model, batch: { x, y, lengths, batch: N, time: T } };
+}
+
+// Collections and allocations that reuse whatever memory was just released.
+function churn() {
+  for (let i = 0; i < 6; i++) {
+    gc!();
+    const junk = new Float32Array(1 << 20).fill(i + 1);
+    junk[0] = 0;
+  }
+}
+
+async function settle(p: Promise<{ loss: number }>): Promise<Record<string, unknown>> {
+  try {
+    const r = await p;
+    return { settled: 'resolved', loss: r.loss };
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    return { settled: 'rejected', code: err.code, message: err.message };
+  }
+}
+
+async function run(scenario: string): Promise<Record<string, unknown>> {
+let out: Record<string, unknown>;
+if (scenario === 'dispose') {
+  // Item 1: dispose() while the step runs, then drop the model and trainer.
+  let s: ReturnType<typeof setup> | null = setup();
+  let t: Trainer | null = new Trainer(s.model, { threads: 1 });
+  const p = t.step(s.batch, 1e-3);
+  t.dispose();
+  t = null;
+  s = null;
+  churn();
+  out = await settle(p);
+} else if (scenario === 'params') {
+  // Item 2: the parameter buffer transferred away while the step runs; the new owner dropped.
+  const s = setup();
+  const t = new Trainer(s.model, { threads: 1 });
+  const p = t.step(s.batch, 1e-3);
+  let moved: ArrayBuffer | null = structuredClone(s.model.params.buffer, { transfer: [s.model.params.buffer as ArrayBuffer] });
+  const movedLength = moved.byteLength;
+  moved = null;
+  churn();
+  out = { ...(await settle(p)), movedLength, paramsLength: s.model.params.length };
+  t.dispose();
+} else if (scenario === 'batch') {
+  // Item 3: x, y and lengths transferred away (and collected) while the step runs. The loss must be
+  // the one a second trainer computes from an untouched copy of the same batch.
+  const s = setup();
+  const ref = setup();
+  const t = new Trainer(s.model, { threads: 1 });
+  const p = t.step(s.batch, 1e-3);
+  for (const a of [s.batch.x, s.batch.y, s.batch.lengths]) structuredClone(a.buffer, { transfer: [a.buffer as ArrayBuffer] });
+  churn();
+  out = await settle(p);
+  const rt = new Trainer(ref.model, { threads: 1 });
+  out.referenceLoss = (await rt.step(ref.batch, 1e-3)).loss;
+  out.sameParams = Buffer.from(s.model.params.buffer).equals(Buffer.from(ref.model.params.buffer));
+  rt.dispose();
+  t.dispose();
+} else {
+  throw new Error(`unknown scenario ${scenario}`);
+}
+return out;
+}
+
+const repeats = Number(process.argv[3] ?? 1);
+for (let i = 0; i < repeats; i++) process.stdout.write(JSON.stringify(await run(process.argv[2])) + '\n');
