@@ -148,6 +148,15 @@ void CheckAttached(const Napi::Value& v, const std::string& field) {
   }
 }
 
+void CheckTypedArrayLength(Napi::Env env, size_t n, const std::string& what) {
+  constexpr size_t kMax = size_t{1} << 32;  // v8::TypedArray::kMaxLength on 64-bit builds
+  if (n > kMax) {
+    throw MakeError(env, what + " would have " + std::to_string(n) + " elements, more than a typed array can hold (" +
+                             std::to_string(kMax) + ")",
+                    kCodeResource);
+  }
+}
+
 double ParseLearningRate(const Napi::Value& v, const std::string& field) {
   const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : NAN;
   if (!v.IsNumber() || !(d >= 0) || !std::isfinite(d)) Fail(v.Env(), field + " must be a finite number >= 0, got " + Describe(v));
@@ -346,9 +355,13 @@ TrainConfig ParseTrainConfig(const Napi::Value& v, NetworkDesc& desc, int* threa
 void ParsedBatch::Recheck(Napi::Env env) const {
   for (const Borrowed& b : borrowed) {
     Napi::Value v = b.ref.Value();
-    const bool same = !IsDetached(v) && v.As<Napi::TypedArray>().ElementLength() == b.length &&
-                      static_cast<const void*>(static_cast<uint8_t*>(v.As<Napi::TypedArray>().ArrayBuffer().Data()) +
-                                               v.As<Napi::TypedArray>().ByteOffset()) == b.data;
+    // napi_get_typedarray_info's data pointer (offset applied) works for SharedArrayBuffer views too.
+    napi_typedarray_type type;
+    size_t length = 0;
+    void* data = nullptr;
+    const bool same = !IsDetached(v) &&
+                      napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr) == napi_ok &&
+                      length == b.length && data == b.data;
     if (!same) {
       throw MakeError(env, b.field + " was detached or replaced while the call read its arguments (a getter or valueOf "
                                "transferred its ArrayBuffer); nothing was computed",

@@ -55,6 +55,10 @@ struct ParsedBatch {
 ParsedBatch ParseBatch(const Napi::Value& batch, const NetworkDesc& desc, const TrainConfig& config, bool needTargets,
                        const char* where, bool copy);
 
+// Throws RNNX_RESOURCE when a typed array of n elements could not exist (V8 aborts the process
+// instead of throwing when asked for one).
+void CheckTypedArrayLength(Napi::Env env, size_t n, const std::string& what);
+
 // Throws RNNX_DETACHED when the typed array's buffer has been detached (transferred).
 void CheckAttached(const Napi::Value& v, const std::string& field);
 

@@ -41,7 +41,9 @@ namespace rnnx {
 namespace {
 
 [[noreturn]] void Fail(Napi::Env env, const std::string& fn, const std::string& msg) {
-  throw Napi::TypeError::New(env, fn + ": " + msg);
+  Napi::TypeError e = Napi::TypeError::New(env, fn + ": " + msg);
+  e.Set("code", Napi::String::New(env, "RNNX_INVALID_ARGUMENT"));
+  throw e;
 }
 
 bool BoolArg(const Napi::CallbackInfo& info, std::size_t i, const char* fn, const char* name, bool def, bool optional) {

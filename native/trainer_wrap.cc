@@ -207,6 +207,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     CheckUsable(env, "predict");
     ParsedBatch b = ParseBatch(info[0], desc_, cfg_, false, "input", false);
     const size_t rows = desc_.sequenceOutput() ? static_cast<size_t>(b.view.N) * b.view.T : b.view.N;
+    CheckTypedArrayLength(env, rows * desc_.outputSize(), "the output");
     Napi::Float32Array y = Napi::Float32Array::New(env, rows * desc_.outputSize());
     LoadParams(env);
     b.Recheck(env);
@@ -380,6 +381,7 @@ Napi::Value GradientsT(const Napi::CallbackInfo& info, NetworkDesc& desc, const 
   Napi::Value trainingV = opts.Get("training");
   const bool training = trainingV.IsBoolean() ? trainingV.As<Napi::Boolean>().Value() : false;
   StateSet<T> initial = ParseStates<T>(opts.Get("initialState"), desc, b.view.N, "options.initialState");
+  ParamsData<T>(info[2], desc.paramCount);  // type and length before sizing anything by them
   Napi::TypedArray grads;
   T* g;
   if constexpr (sizeof(T) == 8) {
@@ -426,6 +428,8 @@ Napi::Value ForwardT(const Napi::CallbackInfo& info, const NetworkDesc& desc, co
   Napi::Env env = info.Env();
   const size_t rows = desc.sequenceOutput() ? static_cast<size_t>(b.view.N) * b.view.T : b.view.N;
   const size_t n = rows * desc.outputSize();
+  ParamsData<T>(info[2], desc.paramCount);  // type and length before sizing anything by them
+  CheckTypedArrayLength(env, n, "the output");
   Napi::TypedArray out;
   T* y;
   if constexpr (sizeof(T) == 8) {
