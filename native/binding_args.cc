@@ -1,7 +1,9 @@
 #include "binding_args.h"
 
 #include <cmath>
+#include <new>
 #include <sstream>
+#include <stdexcept>
 
 namespace rnnx {
 
@@ -137,6 +139,28 @@ Napi::Error MakeError(Napi::Env env, const std::string& message, const char* cod
   Napi::Error e = Napi::Error::New(env, message);
   e.Set("code", Napi::String::New(env, code));
   return e;
+}
+
+CoreError Classify(const std::exception_ptr& ep) {
+  try {
+    std::rethrow_exception(ep);
+  } catch (const NonFiniteError& e) {
+    return {e.what(), kCodeNonFinite};
+  } catch (const std::range_error& e) {  // the CUDA core's non-finite step
+    return {e.what(), kCodeNonFinite};
+  } catch (const InvalidArgument& e) {
+    return {e.what(), kCodeInvalid};
+  } catch (const std::invalid_argument& e) {  // the CUDA core's argument checks
+    return {e.what(), kCodeInvalid};
+  } catch (const ThreadStartError& e) {
+    return {e.what(), kCodeResource};
+  } catch (const std::bad_alloc&) {
+    return {"out of memory while sizing the workspaces", kCodeResource};
+  } catch (const std::exception& e) {
+    return {std::string("internal error: ") + e.what(), kCodeInvalid};
+  } catch (...) {
+    return {"internal error: an unknown native exception", kCodeInvalid};
+  }
 }
 
 void CheckAttached(const Napi::Value& v, const std::string& field) {

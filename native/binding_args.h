@@ -6,6 +6,7 @@
 #include <napi.h>
 
 #include <cstdint>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,28 @@ constexpr const char* kCodeDetached = "RNNX_DETACHED";
 constexpr const char* kCodeResource = "RNNX_RESOURCE";
 
 Napi::Error MakeError(Napi::Env env, const std::string& message, const char* code);
+
+// The message and code a native exception becomes in JavaScript (one table for every entry point):
+// NonFiniteError / std::range_error → RNNX_NON_FINITE, InvalidArgument / std::invalid_argument →
+// RNNX_INVALID_ARGUMENT, ThreadStartError / std::bad_alloc → RNNX_RESOURCE.
+struct CoreError {
+  std::string message;
+  const char* code;
+};
+CoreError Classify(const std::exception_ptr& e);
+
+// Runs f, turning native exceptions into JavaScript errors with a code.
+template <typename F>
+auto Guard(Napi::Env env, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (...) {
+    const CoreError c = Classify(std::current_exception());
+    throw MakeError(env, c.message, c.code);
+  }
+}
 
 // Model description from the normalised ModelSpec and the ParamLayout of src/layers/params.ts.
 NetworkDesc ParseNetwork(const Napi::Value& spec, const Napi::Value& layout);

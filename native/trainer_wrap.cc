@@ -28,43 +28,6 @@ Napi::Object ResultObject(Napi::Env env, const StepResult& r) {
   return o;
 }
 
-// The message and code a core exception becomes in JavaScript (one table for every entry point).
-struct CoreError {
-  std::string message;
-  const char* code;
-};
-
-CoreError Classify(const std::exception_ptr& ep) {
-  try {
-    std::rethrow_exception(ep);
-  } catch (const NonFiniteError& e) {
-    return {e.what(), kCodeNonFinite};
-  } catch (const InvalidArgument& e) {
-    return {e.what(), kCodeInvalid};
-  } catch (const ThreadStartError& e) {
-    return {e.what(), kCodeResource};
-  } catch (const std::bad_alloc&) {
-    return {"out of memory while sizing the workspaces", kCodeResource};
-  } catch (const std::exception& e) {
-    return {std::string("internal error: ") + e.what(), kCodeInvalid};
-  } catch (...) {
-    return {"internal error: an unknown native exception", kCodeInvalid};
-  }
-}
-
-// Runs f, turning the core's exceptions into JavaScript errors with a code.
-template <typename F>
-auto Guard(Napi::Env env, F&& f) -> decltype(f()) {
-  try {
-    return f();
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (...) {
-    const CoreError c = Classify(std::current_exception());
-    throw MakeError(env, c.message, c.code);
-  }
-}
-
 class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
  public:
   static Napi::Function Define(Napi::Env env) {

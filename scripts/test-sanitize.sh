@@ -18,9 +18,11 @@ if [[ ! -e "$asan" || ! -e "$ubsan" ]]; then
 fi
 
 if [[ "${SANITIZE_SKIP_BUILD:-0}" != 1 || ! -f "$dir/build/Release/rnnx_native.node" ]]; then
-  # A shadow tree whose binding.gyp and sources are the real ones, so node-gyp writes only here.
+  # A shadow tree with copies of binding.gyp and native/ (gyp writes makefiles beside the .gyp
+  # files, so a symlinked native/ would get them), so node-gyp writes only here.
   mkdir -p "$dir"
-  ln -sfn ../native "$dir/native"
+  rm -rf "$dir/native"
+  cp -R native "$dir/native"
   ln -sfn ../scripts "$dir/scripts"
   ln -sfn ../node_modules "$dir/node_modules"
   cp binding.gyp "$dir/binding.gyp"

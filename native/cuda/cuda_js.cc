@@ -36,20 +36,6 @@ namespace {
 
 [[noreturn]] void Fail(Napi::Env env, const std::string& msg) { throw MakeError(env, msg, kCodeInvalid); }
 
-// Runs f, turning core exceptions into JavaScript errors (non-finite steps keep their code).
-template <typename F>
-auto Core(Napi::Env env, F&& f) -> decltype(f()) {
-  try {
-    return f();
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const std::range_error& e) {
-    throw MakeError(env, e.what(), kCodeNonFinite);
-  } catch (const std::exception& e) {
-    throw MakeError(env, e.what(), kCodeInvalid);
-  }
-}
-
 // The learning rate inside options.optimizer (the CPU trainer takes it per step instead).
 double OptimizerLr(const Napi::Value& optimizer, const OptimizerConfig& parsed) {
   const double def = parsed.kind == rnnx::OptimizerKind::kSgd ? 0.01 : 1e-3;
@@ -113,11 +99,15 @@ class CudaTrainerWrap : public Napi::ObjectWrap<CudaTrainerWrap> {
       emulate_ = e;
     }
     const float* params = Float32Data(info[2], desc_.paramCount, "params");  // after every getter ran
-    Core(env, [&] {
+    Guard(env, [&] {
       OptimizerDesc opt = ToOptimizer(cfg_);
       opt.lr = lr_;
-      impl_ = emulate_.empty() ? CreateCudaTrainer(ToModelDesc(desc_), ToLoss(cfg_.loss), opt)
-                               : CreateEmulatedTrainer(ToModelDesc(desc_), ToLoss(cfg_.loss), opt, emulate_ == "double");
+      try {
+        impl_ = emulate_.empty() ? CreateCudaTrainer(ToModelDesc(desc_), ToLoss(cfg_.loss), opt)
+                                 : CreateEmulatedTrainer(ToModelDesc(desc_), ToLoss(cfg_.loss), opt, emulate_ == "double");
+      } catch (const std::runtime_error& e) {
+        throw InvalidArgument(e.what());  // "device 'cuda' is not available: <reason>" is the user's to fix
+      }
       impl_->SetParams(params);
       return 0;
     });
@@ -130,23 +120,14 @@ class CudaTrainerWrap : public Napi::ObjectWrap<CudaTrainerWrap> {
   }
 
   // The trainer's batch checks (finite inputs and targets, lengths and labels in range).
-  static BatchView View(const ParsedBatch& b) {
-    BatchView v;
-    v.batch = b.view.N;
-    v.time = b.view.T;
-    v.x = b.view.x;
-    v.lengths = b.view.lengths;
-    v.targets = b.view.values;
-    v.labels = b.view.labels;
-    return v;
-  }
+  static BatchView View(const ParsedBatch& b) { return ToBatchView(b.view); }
 
   Napi::Value StepJs(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Trainer& t = Live(env);
     const ParsedBatch b = ParseBatch(info[0], desc_, cfg_, true, "batch", false);
     b.Recheck(env);
-    const StepStats s = Core(env, [&] { return t.Step(View(b)); });
+    const StepStats s = Guard(env, [&] { return t.Step(View(b)); });
     Napi::Object out = Napi::Object::New(env);
     out.Set("loss", s.loss);
     out.Set("gradNorm", s.gradNorm);
@@ -161,7 +142,7 @@ class CudaTrainerWrap : public Napi::ObjectWrap<CudaTrainerWrap> {
     const ParsedBatch b = ParseBatch(info[0], desc_, cfg_, true, "batch", false);
     Napi::Float32Array g = Napi::Float32Array::New(env, t.paramCount());
     b.Recheck(env);
-    const double loss = Core(env, [&] { return t.Gradients(View(b), g.Data()).loss; });
+    const double loss = Guard(env, [&] { return t.Gradients(View(b), g.Data()).loss; });
     Napi::Object out = Napi::Object::New(env);
     out.Set("loss", loss);
     out.Set("grads", g);
@@ -171,7 +152,7 @@ class CudaTrainerWrap : public Napi::ObjectWrap<CudaTrainerWrap> {
   Napi::Value OutputJs(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Trainer& t = Live(env);
-    const std::vector<float> o = Core(env, [&] { return t.LastOutput(); });
+    const std::vector<float> o = Guard(env, [&] { return t.LastOutput(); });
     Napi::Float32Array out = Napi::Float32Array::New(env, o.size());
     std::copy(o.begin(), o.end(), out.Data());
     return out;
@@ -187,7 +168,7 @@ class CudaTrainerWrap : public Napi::ObjectWrap<CudaTrainerWrap> {
     } else {
       out = Napi::Float32Array::New(env, t.paramCount());
     }
-    Core(env, [&] {
+    Guard(env, [&] {
       t.GetParams(out.Data());
       return 0;
     });
@@ -198,7 +179,7 @@ class CudaTrainerWrap : public Napi::ObjectWrap<CudaTrainerWrap> {
     Napi::Env env = info.Env();
     Trainer& t = Live(env);
     const float* p = Float32Data(info[0], t.paramCount(), "setParams(params): params");
-    Core(env, [&] {
+    Guard(env, [&] {
       t.SetParams(p);
       return 0;
     });
@@ -215,7 +196,7 @@ class CudaTrainerWrap : public Napi::ObjectWrap<CudaTrainerWrap> {
     c.optimizer = parsed;
     OptimizerDesc d = ToOptimizer(c);
     d.lr = lr;
-    Core(env, [&] {
+    Guard(env, [&] {
       t.SetOptimizer(d);
       return 0;
     });

@@ -81,6 +81,17 @@ OptimizerDesc ToOptimizer(const TrainConfig& c) {
   return o;
 }
 
+BatchView ToBatchView(const rnnx::BatchView& b) {
+  BatchView v;
+  v.batch = b.N;
+  v.time = b.T;
+  v.x = b.x;
+  v.lengths = b.lengths;
+  v.targets = b.values;
+  v.labels = b.labels;
+  return v;
+}
+
 LossDesc ToLoss(const LossConfig& c) {
   LossDesc loss;
   loss.kind = static_cast<LossKind>(static_cast<int>(c.kind));  // same order
@@ -150,16 +161,7 @@ class CudaTrainerBackend final : public TrainerBackend {
   int64_t steps() const override { return steps_; }
 
  private:
-  static BatchView View(const rnnx::BatchView& b) {
-    BatchView v;
-    v.batch = b.N;
-    v.time = b.T;
-    v.x = b.x;
-    v.lengths = b.lengths;
-    v.targets = b.values;
-    v.labels = b.labels;
-    return v;
-  }
+  static BatchView View(const rnnx::BatchView& b) { return ToBatchView(b); }
 
   StepResult Result(const StepStats& s, int updates) const {
     StepResult r;

@@ -25,6 +25,7 @@ std::unique_ptr<TrainerBackend> CreateBackendForDevice(const std::string& device
 ModelDesc ToModelDesc(const NetworkDesc& desc);
 OptimizerDesc ToOptimizer(const TrainConfig& config);
 LossDesc ToLoss(const LossConfig& loss);
+BatchView ToBatchView(const rnnx::BatchView& batch);
 // What the CUDA step does not implement yet, as a message naming the field; empty when supported.
 std::string Unsupported(const NetworkDesc& desc, const TrainConfig& config);
 

@@ -73,9 +73,7 @@ if (scenario === 'dispose') {
   const s = setup();
   const t = new Trainer(s.model, { threads: 1 });
   const p = settle(t.step(s.batch, 1e-3));  // handled now: the churn below awaits
-  let moved: ArrayBuffer | null = structuredClone(s.model.params.buffer, { transfer: [s.model.params.buffer as ArrayBuffer] });
-  const movedLength = moved.byteLength;
-  moved = null;
+  const movedLength = structuredClone(s.model.params.buffer as ArrayBuffer, { transfer: [s.model.params.buffer as ArrayBuffer] }).byteLength;
   await churn();
   out = { ...(await p), movedLength, paramsLength: s.model.params.length };
   t.dispose();
