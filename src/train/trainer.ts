@@ -1,5 +1,6 @@
 // Step-level training API over the native trainer: a Trainer holds one native trainer bound to
-// a model's parameter buffer (updated in place, never copied), its optimizer state and carried
+// a model's parameter buffer (the step runs on a native copy, written back into the model's
+// Float32Array on the JavaScript thread when it succeeds), its optimizer state and carried
 // states. `fit` (fit.ts) drives it; users who want their own loop call step() themselves.
 
 import { availableParallelism } from 'node:os';
