@@ -10,7 +10,7 @@
         "native/optimizer.cc", "native/network.cc", "native/trainer.cc"
       ],
       "include_dirs": [ "<!(node -p \"require('node-addon-api').include_dir\")", "native" ],
-      "defines": [ "NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS" ],
+      "defines": [ "NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_CPP_EXCEPTIONS_ALL" ],
       "cflags!": [ "-fno-exceptions" ],
       "cflags_cc!": [ "-fno-exceptions", "-std=gnu++17" ],
       "cflags_cc": [ "-std=c++17", "-O3", "-fexceptions", "-pthread" ],

@@ -1,20 +1,25 @@
 #include "binding_args.h"
 
 #include <cmath>
+#include <new>
 #include <sstream>
+#include <stdexcept>
 
 namespace rnnx {
 
 namespace {
 
-[[noreturn]] void Fail(Napi::Env env, const std::string& message) { throw Napi::Error::New(env, message); }
+[[noreturn]] void Fail(Napi::Env env, const std::string& message) { throw MakeError(env, message, kCodeInvalid); }
 
 std::string Describe(const Napi::Value& v) {
   if (v.IsUndefined()) return "undefined";
   if (v.IsNull()) return "null";
   if (v.IsNumber()) {
+    const double d = v.As<Napi::Number>().DoubleValue();
+    if (std::isnan(d)) return "NaN";  // as JavaScript writes them
+    if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
     std::ostringstream s;
-    s << v.As<Napi::Number>().DoubleValue();
+    s << d;
     return s.str();
   }
   if (v.IsString()) return "\"" + v.As<Napi::String>().Utf8Value() + "\"";
@@ -62,14 +67,20 @@ double Prob(const Napi::Object& o, const char* key, const std::string& where) {
   return d;
 }
 
-int Int(const Napi::Object& o, const char* key, const std::string& where, int def, bool required = false, int min = 0) {
-  Napi::Value v = o.Get(key);
-  if ((v.IsUndefined() || v.IsNull()) && !required) return def;
+int IntValue(const Napi::Value& v, const std::string& field, int min, int max) {
   const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : NAN;
-  if (!v.IsNumber() || d != std::floor(d) || d < min || d > 2147483647.0) {
-    Fail(o.Env(), where + "." + key + " must be an integer >= " + std::to_string(min) + ", got " + Describe(v));
+  if (!v.IsNumber() || d != std::floor(d) || d < min || d > max) {
+    Fail(v.Env(), field + " must be an integer >= " + std::to_string(min) +
+                      (max < 2147483647 ? " and <= " + std::to_string(max) : std::string()) + ", got " + Describe(v));
   }
   return static_cast<int>(d);
+}
+
+int Int(const Napi::Object& o, const char* key, const std::string& where, int def, bool required = false, int min = 0,
+        int max = 2147483647) {
+  Napi::Value v = o.Get(key);
+  if ((v.IsUndefined() || v.IsNull()) && !required) return def;
+  return IntValue(v, where + "." + key, min, max);
 }
 
 bool Bool(const Napi::Object& o, const char* key, const std::string& where, bool def) {
@@ -113,10 +124,68 @@ Arr TypedArrayOf(const Napi::Value& v, napi_typedarray_type type, const char* ty
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type) {
     Fail(v.Env(), field + " must be a " + typeName + ", got " + Describe(v));
   }
+  CheckAttached(v, field);
   return v.As<Arr>();
 }
 
+bool IsDetached(const Napi::Value& v) {
+  Napi::Value buffer = v.As<Napi::TypedArray>().ArrayBuffer();
+  return buffer.IsArrayBuffer() && buffer.As<Napi::ArrayBuffer>().IsDetached();
+}
+
 }  // namespace
+
+Napi::Error MakeError(Napi::Env env, const std::string& message, const char* code) {
+  Napi::Error e = Napi::Error::New(env, message);
+  e.Set("code", Napi::String::New(env, code));
+  return e;
+}
+
+CoreError Classify(const std::exception_ptr& ep) {
+  try {
+    std::rethrow_exception(ep);
+  } catch (const NonFiniteError& e) {
+    return {e.what(), kCodeNonFinite};
+  } catch (const std::range_error& e) {  // the CUDA core's non-finite step
+    return {e.what(), kCodeNonFinite};
+  } catch (const InvalidArgument& e) {
+    return {e.what(), kCodeInvalid};
+  } catch (const std::invalid_argument& e) {  // the CUDA core's argument checks
+    return {e.what(), kCodeInvalid};
+  } catch (const ThreadStartError& e) {
+    return {e.what(), kCodeResource};
+  } catch (const std::bad_alloc&) {
+    return {"out of memory while sizing the workspaces", kCodeResource};
+  } catch (const std::exception& e) {
+    return {std::string("internal error: ") + e.what(), kCodeInvalid};
+  } catch (...) {
+    return {"internal error: an unknown native exception", kCodeInvalid};
+  }
+}
+
+void CheckAttached(const Napi::Value& v, const std::string& field) {
+  if (IsDetached(v)) {
+    throw MakeError(v.Env(),
+                    field + " is detached: its ArrayBuffer was transferred (postMessage, structuredClone with a "
+                            "transfer list) and can no longer be read or written",
+                    kCodeDetached);
+  }
+}
+
+void CheckTypedArrayLength(Napi::Env env, size_t n, const std::string& what) {
+  constexpr size_t kMax = size_t{1} << 32;  // v8::TypedArray::kMaxLength on 64-bit builds
+  if (n > kMax) {
+    throw MakeError(env, what + " would have " + std::to_string(n) + " elements, more than a typed array can hold (" +
+                             std::to_string(kMax) + ")",
+                    kCodeResource);
+  }
+}
+
+double ParseLearningRate(const Napi::Value& v, const std::string& field) {
+  const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : NAN;
+  if (!v.IsNumber() || !(d >= 0) || !std::isfinite(d)) Fail(v.Env(), field + " must be a finite number >= 0, got " + Describe(v));
+  return d;
+}
 
 float* Float32Data(const Napi::Value& v, size_t expected, const std::string& field) {
   auto a = TypedArrayOf<Napi::Float32Array>(v, napi_float32_array, "Float32Array", field);
@@ -234,6 +303,29 @@ NetworkDesc ParseNetwork(const Napi::Value& specV, const Napi::Value& layoutV) {
   return d;
 }
 
+OptimizerConfig ParseOptimizerConfig(const Napi::Value& optV, const std::string& where) {
+  Napi::Env env = optV.Env();
+  Napi::Object op = Obj(optV, where);
+  const std::string w = where;
+  const std::string t = Str(op, "type", w, "adam", true);
+  OptimizerConfig p;
+  if (t == "sgd") p.kind = OptimizerKind::kSgd;
+  else if (t == "rmsprop") p.kind = OptimizerKind::kRmsprop;
+  else if (t == "adam") p.kind = OptimizerKind::kAdam;
+  else if (t == "adamw") p.kind = OptimizerKind::kAdamW;
+  else Fail(env, w + ".type must be one of \"sgd\", \"rmsprop\", \"adam\", \"adamw\", got \"" + t + "\"");
+  p.momentum = NonNeg(op, "momentum", w, 0);
+  if (p.momentum >= 1) Fail(env, w + ".momentum must be in [0, 1), got " + std::to_string(p.momentum));
+  p.nesterov = Bool(op, "nesterov", w, false);
+  p.rho = Prob(op, "rho", w);
+  if (op.Get("rho").IsUndefined()) p.rho = 0.9;
+  p.beta1 = op.Get("beta1").IsUndefined() ? 0.9 : Prob(op, "beta1", w);
+  p.beta2 = op.Get("beta2").IsUndefined() ? 0.999 : Prob(op, "beta2", w);
+  p.epsilon = NonNeg(op, "epsilon", w, 1e-7);
+  p.weightDecay = NonNeg(op, "weightDecay", w, p.kind == OptimizerKind::kAdamW ? 0.01 : 0);
+  return p;
+}
+
 TrainConfig ParseTrainConfig(const Napi::Value& v, NetworkDesc& desc, int* threads) {
   Napi::Env env = v.Env();
   TrainConfig c;
@@ -252,26 +344,7 @@ TrainConfig ParseTrainConfig(const Napi::Value& v, NetworkDesc& desc, int* threa
     if (!(c.loss.huberDelta > 0)) Fail(env, "options.loss.delta must be > 0, got " + std::to_string(c.loss.huberDelta));
   }
   Napi::Value optV = o.Get("optimizer");
-  if (!optV.IsUndefined()) {
-    Napi::Object op = Obj(optV, "options.optimizer");
-    const std::string w = "options.optimizer";
-    const std::string t = Str(op, "type", w, "adam", true);
-    OptimizerConfig& p = c.optimizer;
-    if (t == "sgd") p.kind = OptimizerKind::kSgd;
-    else if (t == "rmsprop") p.kind = OptimizerKind::kRmsprop;
-    else if (t == "adam") p.kind = OptimizerKind::kAdam;
-    else if (t == "adamw") p.kind = OptimizerKind::kAdamW;
-    else Fail(env, w + ".type must be one of \"sgd\", \"rmsprop\", \"adam\", \"adamw\", got \"" + t + "\"");
-    p.momentum = NonNeg(op, "momentum", w, 0);
-    if (p.momentum >= 1) Fail(env, w + ".momentum must be in [0, 1), got " + std::to_string(p.momentum));
-    p.nesterov = Bool(op, "nesterov", w, false);
-    p.rho = Prob(op, "rho", w);
-    if (op.Get("rho").IsUndefined()) p.rho = 0.9;
-    p.beta1 = op.Get("beta1").IsUndefined() ? 0.9 : Prob(op, "beta1", w);
-    p.beta2 = op.Get("beta2").IsUndefined() ? 0.999 : Prob(op, "beta2", w);
-    p.epsilon = NonNeg(op, "epsilon", w, 1e-7);
-    p.weightDecay = NonNeg(op, "weightDecay", w, p.kind == OptimizerKind::kAdamW ? 0.01 : 0);
-  }
+  if (!optV.IsUndefined()) c.optimizer = ParseOptimizerConfig(optV, "options.optimizer");
   c.clipNorm = NonNeg(o, "clipNorm", "options", 0);
   c.clipValue = NonNeg(o, "clipValue", "options", 0);
   Napi::Value l2V = o.Get("l2");
@@ -287,7 +360,7 @@ TrainConfig ParseTrainConfig(const Napi::Value& v, NetworkDesc& desc, int* threa
   c.seed = static_cast<uint64_t>(seed);
   c.tbptt = Int(o, "tbptt", "options", 0);
   c.stateful = Bool(o, "stateful", "options", false);
-  if (threads) *threads = Int(o, "threads", "options", 1, false, 1);
+  if (threads) *threads = Int(o, "threads", "options", 1, false, 1, kMaxThreads);
   if (c.tbptt > 0 || c.stateful) {
     for (size_t l = 0; l < desc.recurrent.size(); ++l) {
       const RecurrentLayerDesc& r = desc.recurrent[l];
@@ -303,53 +376,93 @@ TrainConfig ParseTrainConfig(const Napi::Value& v, NetworkDesc& desc, int* threa
   return c;
 }
 
+void ParsedBatch::Recheck(Napi::Env env) const {
+  for (const Borrowed& b : borrowed) {
+    Napi::Value v = b.ref.Value();
+    // napi_get_typedarray_info's data pointer (offset applied) works for SharedArrayBuffer views too.
+    napi_typedarray_type type;
+    size_t length = 0;
+    void* data = nullptr;
+    const bool same = !IsDetached(v) &&
+                      napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr) == napi_ok &&
+                      length == b.length && data == b.data;
+    if (!same) {
+      throw MakeError(env, b.field + " was detached or replaced while the call read its arguments (a getter or valueOf "
+                               "transferred its ArrayBuffer); nothing was computed",
+                      kCodeDetached);
+    }
+  }
+}
+
+namespace {
+
+// A typed array of the given type that is not detached, or a named error.
+Napi::TypedArray TypedOf(const Napi::Value& v, napi_typedarray_type type, const std::string& field, const std::string& expected) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type) Fail(v.Env(), field + " must be " + expected + ", got " + Describe(v));
+  CheckAttached(v, field);
+  return v.As<Napi::TypedArray>();
+}
+
+template <typename T>
+const T* Borrow(ParsedBatch& pb, const Napi::Value& v, const T* data, size_t n, const std::string& field, bool copy,
+                std::vector<T>& store) {
+  if (copy) {
+    store.assign(data, data + n);
+    return store.data();
+  }
+  pb.borrowed.push_back({Napi::Persistent(v), data, n, field});
+  return data;
+}
+
+}  // namespace
+
 ParsedBatch ParseBatch(const Napi::Value& v, const NetworkDesc& desc, const TrainConfig& config, bool needTargets,
-                       const char* whereC) {
+                       const char* whereC, bool copy) {
   Napi::Env env = v.Env();
   const std::string where = whereC;
   Napi::Object o = Obj(v, where);
+  // Every property first: a getter may run JavaScript; after this block none runs.
+  Napi::Value nV = o.Get("batch"), tV = o.Get("time"), xV = o.Get("x"), lV = o.Get("lengths");
+  Napi::Value yV = needTargets ? o.Get("y") : env.Undefined();
   ParsedBatch pb;
   BatchView& b = pb.view;
-  b.N = Int(o, "batch", where, 0, true, 1);
-  b.T = Int(o, "time", where, 0, true, 1);
+  b.N = IntValue(nV, where + ".batch", 1, 2147483647);
+  b.T = IntValue(tV, where + ".time", 1, 2147483647);
   const int I = desc.inputSize, F = desc.outputSize();
   const size_t NT = static_cast<size_t>(b.N) * b.T;
-  Napi::Value xV = o.Get("x");
-  if (!xV.IsTypedArray() || xV.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-    Fail(env, where + ".x must be a Float32Array, got " + Describe(xV));
+  Napi::TypedArray xa = TypedOf(xV, napi_float32_array, where + ".x", "a Float32Array");
+  // Sizes beyond any typed array are refused before a product could wrap around.
+  constexpr double kMaxElements = 9007199254740991.0;
+  if (static_cast<double>(NT) * I > kMaxElements || static_cast<double>(NT) * F > kMaxElements) {
+    Fail(env, where + ".batch*time = " + std::to_string(b.N) + "*" + std::to_string(b.T) + " is too large for this network");
   }
   const size_t xLen = NT * I;
-  if (xV.As<Napi::TypedArray>().ElementLength() != xLen) {
+  if (xa.ElementLength() != xLen) {
     Fail(env, where + ".x must have length batch*time*features = " + std::to_string(b.N) + "*" + std::to_string(b.T) + "*" +
-                  std::to_string(I) + " = " + std::to_string(xLen) + ", got " +
-                  std::to_string(xV.As<Napi::TypedArray>().ElementLength()));
+                  std::to_string(I) + " = " + std::to_string(xLen) + ", got " + std::to_string(xa.ElementLength()));
   }
-  b.x = xV.As<Napi::Float32Array>().Data();
+  const float* x = xV.As<Napi::Float32Array>().Data();
   for (size_t k = 0; k < xLen; ++k) {
-    if (!std::isfinite(b.x[k])) {
-      Fail(env, where + ".x[" + std::to_string(k) + "] is " + std::to_string(b.x[k]) + ": inputs must be finite (row " +
+    if (!std::isfinite(x[k])) {
+      Fail(env, where + ".x[" + std::to_string(k) + "] is " + std::to_string(x[k]) + ": inputs must be finite (row " +
                     std::to_string(k / (static_cast<size_t>(b.T) * I)) + ", step " + std::to_string((k / I) % b.T) +
                     ", feature " + std::to_string(k % I) + ")");
     }
   }
-  pb.keep.push_back(Napi::Persistent(xV));
-  Napi::Value lV = o.Get("lengths");
+  b.x = Borrow<float>(pb, xV, x, xLen, where + ".x", copy, pb.xCopy);
   if (!lV.IsUndefined() && !lV.IsNull()) {
-    if (!lV.IsTypedArray() || lV.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
-      Fail(env, where + ".lengths must be an Int32Array, got " + Describe(lV));
+    Napi::TypedArray la = TypedOf(lV, napi_int32_array, where + ".lengths", "an Int32Array");
+    if (la.ElementLength() != static_cast<size_t>(b.N)) {
+      Fail(env, where + ".lengths must have length batch = " + std::to_string(b.N) + ", got " + std::to_string(la.ElementLength()));
     }
-    if (lV.As<Napi::TypedArray>().ElementLength() != static_cast<size_t>(b.N)) {
-      Fail(env, where + ".lengths must have length batch = " + std::to_string(b.N) + ", got " +
-                    std::to_string(lV.As<Napi::TypedArray>().ElementLength()));
-    }
-    b.lengths = lV.As<Napi::Int32Array>().Data();
+    const int32_t* lengths = lV.As<Napi::Int32Array>().Data();
     for (int n = 0; n < b.N; ++n) {
-      if (b.lengths[n] < 1 || b.lengths[n] > b.T) {
+      if (lengths[n] < 1 || lengths[n] > b.T) {
         Fail(env, where + ".lengths[" + std::to_string(n) + "] must be in [1, " + std::to_string(b.T) + "], got " +
-                      std::to_string(b.lengths[n]));
+                      std::to_string(lengths[n]));
       }
     }
-    pb.keep.push_back(Napi::Persistent(lV));
+    b.lengths = Borrow<int32_t>(pb, lV, lengths, b.N, where + ".lengths", copy, pb.lengthsCopy);
   }
   if (!needTargets) return pb;
   const bool seq = desc.sequenceOutput();
@@ -357,47 +470,43 @@ ParsedBatch ParseBatch(const Napi::Value& v, const NetworkDesc& desc, const Trai
     if (!seq || b.lengths == nullptr) return true;
     return static_cast<int>(row % b.T) < b.lengths[row / b.T];
   };
-  Napi::Value yV = o.Get("y");
   const std::string shape = seq ? "batch*time" : "batch";
   const size_t rows = seq ? NT : static_cast<size_t>(b.N);
   if (config.loss.kind == LossKind::kCrossEntropy) {
-    if (!yV.IsTypedArray() || yV.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
-      Fail(env, where + ".y must be an Int32Array of class indices for the crossentropy loss, got " + Describe(yV));
-    }
-    if (yV.As<Napi::TypedArray>().ElementLength() != rows) {
+    Napi::TypedArray ya = TypedOf(yV, napi_int32_array, where + ".y", "an Int32Array of class indices for the crossentropy loss");
+    if (ya.ElementLength() != rows) {
       Fail(env, where + ".y must have length " + shape + " = " + std::to_string(rows) + " (one class index per " +
-                    (seq ? "step" : "sequence") + "), got " + std::to_string(yV.As<Napi::TypedArray>().ElementLength()));
+                    (seq ? "step" : "sequence") + "), got " + std::to_string(ya.ElementLength()));
     }
-    b.labels = yV.As<Napi::Int32Array>().Data();
+    const int32_t* labels = yV.As<Napi::Int32Array>().Data();
     for (size_t r = 0; r < rows; ++r) {
       if (!validAt(r)) continue;
-      if (b.labels[r] < 0 || b.labels[r] >= F) {
-        Fail(env, where + ".y[" + std::to_string(r) + "] = " + std::to_string(b.labels[r]) +
+      if (labels[r] < 0 || labels[r] >= F) {
+        Fail(env, where + ".y[" + std::to_string(r) + "] = " + std::to_string(labels[r]) +
                       " is out of range: class indices must be in [0, " + std::to_string(F) + ") for an output of " +
                       std::to_string(F) + " classes");
       }
     }
+    b.labels = Borrow<int32_t>(pb, yV, labels, rows, where + ".y", copy, pb.labelsCopy);
   } else {
-    if (!yV.IsTypedArray() || yV.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-      Fail(env, where + ".y must be a Float32Array of targets, got " + Describe(yV));
-    }
+    Napi::TypedArray ya = TypedOf(yV, napi_float32_array, where + ".y", "a Float32Array of targets");
     const size_t yLen = rows * F;
-    if (yV.As<Napi::TypedArray>().ElementLength() != yLen) {
+    if (ya.ElementLength() != yLen) {
       Fail(env, where + ".y must have length " + shape + "*outputs = " + std::to_string(yLen) + ", got " +
-                    std::to_string(yV.As<Napi::TypedArray>().ElementLength()));
+                    std::to_string(ya.ElementLength()));
     }
-    b.values = yV.As<Napi::Float32Array>().Data();
+    const float* values = yV.As<Napi::Float32Array>().Data();
     const bool bce = config.loss.kind == LossKind::kBinaryCrossEntropy;
     for (size_t k = 0; k < yLen; ++k) {
       if (!validAt(k / F)) continue;
-      const float t = b.values[k];
+      const float t = values[k];
       if (!std::isfinite(t)) Fail(env, where + ".y[" + std::to_string(k) + "] is " + std::to_string(t) + ": targets must be finite");
       if (bce && (t < 0 || t > 1)) {
         Fail(env, where + ".y[" + std::to_string(k) + "] = " + std::to_string(t) + " is out of range: binaryCrossentropy targets must be in [0, 1]");
       }
     }
+    b.values = Borrow<float>(pb, yV, values, yLen, where + ".y", copy, pb.yCopy);
   }
-  pb.keep.push_back(Napi::Persistent(yV));
   return pb;
 }
 
@@ -427,6 +536,12 @@ StateSet<T> ParseStates(const Napi::Value& v, const NetworkDesc& desc, int N, co
       } else {
         const float* p = Float32Data(x, n, w + "." + key);
         out.assign(p, p + n);
+      }
+      for (size_t k = 0; k < n; ++k) {
+        if (!std::isfinite(static_cast<double>(out[k]))) {
+          Fail(x.Env(), w + "." + key + "[" + std::to_string(k) + "] is " + std::to_string(static_cast<double>(out[k])) +
+                            ": initial states must be finite");
+        }
       }
     };
     read("h", s.h[l]);

@@ -41,7 +41,9 @@ namespace rnnx {
 namespace {
 
 [[noreturn]] void Fail(Napi::Env env, const std::string& fn, const std::string& msg) {
-  throw Napi::TypeError::New(env, fn + ": " + msg);
+  Napi::TypeError e = Napi::TypeError::New(env, fn + ": " + msg);
+  e.Set("code", Napi::String::New(env, "RNNX_INVALID_ARGUMENT"));
+  throw e;
 }
 
 bool BoolArg(const Napi::CallbackInfo& info, std::size_t i, const char* fn, const char* name, bool def, bool optional) {
@@ -102,8 +104,9 @@ T* Matrix(const Napi::CallbackInfo& info, std::size_t i, const char* fn, const c
 
 ThreadPool* Pool(int threads);
 
-// One pool per thread count, created on first use and kept for the life of the process (never
-// destroyed: exit-time destruction order with other statics is not worth the risk).
+// The process-wide pool for this thread count (SharedPool), kept for the life of the process so
+// that timing loops do not start threads. ThreadStartError becomes a JS error at the callers'
+// guards (and NODE_ADDON_API_CPP_EXCEPTIONS_ALL catches the rest).
 ThreadPool* PoolFor(int threads) {
   if (threads <= 1) return nullptr;
   return Pool(threads);
@@ -111,11 +114,11 @@ ThreadPool* PoolFor(int threads) {
 
 ThreadPool* Pool(int threads) {
   static std::mutex m;
-  static std::map<int, ThreadPool*>* pools = new std::map<int, ThreadPool*>();
+  static auto* pools = new std::map<int, std::shared_ptr<ThreadPool>>();
   std::lock_guard<std::mutex> lock(m);
-  ThreadPool*& p = (*pools)[threads];
-  if (!p) p = new ThreadPool(threads);
-  return p;
+  std::shared_ptr<ThreadPool>& p = (*pools)[threads];
+  if (!p) p = SharedPool(threads);
+  return p.get();
 }
 
 struct Shape {

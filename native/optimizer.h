@@ -34,6 +34,21 @@ class Optimizer {
   // params, grads: [size]. lr: this step's learning rate (schedules are computed by the caller).
   void Apply(T* params, const T* grads, double lr, ThreadPool* pool);
   void Reset();
+  // Copies of the moments and step count, so that a failed training step can be undone.
+  struct Snapshot {
+    std::vector<T> m, v;
+    int64_t t = 0;
+  };
+  void Save(Snapshot* s) const {
+    s->m = m_;
+    s->v = v_;
+    s->t = t_;
+  }
+  void Restore(const Snapshot& s) {
+    m_ = s.m;
+    v_ = s.v;
+    t_ = s.t;
+  }
   int64_t steps() const { return t_; }
   size_t stateBytes() const { return (m_.size() + v_.size()) * sizeof(T); }
 

@@ -7,7 +7,10 @@
 #include <cstdint>
 #include <cstdlib>
 #include <exception>
+#include <map>
 #include <mutex>
+#include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -192,11 +195,32 @@ void ThreadPool::ParallelFor(int begin, int end, int grain, const std::function<
   }
 }
 
+std::shared_ptr<ThreadPool> SharedPool(int threads) {
+  if (threads < 1) threads = 1;
+  if (threads > kMaxThreads) {
+    throw ThreadStartError("threads must be at most " + std::to_string(kMaxThreads) + ", got " + std::to_string(threads));
+  }
+  static std::mutex mutex;
+  static auto* pools = new std::map<int, std::weak_ptr<ThreadPool>>();  // never destroyed: safe at exit
+  std::lock_guard<std::mutex> lock(mutex);
+  std::weak_ptr<ThreadPool>& slot = (*pools)[threads];
+  if (std::shared_ptr<ThreadPool> p = slot.lock()) return p;
+  std::shared_ptr<ThreadPool> p;
+  try {
+    p = std::make_shared<ThreadPool>(threads);
+  } catch (const std::system_error& e) {
+    throw ThreadStartError("could not start " + std::to_string(threads - 1) + " worker threads (" + e.what() +
+                           "): the process has hit a thread limit; lower options.threads or RNNX_NUM_THREADS");
+  }
+  slot = p;
+  return p;
+}
+
 int DefaultThreadCount() {
   if (const char* env = std::getenv("RNNX_NUM_THREADS")) {
     char* endp = nullptr;
     const long v = std::strtol(env, &endp, 10);
-    if (endp != env && *endp == '\0' && v >= 1 && v <= 1024) return static_cast<int>(v);
+    if (endp != env && *endp == '\0' && v >= 1 && v <= kMaxThreads) return static_cast<int>(v);
   }
   const unsigned hw = std::thread::hardware_concurrency();
   return hw == 0 ? 1 : static_cast<int>(hw);

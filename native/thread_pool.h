@@ -9,6 +9,8 @@
 #pragma once
 
 #include <functional>
+#include <memory>
+#include <stdexcept>
 
 namespace rnnx {
 
@@ -40,8 +42,23 @@ class ThreadPool {
   Impl* impl_;
 };
 
-// Default thread count: the RNNX_NUM_THREADS environment variable when it holds a positive integer,
-// else the number of hardware threads (at least 1).
+// The most threads one pool may have: options.threads and RNNX_NUM_THREADS share this bound.
+constexpr int kMaxThreads = 1024;
+
+// Thrown when the OS refuses to start a worker thread (pids limit, RLIMIT_NPROC, memory).
+class ThreadStartError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The process-wide pool of `threads` threads (1..kMaxThreads), shared by every trainer and call that
+// asks for that many: a thousand undisposed trainers hold one pool, not a thousand. The pool lives
+// while someone holds it. Throws ThreadStartError (no thread left running) when a thread cannot
+// be created. Concurrent users take turns inside ParallelFor.
+std::shared_ptr<ThreadPool> SharedPool(int threads);
+
+// Default thread count: the RNNX_NUM_THREADS environment variable when it holds an integer in
+// [1, kMaxThreads], else the number of hardware threads (at least 1).
 int DefaultThreadCount();
 
 }  // namespace rnnx

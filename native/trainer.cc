@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <sstream>
 #include <string>
 
 #include "thread_pool.h"
@@ -11,6 +12,13 @@
 namespace rnnx {
 
 namespace {
+
+// 1e+39 rather than std::to_string's 43 digits.
+std::string Short(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
 
 struct L2Region {
   size_t offset, size;
@@ -90,12 +98,12 @@ void Accumulate(StepResult& total, const LossStats& s, double windowLoss) {
 
 class CpuTrainer final : public TrainerBackend {
  public:
-  CpuTrainer(const NetworkDesc& desc, const TrainConfig& config, float* params, int threads)
+  CpuTrainer(const NetworkDesc& desc, const TrainConfig& config, const float* params, int threads)
       : desc_(desc),
         cfg_(config),
-        params_(params),
-        pool_(threads),
-        net_(desc, &pool_),
+        params_(params, params + desc.paramCount),
+        pool_(SharedPool(threads)),
+        net_(desc, pool_.get()),
         opt_(config.optimizer, desc.paramCount),
         grads_(desc.paramCount),
         regions_(L2Regions(desc)) {
@@ -108,8 +116,31 @@ class CpuTrainer final : public TrainerBackend {
   }
 
   const char* name() const override { return "cpu"; }
+  void SetParams(const float* p) override { std::copy(p, p + params_.size(), params_.begin()); }
+  void GetParams(float* p) const override { std::copy(params_.begin(), params_.end(), p); }
 
   StepResult TrainStep(const BatchView& b, double lr) override {
+    // Everything a step changes, so that a failure anywhere leaves the trainer as it was.
+    savedParams_ = params_;
+    opt_.Save(&savedOpt_);
+    savedState_ = state_;
+    const int savedStateN = stateN_;
+    const uint64_t savedMaskStep = maskStep_;
+    try {
+      return TrainWindows(b, lr);
+    } catch (...) {
+      params_.swap(savedParams_);
+      opt_.Restore(savedOpt_);
+      state_.h.swap(savedState_.h);
+      state_.c.swap(savedState_.c);
+      stateN_ = savedStateN;
+      maskStep_ = savedMaskStep;
+      throw;
+    }
+  }
+
+ private:
+  StepResult TrainWindows(const BatchView& b, double lr) {
     if (cfg_.stateful && stateN_ != 0 && stateN_ != b.N) {
       throw InvalidArgument("batch size " + std::to_string(b.N) + " differs from the previous batch's " +
                             std::to_string(stateN_) +
@@ -135,22 +166,31 @@ class CpuTrainer final : public TrainerBackend {
       masks.seed = cfg_.seed;
       masks.step = maskStep_++;
       PointState(haveState, b.N);
-      net_.Forward(params_, in, haveState ? &h0_ : nullptr, haveState ? &c0_ : nullptr, masks);
+      net_.Forward(params_.data(), in, haveState ? &h0_ : nullptr, haveState ? &c0_ : nullptr, masks);
       const LossStats st = ComputeLoss<float>(cfg_.loss, desc_.outputActivation(), desc_.outputSize(), net_.outputPre(),
                                               net_.output(), Targets(desc_, b, t0, Tw, lengths), net_.outputGrad());
       if (st.count > 0) {
         std::fill(grads_.begin(), grads_.end(), 0.0f);
-        net_.Backward(params_, grads_.data());
-        const double penalty = AddL2<float>(cfg_, regions_, params_, grads_.data());
+        net_.Backward(params_.data(), grads_.data());
+        const double penalty = AddL2<float>(cfg_, regions_, params_.data(), grads_.data());
         const double loss = st.sum / st.count + penalty;
         const double norm = ClipGradients<float>(cfg_, grads_.data(), grads_.size());
         if (!std::isfinite(loss) || !std::isfinite(norm)) {
           throw NonFiniteError(std::string("non-finite ") + (std::isfinite(loss) ? "gradient" : "loss") + " (loss " +
                                std::to_string(loss) + ", gradient norm " + std::to_string(norm) + ") at training step " +
                                std::to_string(opt_.steps() + 1) +
-                               ": the update was not applied and the weights are the last good ones");
+                               ": the step was rolled back, the update was not applied and the weights are the last good ones");
         }
-        opt_.Apply(params_, grads_.data(), lr, &pool_);
+        opt_.Apply(params_.data(), grads_.data(), lr, pool_.get());
+        // An update can overflow float32 even from finite gradients (a huge learning rate).
+        const size_t bad = FirstNonFinite(params_.data(), params_.size());
+        if (bad < params_.size()) {
+          throw NonFiniteError("non-finite weight (params[" + std::to_string(bad) + "] = " +
+                               std::to_string(params_[bad]) + ") after the update at training step " +
+                               std::to_string(opt_.steps()) + " with learning rate " + Short(lr) +
+                               ": the update overflowed float32; the step was rolled back and the weights are the "
+                               "last good ones");
+        }
         total.gradNorm = norm;
         total.updates += 1;
         Accumulate(total, st, loss);
@@ -165,6 +205,7 @@ class CpuTrainer final : public TrainerBackend {
     return total;
   }
 
+ public:
   StepResult Evaluate(const BatchView& b) override {
     InferenceForward(b.x, b.N, b.T, b.lengths);
     const LossStats st = ComputeLoss<float>(cfg_.loss, desc_.outputActivation(), desc_.outputSize(), net_.outputPre(),
@@ -210,7 +251,7 @@ class CpuTrainer final : public TrainerBackend {
     in.timeStride = T;
     in.lengths = lengths;
     MaskSettings masks;  // training = false: no dropout, no zoneout
-    net_.Forward(params_, in, nullptr, nullptr, masks);
+    net_.Forward(params_.data(), in, nullptr, nullptr, masks);
   }
 
   void PointState(bool have, int N) {
@@ -245,10 +286,12 @@ class CpuTrainer final : public TrainerBackend {
 
   NetworkDesc desc_;
   TrainConfig cfg_;
-  float* params_;
-  ThreadPool pool_;
+  std::vector<float> params_, savedParams_;
+  std::shared_ptr<ThreadPool> pool_;
   Network<float> net_;
   Optimizer<float> opt_;
+  Optimizer<float>::Snapshot savedOpt_;
+  StateSet<float> savedState_;
   std::vector<float> grads_;
   std::vector<L2Region> regions_;
   StateSet<float> state_;
@@ -260,8 +303,8 @@ class CpuTrainer final : public TrainerBackend {
 
 }  // namespace
 
-std::unique_ptr<TrainerBackend> CreateCpuTrainer(const NetworkDesc& desc, const TrainConfig& config, float* params,
-                                                 int threads) {
+std::unique_ptr<TrainerBackend> CreateCpuTrainer(const NetworkDesc& desc, const TrainConfig& config,
+                                                 const float* params, int threads) {
   return std::unique_ptr<TrainerBackend>(new CpuTrainer(desc, config, params, threads));
 }
 

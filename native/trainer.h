@@ -15,6 +15,7 @@
 // generate the same bits), loss semantics — is shared.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -65,11 +66,18 @@ struct StateSet {
   std::vector<std::vector<T>> h, c;
 };
 
+// A backend owns its copy of the parameters: the binding copies the model's Float32Array in
+// (SetParams) before a call and out (GetParams) after a step, on the JavaScript thread, so no
+// kernel ever touches memory JavaScript can detach, transfer or collect while a step runs.
 class TrainerBackend {
  public:
   virtual ~TrainerBackend() = default;
   virtual const char* name() const = 0;
-  // Throws InvalidArgument (bad batch), NonFiniteError (nothing applied for that window).
+  virtual void SetParams(const float* params) = 0;  // [paramCount]
+  virtual void GetParams(float* params) const = 0;  // [paramCount]
+  // All or nothing: on an exception the weights, optimizer state, carried states and step count
+  // are those from before the call. Throws InvalidArgument (bad batch) and NonFiniteError (a
+  // non-finite loss, gradient or updated weight in any window: the whole step is rolled back).
   virtual StepResult TrainStep(const BatchView& batch, double lr) = 0;
   // Loss and accuracy without an update, in inference mode, from zero states.
   virtual StepResult Evaluate(const BatchView& batch) = 0;
@@ -83,9 +91,18 @@ class TrainerBackend {
   virtual int64_t steps() const = 0;
 };
 
-// params: the model's flat Float32Array, updated in place; must outlive the trainer.
-std::unique_ptr<TrainerBackend> CreateCpuTrainer(const NetworkDesc& desc, const TrainConfig& config, float* params,
-                                                 int threads);
+// params: the initial weights [paramCount], copied. threads: the shared pool's size (SharedPool).
+std::unique_ptr<TrainerBackend> CreateCpuTrainer(const NetworkDesc& desc, const TrainConfig& config,
+                                                 const float* params, int threads);
+
+// The index of the first non-finite value of p[0, n), or n when all are finite.
+template <typename T>
+size_t FirstNonFinite(const T* p, size_t n) {
+  for (size_t k = 0; k < n; ++k) {
+    if (!std::isfinite(p[k])) return k;
+  }
+  return n;
+}
 
 // Copies the network's last output (time-major rows) into y batch-first: [N, T, F] or [N, F].
 template <typename T, typename Out>

@@ -1,6 +1,7 @@
 #include "trainer_wrap.h"
 
 #include <cmath>
+#include <exception>
 #include <memory>
 #include <string>
 #include <thread>
@@ -16,16 +17,6 @@ namespace rnnx {
 
 namespace {
 
-const char* kCodeInvalid = "RNNX_INVALID_ARGUMENT";
-const char* kCodeNonFinite = "RNNX_NON_FINITE";
-const char* kCodeState = "RNNX_INVALID_STATE";
-
-Napi::Error MakeError(Napi::Env env, const std::string& message, const char* code) {
-  Napi::Error e = Napi::Error::New(env, message);
-  e.Set("code", Napi::String::New(env, code));
-  return e;
-}
-
 Napi::Object ResultObject(Napi::Env env, const StepResult& r) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("loss", r.loss);
@@ -35,24 +26,6 @@ Napi::Object ResultObject(Napi::Env env, const StepResult& r) {
   o.Set("gradNorm", r.gradNorm);
   o.Set("updates", r.updates);
   return o;
-}
-
-// Runs f, turning the core's exceptions into JavaScript errors with a code.
-template <typename F>
-auto Guard(Napi::Env env, F&& f) -> decltype(f()) {
-  try {
-    return f();
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const NonFiniteError& e) {
-    throw MakeError(env, e.what(), kCodeNonFinite);
-  } catch (const InvalidArgument& e) {
-    throw MakeError(env, e.what(), kCodeInvalid);
-  } catch (const std::bad_alloc&) {
-    throw MakeError(env, "out of memory while sizing the training workspaces", kCodeInvalid);
-  } catch (const std::exception& e) {
-    throw MakeError(env, std::string("internal error: ") + e.what(), kCodeInvalid);
-  }
 }
 
 class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
@@ -75,7 +48,6 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   explicit TrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TrainerWrap>(info) {
     Napi::Env env = info.Env();
     desc_ = ParseNetwork(info[0], info[1]);
-    float* params = Float32Data(info[2], desc_.paramCount, "params");
     cfg_ = ParseTrainConfig(info[3], desc_, &threads_);
     // device: 'cpu' (default), 'cuda' (error when unusable, never a silent fallback) or 'auto'.
     std::string device = "cpu";
@@ -88,17 +60,44 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
         }
       }
     }
-    paramsRef_ = Napi::Persistent(info[2]);
+    const float* params = Float32Data(info[2], desc_.paramCount, "params");  // after every getter ran
     backend_ = Guard(env, [&] {
       return device == "cpu" ? CreateCpuTrainer(desc_, cfg_, params, threads_)
                              : cuda::CreateBackendForDevice(device, desc_, cfg_, params, threads_, &deviceReason_);
     });
+    paramsRef_ = Napi::Persistent(info[2]);
+    ReportMemory(env);
+  }
+
+  ~TrainerWrap() override {
+    if (reported_ != 0) Napi::MemoryManagement::AdjustExternalMemory(Env(), -reported_);
   }
 
   TrainerBackend* backend() { return backend_.get(); }
-  void Finish() {
+
+  // Called on the JavaScript thread when a queued step settles. Returns the error that replaces
+  // the step's result, if any: the trainer was disposed meanwhile (result discarded) or the
+  // parameter buffer can no longer take the new weights (detached: nothing is written).
+  std::string Finish(bool evaluate, bool ok, const char** code) {
     busy_ = false;
-    if (disposed_) backend_.reset();
+    std::string error;
+    if (disposed_) {
+      backend_.reset();
+      ReportMemory(Env());
+      *code = kCodeState;
+      return std::string("Trainer.") + (evaluate ? "evaluate" : "step") +
+             ": the trainer was disposed while this call ran; its result was discarded";
+    }
+    if (ok && !evaluate) {
+      try {
+        backend_->GetParams(LiveParams(Env()));
+      } catch (const Napi::Error& e) {
+        *code = kCodeDetached;
+        error = e.Message() + "; the step's update was discarded";
+      }
+    }
+    ReportMemory(Env());
+    return error;
   }
 
  private:
@@ -112,12 +111,32 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     }
   }
 
-  double LearningRate(const Napi::Value& v) {
-    if (!v.IsNumber() || !(v.As<Napi::Number>().DoubleValue() >= 0) || !std::isfinite(v.As<Napi::Number>().DoubleValue())) {
-      std::string got = v.IsNumber() ? std::to_string(v.As<Napi::Number>().DoubleValue()) : "a non-number";
-      throw MakeError(v.Env(), "lr must be a finite number >= 0, got " + got, kCodeInvalid);
+  // The parameter buffer as it is now: still attached and of the model's length, or RNNX_DETACHED.
+  float* LiveParams(Napi::Env env) {
+    Napi::Value v = paramsRef_.Value();
+    if (!v.IsTypedArray()) throw MakeError(env, "params: the parameter buffer is gone", kCodeDetached);
+    CheckAttached(v, "params (the model's parameter Float32Array)");
+    return Float32Data(v, desc_.paramCount, "params (the model's parameter Float32Array)");
+  }
+
+  // Copies the model's current weights into the backend (JavaScript may have changed them).
+  void LoadParams(Napi::Env env) {
+    const float* p = LiveParams(env);
+    Guard(env, [&] {
+      backend_->SetParams(p);
+      return 0;
+    });
+  }
+
+  // Tells V8 what the native side holds, so that undisposed trainers are collected in time.
+  void ReportMemory(Napi::Env env) {
+    int64_t now = 0;
+    if (backend_) {
+      now = static_cast<int64_t>(backend_->activationBytes() + backend_->backwardBytes() + backend_->persistentBytes() +
+                                 2 * desc_.paramCount * sizeof(float));
     }
-    return v.As<Napi::Number>().DoubleValue();
+    if (now != reported_) Napi::MemoryManagement::AdjustExternalMemory(env, now - reported_);
+    reported_ = now;
   }
 
   Napi::Value Step(const Napi::CallbackInfo& info);
@@ -126,15 +145,22 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   Napi::Value StepSync(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     CheckUsable(env, "stepSync");
-    ParsedBatch b = ParseBatch(info[0], desc_, cfg_, true, "batch");
-    const double lr = LearningRate(info[1]);
-    return ResultObject(env, Guard(env, [&] { return backend_->TrainStep(b.view, lr); }));
+    ParsedBatch b = ParseBatch(info[0], desc_, cfg_, true, "batch", false);
+    const double lr = ParseLearningRate(info[1], "lr");
+    LoadParams(env);
+    b.Recheck(env);
+    const StepResult r = Guard(env, [&] { return backend_->TrainStep(b.view, lr); });
+    backend_->GetParams(LiveParams(env));  // no JavaScript ran since LoadParams
+    ReportMemory(env);
+    return ResultObject(env, r);
   }
 
   Napi::Value EvaluateSync(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     CheckUsable(env, "evaluateSync");
-    ParsedBatch b = ParseBatch(info[0], desc_, cfg_, true, "batch");
+    ParsedBatch b = ParseBatch(info[0], desc_, cfg_, true, "batch", false);
+    LoadParams(env);
+    b.Recheck(env);
     return ResultObject(env, Guard(env, [&] { return backend_->Evaluate(b.view); }));
   }
 
@@ -142,9 +168,12 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   Napi::Value Predict(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     CheckUsable(env, "predict");
-    ParsedBatch b = ParseBatch(info[0], desc_, cfg_, false, "input");
+    ParsedBatch b = ParseBatch(info[0], desc_, cfg_, false, "input", false);
     const size_t rows = desc_.sequenceOutput() ? static_cast<size_t>(b.view.N) * b.view.T : b.view.N;
+    CheckTypedArrayLength(env, rows * desc_.outputSize(), "the output");
     Napi::Float32Array y = Napi::Float32Array::New(env, rows * desc_.outputSize());
+    LoadParams(env);
+    b.Recheck(env);
     Guard(env, [&] {
       backend_->Predict(b.view.x, b.view.N, b.view.T, b.view.lengths, y.Data());
       return 0;
@@ -161,7 +190,11 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
     if (!disposed_) {
       disposed_ = true;
-      if (!busy_) backend_.reset();  // else released when the running step finishes
+      // A running step works on native copies only; it finishes, and Finish discards its result.
+      if (!busy_) {
+        backend_.reset();
+        ReportMemory(info.Env());
+      }
       paramsRef_.Reset();
     }
     return info.Env().Undefined();
@@ -187,13 +220,16 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   TrainConfig cfg_;
   int threads_ = 1;
   std::string deviceReason_;  // why 'auto' chose the backend it did
-  Napi::Reference<Napi::Value> paramsRef_;  // keeps the parameter buffer alive and in place
+  Napi::Reference<Napi::Value> paramsRef_;  // the model's parameter buffer (borrowed: re-checked at each use)
   std::unique_ptr<TrainerBackend> backend_;
+  int64_t reported_ = 0;  // bytes reported to V8 as external memory
   bool busy_ = false;
   bool disposed_ = false;
 };
 
-// Runs one step (or an evaluation) off the JavaScript thread and settles a Promise.
+// Runs one step (or an evaluation) off the JavaScript thread and settles a Promise. It touches
+// only native memory: the batch was copied by ParseBatch (copy = true), the weights by
+// LoadParams; the new weights are written back in OnOK/OnError, on the JavaScript thread.
 class StepWorker : public Napi::AsyncWorker {
  public:
   StepWorker(Napi::Env env, TrainerWrap* owner, Napi::Object ownerObj, ParsedBatch&& batch, double lr, bool evaluate)
@@ -210,26 +246,27 @@ class StepWorker : public Napi::AsyncWorker {
   void Execute() override {
     try {
       result_ = evaluate_ ? owner_->backend()->Evaluate(batch_.view) : owner_->backend()->TrainStep(batch_.view, lr_);
-    } catch (const NonFiniteError& e) {
-      code_ = kCodeNonFinite;
-      SetError(e.what());
-    } catch (const InvalidArgument& e) {
-      SetError(e.what());
-    } catch (const std::bad_alloc&) {
-      SetError("out of memory while sizing the training workspaces");
-    } catch (const std::exception& e) {
-      SetError(std::string("internal error: ") + e.what());
+    } catch (...) {
+      const CoreError c = Classify(std::current_exception());
+      code_ = c.code;
+      SetError(c.message);
     }
   }
 
   void OnOK() override {
-    owner_->Finish();
+    const char* code = kCodeInvalid;
+    const std::string error = owner_->Finish(evaluate_, true, &code);
+    if (!error.empty()) {
+      deferred_.Reject(MakeError(Env(), error, code).Value());
+      return;
+    }
     deferred_.Resolve(ResultObject(Env(), result_));
   }
 
   void OnError(const Napi::Error& e) override {
-    owner_->Finish();
-    deferred_.Reject(MakeError(Env(), e.Message(), code_).Value());
+    const char* code = code_;
+    const std::string error = owner_->Finish(evaluate_, false, &code);
+    deferred_.Reject(MakeError(Env(), error.empty() ? e.Message() : error, code).Value());
   }
 
  private:
@@ -246,8 +283,9 @@ class StepWorker : public Napi::AsyncWorker {
 Napi::Value TrainerWrap::Step(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckUsable(env, "step");
-  ParsedBatch b = ParseBatch(info[0], desc_, cfg_, true, "batch");
-  const double lr = LearningRate(info[1]);
+  ParsedBatch b = ParseBatch(info[0], desc_, cfg_, true, "batch", true);
+  const double lr = ParseLearningRate(info[1], "lr");
+  LoadParams(env);
   auto* w = new StepWorker(env, this, info.This().As<Napi::Object>(), std::move(b), lr, false);
   busy_ = true;
   w->Queue();
@@ -257,7 +295,8 @@ Napi::Value TrainerWrap::Step(const Napi::CallbackInfo& info) {
 Napi::Value TrainerWrap::Evaluate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckUsable(env, "evaluate");
-  ParsedBatch b = ParseBatch(info[0], desc_, cfg_, true, "batch");
+  ParsedBatch b = ParseBatch(info[0], desc_, cfg_, true, "batch", true);
+  LoadParams(env);
   auto* w = new StepWorker(env, this, info.This().As<Napi::Object>(), std::move(b), 0, true);
   busy_ = true;
   w->Queue();
@@ -288,14 +327,24 @@ Napi::Value StatesToJs(Napi::Env env, const StateSet<T>& s) {
 }
 
 template <typename T>
-Napi::Value GradientsT(const Napi::CallbackInfo& info, NetworkDesc& desc, const T* params, const Napi::Object& opts) {
+const T* ParamsData(const Napi::Value& v, size_t n) {
+  if constexpr (sizeof(T) == 8) {
+    return Float64Data(v, n, "params");
+  } else {
+    return Float32Data(v, n, "params");
+  }
+}
+
+template <typename T>
+Napi::Value GradientsT(const Napi::CallbackInfo& info, NetworkDesc& desc, const Napi::Object& opts) {
   Napi::Env env = info.Env();
   int threads = 1;
   TrainConfig cfg = ParseTrainConfig(opts, desc, &threads);
-  ParsedBatch b = ParseBatch(info[3], desc, cfg, true, "batch");
+  ParsedBatch b = ParseBatch(info[3], desc, cfg, true, "batch", false);
   Napi::Value trainingV = opts.Get("training");
   const bool training = trainingV.IsBoolean() ? trainingV.As<Napi::Boolean>().Value() : false;
   StateSet<T> initial = ParseStates<T>(opts.Get("initialState"), desc, b.view.N, "options.initialState");
+  ParamsData<T>(info[2], desc.paramCount);  // type and length before sizing anything by them
   Napi::TypedArray grads;
   T* g;
   if constexpr (sizeof(T) == 8) {
@@ -307,9 +356,12 @@ Napi::Value GradientsT(const Napi::CallbackInfo& info, NetworkDesc& desc, const 
     grads = a;
     g = a.Data();
   }
+  // Pointers into JavaScript memory are taken last and re-checked: no getter runs after this.
+  const T* params = ParamsData<T>(info[2], desc.paramCount);
+  b.Recheck(env);
   StateSet<T> finals;
-  std::unique_ptr<ThreadPool> pool(threads > 1 ? new ThreadPool(threads) : nullptr);
   const StepResult r = Guard(env, [&] {
+    std::shared_ptr<ThreadPool> pool = threads > 1 ? SharedPool(threads) : nullptr;
     return ComputeGradients<T>(desc, cfg, params, b.view, training, initial.h.empty() ? nullptr : &initial, g, &finals,
                                pool.get());
   });
@@ -324,43 +376,55 @@ Napi::Value GradientsT(const Napi::CallbackInfo& info, NetworkDesc& desc, const 
 Napi::Value ComputeGradientsJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   NetworkDesc desc = ParseNetwork(info[0], info[1]);
-  Napi::Object opts = info[4].IsUndefined() ? Napi::Object::New(env) : info[4].As<Napi::Object>();
   if (!info[4].IsUndefined() && (!info[4].IsObject() || info[4].IsArray())) {
     throw MakeError(env, "options must be an object", kCodeInvalid);
   }
+  Napi::Object opts = info[4].IsUndefined() ? Napi::Object::New(env) : info[4].As<Napi::Object>();
   if (info[2].IsTypedArray() && info[2].As<Napi::TypedArray>().TypedArrayType() == napi_float64_array) {
-    return GradientsT<double>(info, desc, Float64Data(info[2], desc.paramCount, "params"), opts);
+    return GradientsT<double>(info, desc, opts);
   }
-  return GradientsT<float>(info, desc, Float32Data(info[2], desc.paramCount, "params"), opts);
+  return GradientsT<float>(info, desc, opts);
+}
+
+template <typename T>
+Napi::Value ForwardT(const Napi::CallbackInfo& info, const NetworkDesc& desc, const ParsedBatch& b, int threads) {
+  Napi::Env env = info.Env();
+  const size_t rows = desc.sequenceOutput() ? static_cast<size_t>(b.view.N) * b.view.T : b.view.N;
+  const size_t n = rows * desc.outputSize();
+  ParamsData<T>(info[2], desc.paramCount);  // type and length before sizing anything by them
+  CheckTypedArrayLength(env, n, "the output");
+  Napi::TypedArray out;
+  T* y;
+  if constexpr (sizeof(T) == 8) {
+    auto a = Napi::Float64Array::New(env, n);
+    out = a;
+    y = a.Data();
+  } else {
+    auto a = Napi::Float32Array::New(env, n);
+    out = a;
+    y = a.Data();
+  }
+  const T* p = ParamsData<T>(info[2], desc.paramCount);
+  b.Recheck(env);
+  Guard(env, [&] {
+    std::shared_ptr<ThreadPool> pool = threads > 1 ? SharedPool(threads) : nullptr;
+    ForwardBatch<T>(desc, p, b.view.x, b.view.N, b.view.T, b.view.lengths, y, pool.get());
+    return 0;
+  });
+  return out;
 }
 
 // forward(spec, layout, params: Float32Array | Float64Array, {x, batch, time, lengths?}, {threads?})
 //   → Float32Array | Float64Array: y [N, T, F] or [N, F]
 Napi::Value ForwardJs(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
   NetworkDesc desc = ParseNetwork(info[0], info[1]);
   int threads = 1;
   TrainConfig cfg = ParseTrainConfig(info[4], desc, &threads);
-  ParsedBatch b = ParseBatch(info[3], desc, cfg, false, "input");
-  const size_t rows = desc.sequenceOutput() ? static_cast<size_t>(b.view.N) * b.view.T : b.view.N;
-  const size_t n = rows * desc.outputSize();
-  std::unique_ptr<ThreadPool> pool(threads > 1 ? new ThreadPool(threads) : nullptr);
+  ParsedBatch b = ParseBatch(info[3], desc, cfg, false, "input", false);
   if (info[2].IsTypedArray() && info[2].As<Napi::TypedArray>().TypedArrayType() == napi_float64_array) {
-    const double* p = Float64Data(info[2], desc.paramCount, "params");
-    Napi::Float64Array y = Napi::Float64Array::New(env, n);
-    Guard(env, [&] {
-      ForwardBatch<double>(desc, p, b.view.x, b.view.N, b.view.T, b.view.lengths, y.Data(), pool.get());
-      return 0;
-    });
-    return y;
+    return ForwardT<double>(info, desc, b, threads);
   }
-  const float* p = Float32Data(info[2], desc.paramCount, "params");
-  Napi::Float32Array y = Napi::Float32Array::New(env, n);
-  Guard(env, [&] {
-    ForwardBatch<float>(desc, p, b.view.x, b.view.N, b.view.T, b.view.lengths, y.Data(), pool.get());
-    return 0;
-  });
-  return y;
+  return ForwardT<float>(info, desc, b, threads);
 }
 
 }  // namespace

@@ -1,8 +1,10 @@
 // The ONLY module that loads the native addon (build/Release/rnnx_native.node), with the
 // TypeScript type of everything it exports. The rest of rnnx (and tests/, bench/, scripts/)
 // imports `native` from here and never touches the raw addon. Arguments are checked again inside
-// the addon: a bad value throws an Error whose message names the field (and `code`
-// 'RNNX_INVALID_ARGUMENT'), never a crash.
+// the addon: a bad value throws an Error whose message names the field, never a crash. Every
+// error the addon throws has a `code`: RNNX_INVALID_ARGUMENT (a bad value), RNNX_DETACHED (a
+// typed array whose ArrayBuffer was transferred away), RNNX_INVALID_STATE (disposed, or a step
+// still running), RNNX_NON_FINITE (a step rolled back), RNNX_RESOURCE (threads or memory).
 //
 // Which file: the package's build/Release, else a matching prebuild (prebuilds/<platform>-<arch>/,
 // node-gyp-build picks it); when neither loads, native() throws a NoNativeError (code RNNX_NO_NATIVE)
@@ -140,7 +142,7 @@ export interface NativeGradients<A extends Float32Array | Float64Array> extends 
   finalStates: NativeStates<A>[];
 }
 
-/** The native trainer. `params` is updated in place by every step. */
+/** The native trainer. Every successful step writes the new weights into `params`; a step runs on native copies of them and of the batch. */
 export interface NativeTrainer {
   step(batch: NativeBatch, lr: number): Promise<NativeStepResult>;
   stepSync(batch: NativeBatch, lr: number): NativeStepResult;

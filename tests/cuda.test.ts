@@ -247,14 +247,26 @@ describe.skipIf(!hooked)('CUDA step code path, run on the CPU by the host emulat
     }
   });
 
-  it('a non-finite loss applies nothing and throws', () => {
+  it('a NaN target is refused, as the CPU trainer refuses it', () => {
     const c = CASES[0];
     const model = Model.create({ inputSize: c.inputSize, layers: c.layers }, { seed: 3 });
     const b = makeBatch(model, c, 2, 3, 6);
     (b.y as Float32Array)[0] = Number.NaN;
     const tr = trainerFor(model, c, { emulate: 'float' });
-    expect(() => tr.step(b)).toThrow(/non-finite loss/);
+    expect(() => tr.step(b)).toThrow(/batch\.y\[0\] is nan: targets must be finite/);
     expect(tr.getParams()).toEqual(model.params);
+    tr.dispose();
+  });
+
+  it('a non-finite loss applies nothing and throws', () => {
+    const c = CASES[0];
+    const model = Model.create({ inputSize: c.inputSize, layers: c.layers }, { seed: 3 });
+    const b = makeBatch(model, c, 2, 3, 6);
+    const huge = model.params.map(() => 1e30);  // outputs near 1e31: the squared error overflows float32
+    const tr = trainerFor(model, c, { emulate: 'float' });
+    tr.setParams(huge);
+    expect(() => tr.step(b)).toThrow(/non-finite loss/);
+    expect(tr.getParams()).toEqual(huge);
     tr.dispose();
   });
 });

@@ -51,7 +51,7 @@ describe('default thread count', () => {
       expect(t.info().threads).toBe(1);
       t.dispose();
       process.env.RNNX_NUM_THREADS = 'two';
-      expect(() => new Trainer(model, { loss: 'mse' })).toThrow(/RNNX_NUM_THREADS must be a positive integer, got "two"/);
+      expect(() => new Trainer(model, { loss: 'mse' })).toThrow(/RNNX_NUM_THREADS must be an integer in \[1, 1024\], got "two"/);
     } finally {
       if (saved === undefined) delete process.env.RNNX_NUM_THREADS;
       else process.env.RNNX_NUM_THREADS = saved;

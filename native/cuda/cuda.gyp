@@ -21,7 +21,7 @@
       'type': 'static_library',
       'sources': [ 'model_desc.cc', 'emulated.cc', 'cuda_js.cc', 'trainer_backend.cc' ],
       'include_dirs': [ '<!(node -p "require(\'node-addon-api\').include_dir")', '.', '..' ],
-      'defines': [ 'NAPI_VERSION=8', 'NAPI_CPP_EXCEPTIONS' ],
+      'defines': [ 'NAPI_VERSION=8', 'NAPI_CPP_EXCEPTIONS', 'NODE_ADDON_API_CPP_EXCEPTIONS_ALL' ],
       'cflags!': [ '-fno-exceptions' ],
       'cflags_cc!': [ '-fno-exceptions', '-std=gnu++17' ],
       'cflags': [ '-fPIC' ],

@@ -2,6 +2,8 @@
 // built with or without CUDA (without it, 'cuda' reports why and 'auto' picks the CPU).
 #include "trainer_backend.h"
 
+#include <algorithm>
+#include <sstream>
 #include <stdexcept>
 
 #include "backend.h"
@@ -9,9 +11,6 @@
 namespace rnnx {
 namespace cuda {
 
-namespace {
-
-// What the CUDA step does not implement yet, as a message naming the field; empty when supported.
 std::string Unsupported(const NetworkDesc& d, const TrainConfig& c) {
   if (c.tbptt > 0) return "tbptt (truncated BPTT) = " + std::to_string(c.tbptt);
   if (c.stateful) return "stateful training";
@@ -82,20 +81,62 @@ OptimizerDesc ToOptimizer(const TrainConfig& c) {
   return o;
 }
 
+BatchView ToBatchView(const rnnx::BatchView& b) {
+  BatchView v;
+  v.batch = b.N;
+  v.time = b.T;
+  v.x = b.x;
+  v.lengths = b.lengths;
+  v.targets = b.values;
+  v.labels = b.labels;
+  return v;
+}
+
+LossDesc ToLoss(const LossConfig& c) {
+  LossDesc loss;
+  loss.kind = static_cast<LossKind>(static_cast<int>(c.kind));  // same order
+  loss.huberDelta = c.huberDelta;
+  return loss;
+}
+
+namespace {
+
+std::string ShortNumber(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
 class CudaTrainerBackend final : public TrainerBackend {
  public:
-  CudaTrainerBackend(std::unique_ptr<Trainer> impl, const NetworkDesc& d, const TrainConfig& c, float* params)
-      : impl_(std::move(impl)), desc_(d), config_(c), params_(params) {}
+  CudaTrainerBackend(std::unique_ptr<Trainer> impl, const NetworkDesc& d, const TrainConfig& c, const float* params)
+      : impl_(std::move(impl)), desc_(d), config_(c), params_(params, params + d.paramCount) {}
 
   const char* name() const override { return "cuda"; }
+  void SetParams(const float* p) override {
+    std::copy(p, p + params_.size(), params_.begin());
+    impl_->SetParams(params_.data());
+  }
+  void GetParams(float* p) const override { std::copy(params_.begin(), params_.end(), p); }
 
   StepResult TrainStep(const rnnx::BatchView& b, double lr) override {
     OptimizerDesc o = ToOptimizer(config_);
     o.lr = lr;
     impl_->SetOptimizer(o);
     const StepStats s = Run([&] { return impl_->Step(View(b)); });
-    // The caller's Float32Array is the model's parameter buffer: keep it current.
-    impl_->GetParams(params_);
+    next_.resize(params_.size());
+    impl_->GetParams(next_.data());
+    // An update can overflow float32 even from finite gradients: put the weights back. (The
+    // device's optimizer moments are not rolled back; they are finite, as the gradients were.)
+    const size_t bad = FirstNonFinite(next_.data(), next_.size());
+    if (bad < next_.size()) {
+      impl_->SetParams(params_.data());
+      throw NonFiniteError("non-finite weight (params[" + std::to_string(bad) + "]) after the update at training step " +
+                           std::to_string(steps_ + 1) + " with learning rate " + ShortNumber(lr) +
+                           ": the update overflowed float32; the step was rolled back and the weights are the last "
+                           "good ones");
+    }
+    params_.swap(next_);
     ++steps_;
     return Result(s, 1);
   }
@@ -120,16 +161,7 @@ class CudaTrainerBackend final : public TrainerBackend {
   int64_t steps() const override { return steps_; }
 
  private:
-  static BatchView View(const rnnx::BatchView& b) {
-    BatchView v;
-    v.batch = b.N;
-    v.time = b.T;
-    v.x = b.x;
-    v.lengths = b.lengths;
-    v.targets = b.values;
-    v.labels = b.labels;
-    return v;
-  }
+  static BatchView View(const rnnx::BatchView& b) { return ToBatchView(b); }
 
   StepResult Result(const StepStats& s, int updates) const {
     StepResult r;
@@ -158,7 +190,7 @@ class CudaTrainerBackend final : public TrainerBackend {
   std::unique_ptr<Trainer> impl_;
   NetworkDesc desc_;
   TrainConfig config_;
-  float* params_;
+  std::vector<float> params_, next_;  // the weights on the device, and the step's result
   std::vector<float> grads_;
   int64_t steps_ = 0;
 };
@@ -166,7 +198,7 @@ class CudaTrainerBackend final : public TrainerBackend {
 }  // namespace
 
 std::unique_ptr<TrainerBackend> CreateBackendForDevice(const std::string& device, const NetworkDesc& desc,
-                                                       const TrainConfig& config, float* params, int threads,
+                                                       const TrainConfig& config, const float* params, int threads,
                                                        std::string* why) {
   if (device == "cpu") return CreateCpuTrainer(desc, config, params, threads);
   if (device != "cuda" && device != "auto") {
@@ -184,10 +216,7 @@ std::unique_ptr<TrainerBackend> CreateBackendForDevice(const std::string& device
   }
   try {
     OptimizerDesc opt = ToOptimizer(config);
-    LossDesc loss;
-    loss.kind = static_cast<LossKind>(static_cast<int>(config.loss.kind));  // same order
-    loss.huberDelta = config.loss.huberDelta;
-    auto impl = CreateCudaTrainer(ToModelDesc(desc), loss, opt);
+    auto impl = CreateCudaTrainer(ToModelDesc(desc), ToLoss(config.loss), opt);
     impl->SetParams(params);
     if (why) *why = impl->device();
     return std::make_unique<CudaTrainerBackend>(std::move(impl), desc, config, params);

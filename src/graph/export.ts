@@ -181,5 +181,17 @@ export function toModelProto(model: ModelData, options: ExportOptions = {}): Mod
 
 /** The serialised `.onnx` bytes of `model`. */
 export function toOnnx(model: ModelData, options: ExportOptions = {}): Uint8Array {
+  // The one place every export and checkpoint passes: a file with NaN/Inf weights is never written.
+  let bad = 0;
+  let first = -1;
+  for (let i = 0; i < model.params.length; i++) {
+    if (!Number.isFinite(model.params[i])) {
+      bad++;
+      if (first < 0) first = i;
+    }
+  }
+  if (bad > 0) {
+    throw Object.assign(new Error(`export: the model has ${bad} non-finite weight${bad > 1 ? 's' : ''} (first: params[${first}] = ${model.params[first]}); refusing to write it`), { code: 'RNNX_NON_FINITE' });
+  }
   return onnx.ModelProto.encode(toModelProto(model, options)).finish();
 }

@@ -1,5 +1,6 @@
 // Step-level training API over the native trainer: a Trainer holds one native trainer bound to
-// a model's parameter buffer (updated in place, never copied), its optimizer state and carried
+// a model's parameter buffer (the step runs on a native copy, written back into the model's
+// Float32Array on the JavaScript thread when it succeeds), its optimizer state and carried
 // states. `fit` (fit.ts) drives it; users who want their own loop call step() themselves.
 
 import { availableParallelism } from 'node:os';
@@ -21,15 +22,18 @@ export function defaultLossFor(model: Model): NativeLoss {
   return { type: last.kind === 'dense' && last.activation === 'softmax' ? 'crossentropy' : 'mse' };
 }
 
-/** Threads a Trainer uses when none are given: RNNX_NUM_THREADS, else every hardware thread. */
+/** The most threads a step may use (native/thread_pool.h kMaxThreads). */
+export const MAX_THREADS = 1024;
+
+/** Threads a Trainer uses when none are given: RNNX_NUM_THREADS, else every hardware thread (at most MAX_THREADS). */
 export function defaultThreads(): number {
   const env = process.env.RNNX_NUM_THREADS;
   if (env !== undefined && env !== '') {
     const n = Number(env);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`RNNX_NUM_THREADS must be a positive integer, got ${JSON.stringify(env)}`);
+    if (!Number.isInteger(n) || n < 1 || n > MAX_THREADS) throw new Error(`RNNX_NUM_THREADS must be an integer in [1, ${MAX_THREADS}], got ${JSON.stringify(env)}`);
     return n;
   }
-  return Math.max(1, availableParallelism());
+  return Math.min(MAX_THREADS, Math.max(1, availableParallelism()));
 }
 
 /** Mean loss (and accuracy for classification losses) over a dataset. */
@@ -57,7 +61,9 @@ export class Trainer {
   constructor(model: Model, options: TrainerOptions = {}) {
     this.model = model;
     this.threads = options.threads ?? defaultThreads();
-    if (!Number.isInteger(this.threads) || this.threads < 1) throw new Error(`threads must be a positive integer, got ${JSON.stringify(options.threads)}`);
+    if (!Number.isInteger(this.threads) || this.threads < 1 || this.threads > MAX_THREADS) {
+      throw Object.assign(new Error(`threads must be an integer in [1, ${MAX_THREADS}], got ${JSON.stringify(options.threads)}`), { code: 'RNNX_INVALID_ARGUMENT' });
+    }
     this.loss = options.loss === undefined ? defaultLossFor(model) : normalizeLoss(options.loss, 'values');
     const opt = normalizeOptimizer(options.optimizer);
     this.lr = opt.lr;
