@@ -269,6 +269,29 @@ describe.skipIf(!hooked)('CUDA step code path, run on the CPU by the host emulat
     expect(tr.getParams()).toEqual(huge);
     tr.dispose();
   });
+
+  it('an update that overflows float32 rolls back weights, moments and step count (all-or-nothing, as on the CPU)', () => {
+    const c = CASES[0];
+    const model = Model.create({ inputSize: c.inputSize, layers: c.layers }, { seed: 3 });
+    const b = makeBatch(model, c, 2, 3, 6);
+    const adam = { type: 'adam' as const, lr: 0.01 };
+    // Reference: one Adam step from the initial weights, moments and step count.
+    const fresh = trainerFor(model, c, { emulate: 'float', optimizer: adam });
+    fresh.step(b);
+    const expected = fresh.getParams();
+    fresh.dispose();
+    // The same trainer first tries a step whose update overflows (finite loss and gradients).
+    const tr = trainerFor(model, c, { emulate: 'float', optimizer: adam });
+    tr.setOptimizer({ ...adam, lr: 1e39 });
+    expect(() => tr.step(b)).toThrow(/non-finite weight after the update at training step 1 .* rolled back/);
+    expect(tr.getParams()).toEqual(model.params);
+    tr.setOptimizer(adam);
+    tr.step(b);
+    // Bit-identical only if the failed step left the moments and the bias-correction step count untouched.
+    expect(Array.from(tr.getParams())).toEqual(Array.from(expected));
+    expect(Array.from(expected)).not.toEqual(Array.from(model.params));
+    tr.dispose();
+  });
 });
 
 describe.skipIf(!cudaAvailable)(`CUDA step on the GPU${cudaAvailable ? '' : ` (skipped: ${info?.reason ?? skipReason})`}`, () => {

@@ -606,8 +606,9 @@ struct PrepareGrad {
 
 // The update, as native/optimizer.h (Keras' SGD momentum form, bias-corrected Adam, AdamW's
 // decoupled decay). It reads the step's loss and gradient sum of squares from device memory
-// ([0] loss, [1] Σg²), so the step needs no device→host round trip before the update, and a
-// non-finite loss or gradient leaves every weight and moment as it was.
+// ([0] loss, [1] Σg²) and the flag CheckUpdate sets, so the step needs no device→host round trip
+// before the update, and a non-finite loss, gradient or updated weight leaves every weight and
+// moment as it was: the step is all-or-nothing, as on the CPU.
 template <typename T>
 struct OptimizerStep {
   T* p;
@@ -619,36 +620,62 @@ struct OptimizerStep {
   T lr, momentum, rho, beta1, beta2, eps, weightDecay, clipNorm;
   T s1, s2;  // Adam: 1 / (1 - beta^t)
   bool nesterov;
-  RNNX_HD void operator()(int e) const {
+  // Device flag, 0 or 1: set by CheckUpdate when some updated weight would not be finite.
+  T* overflow;
+
+  RNNX_HD bool GradientsFinite() const {
     const T loss = scalars[0], ss = scalars[1];
-    if (!(loss - loss == T(0)) || !(ss - ss == T(0))) return;
+    return loss - loss == T(0) && ss - ss == T(0);
+  }
+  // The updated weight and moments of element e, written to w, mo, ve (nothing stored).
+  RNNX_HD void Update(int e, T& w, T& mo, T& ve) const {
     T gr = grad[e];
     if (clipNorm > T(0)) {
-      const T norm = Sqrt(ss);
+      const T norm = Sqrt(scalars[1]);
       if (norm > clipNorm) gr *= clipNorm / norm;
     }
-    T w = p[e];
+    w = p[e];
+    mo = m[e];
+    ve = v[e];
     if (kind == 0) {  // SGD
       if (momentum > T(0)) {
-        const T vel = momentum * m[e] - lr * gr;
-        m[e] = vel;
+        const T vel = momentum * mo - lr * gr;
+        mo = vel;
         w += nesterov ? momentum * vel - lr * gr : vel;
       } else {
         w -= lr * gr;
       }
     } else if (kind == 1) {  // RMSprop
-      const T a = rho * v[e] + (T(1) - rho) * gr * gr;
-      v[e] = a;
-      w -= lr * gr / (Sqrt(a) + eps);
+      ve = rho * ve + (T(1) - rho) * gr * gr;
+      w -= lr * gr / (Sqrt(ve) + eps);
     } else {  // Adam, AdamW
-      const T mm = beta1 * m[e] + (T(1) - beta1) * gr;
-      const T vv = beta2 * v[e] + (T(1) - beta2) * gr * gr;
-      m[e] = mm;
-      v[e] = vv;
+      mo = beta1 * mo + (T(1) - beta1) * gr;
+      ve = beta2 * ve + (T(1) - beta2) * gr * gr;
       const T decay = kind == 3 ? T(1) - lr * weightDecay : T(1);
-      w = w * decay - lr * (mm * s1) / (Sqrt(vv * s2) + eps);
+      w = w * decay - lr * (mo * s1) / (Sqrt(ve * s2) + eps);
     }
+  }
+  RNNX_HD void operator()(int e) const {
+    if (!GradientsFinite() || *overflow != T(0)) return;
+    T w, mo, ve;
+    Update(e, w, mo, ve);
     p[e] = w;
+    m[e] = mo;
+    v[e] = ve;
+  }
+};
+
+// First pass of the update: computes each updated weight without storing it and sets the
+// overflow flag when one is not finite (an update can overflow float32 from finite gradients).
+// Every writer stores the same value, so the race between threads is benign.
+template <typename T>
+struct CheckUpdate {
+  OptimizerStep<T> step;
+  RNNX_HD void operator()(int e) const {
+    if (!step.GradientsFinite()) return;
+    T w, mo, ve;
+    step.Update(e, w, mo, ve);
+    if (!(w - w == T(0))) *step.overflow = T(1);
   }
 };
 

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -37,7 +38,8 @@ class StepCore {
     grads_ = ex_.template Alloc<T>(P);
     mom_ = ex_.template Alloc<T>(P);
     vel_ = ex_.template Alloc<T>(P);
-    scalars_ = ex_.template Alloc<T>(3 + ranges_.size());
+    // [0] loss, [1] Σg², [2] correct, [3, 3 + ranges) L2 sums, [3 + ranges] the update's overflow flag.
+    scalars_ = ex_.template Alloc<T>(4 + ranges_.size());
     if (LogitsTop() && !m_.dense.empty()) {
       const DenseAct a = m_.dense.back().act;
       const bool ce = loss_.kind == LossKind::kCrossEntropy;
@@ -95,8 +97,9 @@ class StepCore {
   }
 
 
-  // One training step: LossAndGradients, global norm, optimizer update. A non-finite loss or
-  // gradient leaves every weight and the optimizer state unchanged and throws (NonFinite).
+  // One training step: LossAndGradients, global norm, optimizer update. A non-finite loss,
+  // gradient or updated weight leaves every weight, the optimizer state and the step count
+  // unchanged and throws std::range_error (the binding's NonFinite).
   struct StepResult {
     double loss;
     double gradNorm;
@@ -138,12 +141,15 @@ class StepCore {
     const long long t = steps_ + 1;
     const T s1 = static_cast<T>(1.0 / (1.0 - std::pow(opt_.beta1, static_cast<double>(t))));
     const T s2 = static_cast<T>(1.0 / (1.0 - std::pow(opt_.beta2, static_cast<double>(t))));
+    T* overflow = scalars_ + 3 + ranges_.size();
+    ex_.Zero(overflow, 1);
     k::OptimizerStep<T> f{params_, grads_, mom_, vel_, scalars_, static_cast<int>(opt_.kind), T(lr),
                           T(opt_.momentum), T(opt_.rho), T(opt_.beta1), T(opt_.beta2), T(opt_.epsilon),
-                          T(opt_.weightDecay), T(opt_.clipNorm), s1, s2, opt_.nesterov};
+                          T(opt_.weightDecay), T(opt_.clipNorm), s1, s2, opt_.nesterov, overflow};
+    ex_.ForEach(static_cast<long long>(m_.paramCount), k::CheckUpdate<T>{f});
     ex_.ForEach(static_cast<long long>(m_.paramCount), f);
-    std::vector<T> s(3 + ranges_.size());
-    ex_.Download(s.data(), scalars_, anyL2 ? s.size() : 3);
+    std::vector<T> s(4 + ranges_.size());
+    ex_.Download(s.data(), scalars_, s.size());
     double penalty = 0;
     if (anyL2) {
       for (size_t i = 0; i < ranges_.size(); ++i) penalty += l2[static_cast<int>(ranges_[i].group)] * static_cast<double>(s[3 + i]);
@@ -155,6 +161,12 @@ class StepCore {
                              std::string(std::isfinite(out.loss) ? "gradient" : "loss") + " (loss " +
                              std::to_string(out.loss) + ", gradient norm " + std::to_string(out.gradNorm) +
                              "); the update was not applied");
+    }
+    if (s.back() != T(0)) {
+      std::ostringstream msg;
+      msg << "non-finite weight after the update at training step " << t << " with learning rate " << lr
+          << ": the update overflowed float32; the step was rolled back and the weights are the last good ones";
+      throw std::range_error(msg.str());
     }
     steps_ = t;
     return out;

@@ -3,7 +3,6 @@
 #include "trainer_backend.h"
 
 #include <algorithm>
-#include <sstream>
 #include <stdexcept>
 
 #include "backend.h"
@@ -101,12 +100,6 @@ LossDesc ToLoss(const LossConfig& c) {
 
 namespace {
 
-std::string ShortNumber(double v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
-}
-
 class CudaTrainerBackend final : public TrainerBackend {
  public:
   CudaTrainerBackend(std::unique_ptr<Trainer> impl, const NetworkDesc& d, const TrainConfig& c, const float* params)
@@ -123,19 +116,11 @@ class CudaTrainerBackend final : public TrainerBackend {
     OptimizerDesc o = ToOptimizer(config_);
     o.lr = lr;
     impl_->SetOptimizer(o);
+    // All-or-nothing in the core: a non-finite loss, gradient or updated weight throws here
+    // with the weights, moments and step count as they were.
     const StepStats s = Run([&] { return impl_->Step(View(b)); });
     next_.resize(params_.size());
     impl_->GetParams(next_.data());
-    // An update can overflow float32 even from finite gradients: put the weights back. (The
-    // device's optimizer moments are not rolled back; they are finite, as the gradients were.)
-    const size_t bad = FirstNonFinite(next_.data(), next_.size());
-    if (bad < next_.size()) {
-      impl_->SetParams(params_.data());
-      throw NonFiniteError("non-finite weight (params[" + std::to_string(bad) + "]) after the update at training step " +
-                           std::to_string(steps_ + 1) + " with learning rate " + ShortNumber(lr) +
-                           ": the update overflowed float32; the step was rolled back and the weights are the last "
-                           "good ones");
-    }
     params_.swap(next_);
     ++steps_;
     return Result(s, 1);
