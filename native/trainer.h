@@ -1,18 +1,14 @@
-// The training step behind one interface, so that backends (this CPU one today, a CUDA one
-// later) implement the same semantics:
+// The training step behind one interface, implemented by the CPU trainer (trainer.cc) and the
+// CUDA backend (cuda/trainer_backend.cc over cuda/step_core.h), with the same semantics:
 //
 //   TrainStep(batch, lr): for each window of the batch (the whole sequence, or tbptt steps at a
 //   time): forward over every step and layer from the carried state, loss over valid steps,
 //   backpropagation through time (cut at the window border), L2 terms, clipping (by value, then
-//   global norm), a finiteness check of loss and gradients, and only then the optimizer update
-//   of the caller's parameter buffer in place and the carry of the final states.
+//   global norm), a finiteness check of loss, gradients and updated weights, and only then the
+//   commit of the update to the caller's parameter buffer and the carry of the final states.
 //
-// A CUDA backend would hold device copies of the parameters, optimizer state and workspaces,
-// implement TrainStep with cuBLAS products and fused gate kernels over the same tape layout
-// (recurrent.h), and copy the parameters back into the host buffer after each step (or expose
-// a SyncParams() the binding calls before JavaScript reads them). Everything else — argument
-// checking, NetworkDesc, TrainConfig, masks from random.h (counter-based, so a device can
-// generate the same bits), loss semantics — is shared.
+// Shared by both: argument checking, NetworkDesc, TrainConfig, masks from random.h
+// (counter-based, so a device can generate the same bits) and the loss semantics.
 #pragma once
 
 #include <cmath>

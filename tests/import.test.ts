@@ -306,7 +306,7 @@ describe('hand-built graphs (variants PyTorch does not emit)', () => {
     const last = node(g, 'Slice', [Y, int64(g, 's', [-1]), int64(g, 'e', [2 ** 53 - 1]), int64(g, 'a', [1])], ['batch', 1, 1, H]);
     const sq = node(g, 'Squeeze', [last, int64(g, 'sa', [1, 2])], ['batch', H]);
     const bytes = build(g, sq, ['batch', H]);
-    // ONNX Runtime rejects layout 1 (see shared/conventions/onnx-rnn.md), so the reference is the same graph with layout 0.
+    // ONNX Runtime rejects layout 1 (its CPU kernels accept only layout 0), so the reference is the same graph with layout 0.
     const model = Model.fromOnnx(bytes, 'layout1.onnx');
     expect(model.spec.layers).toHaveLength(1);
     expect(model.spec.layers[0]).toMatchObject({ kind: 'lstm', units: H, returnSequences: false });

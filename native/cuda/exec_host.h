@@ -3,7 +3,7 @@
 // exactly. It is not a fast path: it exists so that the orchestration (buffer offsets,
 // leading dimensions, the row-major → column-major GEMM mapping, masking, reductions) and the
 // gate math are checked on machines without a GPU, in float64 against finite differences.
-// CudaExec (exec_cuda.cuh) has the same member functions.
+// CudaExec (cuda_backend.cu) has the same member functions.
 #pragma once
 
 #include <cstddef>

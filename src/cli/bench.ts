@@ -48,7 +48,7 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[k];
 }
 
-/** The default benchmark model: LSTM I=64 H=256 (the reference shape of docs/conventions). */
+/** The default benchmark model: LSTM I=64 H=256 (the reference shape of the README's Speed table). */
 export const DEFAULT_BENCH_SPEC: ModelSpec = {
   inputSize: 64,
   layers: [{ kind: 'lstm', units: 256, direction: 'forward', returnSequences: false, dropout: 0, recurrentDropout: 0, zoneoutH: 0, zoneoutC: 0, peepholes: false, clip: null, inputForget: false }],

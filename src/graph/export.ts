@@ -1,4 +1,4 @@
-// Model → ONNX. The graph follows the project's I/O convention (docs: shared/conventions):
+// Model → ONNX. The graph follows the project's I/O convention:
 //   input  x [batch, time, I] float32, batch-first, transposed once to ONNX layout 0
 //   input  sequence_lens [batch] int32                      (option sequenceLens)
 //   inputs h0_k / c0_k [D, batch, H], outputs hT_k / cT_k   (option stateful; k counts recurrent layers)

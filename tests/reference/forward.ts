@@ -1,5 +1,5 @@
-// Reference forward pass: plain float64 loops written from the equations in
-// shared/conventions/onnx-rnn.md (the ONNX LSTM / GRU / RNN operator definitions). It is the
+// Reference forward pass: plain float64 loops written from the equations of the ONNX LSTM /
+// GRU / RNN operator definitions (the ONNX operator specification). It is the
 // oracle for ONNX export and for the native kernels, so it shares nothing with them but the
 // parameter layout (src/layers/params.ts), which is the convention being tested against.
 //
