@@ -7,6 +7,7 @@
 // changed under it) and fails the run, like a survivor.
 //
 // Options: --only id,id  run these mutants   --keep  keep the scratch copy
+//          --check       only report stale mutants (no build, no tests)
 //          --list FILE   another mutant list  --tests a,b  other test files
 //          --json FILE   write the results (default reports/native-mutation.json)
 
@@ -36,6 +37,19 @@ if (only && mutants.length !== only.length) {
 const testFiles = opt('--tests')?.split(',') ?? list.tests;
 // A mutant that makes the code loop for ever is killed by the timeout, as in Stryker.
 const TEST_TIMEOUT_MS = 10 * 60_000;
+
+/** Times `find` occurs in the file (0 when the file is missing): a mutant applies only when it is 1. */
+function occurrences(base, m) {
+  const path = join(base, m.file);
+  return existsSync(path) ? readFileSync(path, 'utf8').split(m.find).length - 1 : 0;
+}
+// --check: only whether every mutant still applies to the working tree (no build, no tests).
+if (args.includes('--check')) {
+  const stale = mutants.filter((m) => occurrences(root, m) !== 1);
+  for (const m of stale) console.log(`stale: ${m.id}: the text occurs ${occurrences(root, m)} times in ${m.file}, expected once`);
+  console.log(`${mutants.length - stale.length} of ${mutants.length} mutants apply`);
+  process.exit(stale.length ? 1 : 0);
+}
 
 const t0 = Date.now();
 const secs = (ms) => `${(ms / 1000).toFixed(0)}s`;
@@ -95,7 +109,7 @@ mutants.forEach((m, k) => {
   const started = Date.now();
   const path = join(scratch, m.file);
   const original = existsSync(path) ? readFileSync(path, 'utf8') : null;
-  const count = original === null ? 0 : original.split(m.find).length - 1;
+  const count = occurrences(scratch, m);
   let status;
   let detail = '';
   if (count !== 1) {
