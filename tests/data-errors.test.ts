@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parseCsv, parseNumberCell, readNumericTable, resolveColumn } from '../src/data/csv.js';
 import { validateDataset, type SequenceDataset } from '../src/data/dataset.js';
 import { isUserError, UserError } from '../src/data/errors.js';
 import { describeFsError, isDirectory, readBytes, readText } from '../src/data/files.js';
@@ -101,5 +102,53 @@ describe('file helpers', () => {
     expect(isUserError(e)).toBe(true);
     expect(isUserError(new Error('bug'))).toBe(false);
     expect(isUserError('text')).toBe(false);
+  });
+});
+
+describe('CSV details', () => {
+  it('parseCsv: other delimiters, kept comment lines, spaces after a closing quote, empty fields, CR line ends, no final newline', () => {
+    expect(parseCsv('a;b\n1;"2" \t\n', 's.csv', { delimiter: ';' }).records).toEqual([['a', 'b'], ['1', '2']]);
+    expect(parseCsv('a\tb\n', 't.csv', { delimiter: '\t' }).records).toEqual([['a', 'b']]);
+    expect(parseCsv('#x,1\n%c\n2,3', 'c.csv', { comment: null }).records).toEqual([['#x', '1'], ['%c'], ['2', '3']]);
+    const pct = parseCsv('%c\n#x,1\n', 'c.csv', { comment: '%' });
+    expect(pct.records).toEqual([['#x', '1']]);
+    expect(pct.lines).toEqual([2]);
+    expect(parseCsv(',,\n"",x,\n', 'e.csv').records).toEqual([['', '', ''], ['', 'x', '']]);
+    expect(parseCsv('1,2\r3,4\r\n\r\n5,6', 'r.csv')).toEqual({ records: [['1', '2'], ['3', '4'], ['5', '6']], lines: [1, 2, 4] });
+    expect(parseCsv('', 'z.csv')).toEqual({ records: [], lines: [] });
+    expect(message(() => parseCsv('a', 'd.csv', { delimiter: ';;' }))).toBe('delimiter must be one character, got ";;"');
+    expect(message(() => parseCsv('a,b\n"q"x,1\n', 'q.csv'))).toBe('q.csv: row 2, column 1: unexpected "x" after a closing quote');
+    expect(message(() => parseCsv('a,"b\nc"d\n', 'q.csv'))).toBe('q.csv: row 2, column 2: unexpected "d" after a closing quote');
+  });
+
+  it('parseNumberCell trims, names the column (1-based) and rejects non-finite text', () => {
+    expect(parseNumberCell(' 2.5e1 ', 'f', 3, 0)).toBe(25);
+    expect(message(() => parseNumberCell(' ', 'f', 3, 1, 'v'))).toBe('f: row 3, column 2 ("v"): missing value');
+    expect(message(() => parseNumberCell('Infinity', 'f', 4, 0))).toBe('f: row 4, column 1: "Infinity" is not a number');
+    expect(message(() => parseNumberCell('NaN', 'f', 4, 2))).toBe('f: row 4, column 3: "NaN" is not a number');
+  });
+
+  it('readNumericTable: header detection, names without a header, indices, lines and minRows', () => {
+    const noHeader = readNumericTable('# c\n1,x,2\n3,y,4\n', 'n.csv');
+    expect(noHeader).toEqual({ file: 'n.csv', names: ['column 1', 'column 3'], indices: [0, 2], rows: 2, values: Float64Array.of(1, 2, 3, 4), lines: [2, 3], header: [] });
+    // A header with a numeric name is taken as data unless header: true says otherwise.
+    const forced = readNumericTable(' a , 2020\n1,2\n', 'h.csv', { header: true });
+    expect(forced.names).toEqual(['a', '2020']);
+    expect(forced.header).toEqual(['a', '2020']);
+    expect(readNumericTable('1,2\n3,4\n', 'h.csv', { header: false }).rows).toBe(2);
+    expect(message(() => readNumericTable('a,b\n1,2\n', 'h.csv', { header: false, columns: [0] }))).toBe('h.csv: row 1, column 1: "a" is not a number');
+    expect(message(() => readNumericTable('a,b\n1,2\n', 'm.csv', { minRows: 2 }))).toBe('m.csv: the file has 1 data row, need at least 2');
+    expect(message(() => readNumericTable('a,b\n1,2,3\n', 'r.csv'))).toBe('r.csv: row 2 has 3 columns, expected 2 as in row 1');
+    expect(message(() => readNumericTable('d,e\nx,y\n', 'w.csv'))).toBe('w.csv: row 2: no numeric column found; choose columns explicitly');
+  });
+
+  it('resolveColumn: indices as numbers or digit strings, header names that are digits, and what exists', () => {
+    expect(resolveColumn('1', ['a', 'b'], 2, 'f')).toBe(1);
+    expect(resolveColumn('0', ['x', '0'], 2, 'f')).toBe(1);
+    expect(resolveColumn(1, ['a', 'b'], 2, 'f')).toBe(1);
+    expect(message(() => resolveColumn(-1, [], 2, 'f'))).toBe('f: column index must be in [0, 1] (0-based), got -1');
+    expect(message(() => resolveColumn(0.5, [], 2, 'f'))).toBe('f: column index must be in [0, 1] (0-based), got 0.5');
+    expect(message(() => resolveColumn('2', [], 2, 'f'))).toBe('f: column index must be in [0, 1] (0-based), got 2');
+    expect(message(() => resolveColumn('v', [], 2, 'f'))).toBe('f: no column named "v"; columns: (the file has no header row; use 0-based indices)');
   });
 });
