@@ -8,7 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { prepareData, type CsvDataConfig } from '../src/cli/config.js';
-import { makeWindows, type Series } from '../src/data/timeseries.js';
+import {
+  computeNormalization, denormalizeValue, invertTransform, makeWindows, normalizeValue, SERIES_TRANSFORMS, seriesColumns, statefulStarts,
+  transformLag, transformSeries, type Series,
+} from '../src/data/timeseries.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'rnnx-heldout-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -156,5 +159,66 @@ describe('held-out boundaries with log-difference (airline, test 24, validation 
     expect(t.validation).toBeUndefined();
     expect(t.train.count).toBe(107);
     expect(t.train.y[106]).toBe(growth(119));
+  });
+});
+
+describe('series helpers around the split', () => {
+  const s: Series = { file: 'f.csv', names: ['a', 'b', '2'], rows: 4, values: Float64Array.of(1, 10, 5, 2, 20, 5, 4, 40, 5, 8, 80, 5) };
+
+  it('seriesColumns: all by default, names, then 0-based indices', () => {
+    expect(seriesColumns(s, undefined)).toEqual([0, 1, 2]);
+    expect(seriesColumns(s, [])).toEqual([0, 1, 2]);
+    expect(seriesColumns(s, ['b', 0, '2'])).toEqual([1, 0, 2]);
+    expect(() => seriesColumns(s, ['z'])).toThrow('f.csv: no column named "z"; columns: "a", "b", "2"');
+  });
+
+  it('computeNormalization: a constant column gets std 1; an empty range names the rows', () => {
+    const n = computeNormalization(s, [2, 0], 1, 3);
+    expect(n.mean).toEqual([5, 3]);
+    expect(n.std).toEqual([1, 1]);
+    expect(computeNormalization(s, [1]).std[0]).toBeCloseTo(stats([10, 20, 40, 80], 0, 4).std, 12);
+    expect(() => computeNormalization(s, [0], 2, 2)).toThrow('f.csv: no rows to compute normalisation statistics from (rows 2..2)');
+    expect(normalizeValue(7, { mean: [0, 3], std: [1, 2] }, 1)).toBe(2);
+    expect(denormalizeValue(2, { mean: [0, 3], std: [1, 2] }, 1)).toBe(7);
+    expect(normalizeValue(7, undefined, 1)).toBe(7);
+    expect(denormalizeValue(7, undefined, 1)).toBe(7);
+  });
+
+  it('window options are positive integers, named in the error', () => {
+    expect(() => makeWindows(s, { window: 0 })).toThrow('window must be a positive integer, got 0');
+    expect(() => makeWindows(s, { window: 2, horizon: 1.5 })).toThrow('horizon must be a positive integer, got 1.5');
+    expect(() => makeWindows(s, { window: 2, stride: -1 })).toThrow('stride must be a positive integer, got -1');
+    expect(() => makeWindows(s, { window: 2, horizon: 2, from: 1 })).toThrow('f.csv: window 2 + horizon 2 needs at least 4 rows, the series has 3');
+  });
+
+  it('statefulStarts: streams, chunks, the extra rows and the error', () => {
+    // 11 steps, 1 extra: streams of floor(10 / 2) = 5 steps, 2 chunks of 2 each: batch 0 then batch 1.
+    expect(statefulStarts(11, 2, 2, 1)).toEqual([0, 5, 2, 7]);
+    expect(statefulStarts(4, 2, 1, 2)).toEqual([0]);
+    expect(() => statefulStarts(4, 2, 2, 1, 'text')).toThrow('text has 4 steps: too short for 2 streams of at least one window of 2 (+1); need 5');
+    expect(() => statefulStarts(4, 0, 1, 0)).toThrow('window must be a positive integer, got 0');
+    expect(() => statefulStarts(4, 1, 0, 0)).toThrow('batchSize must be a positive integer, got 0');
+  });
+
+  it('transforms: log, differences, their lag, the row named on a non-positive value, and the inverse', () => {
+    expect(SERIES_TRANSFORMS.map(transformLag)).toEqual([0, 0, 1, 1]);
+    expect(transformSeries(s, 'none')).toBe(s);
+    const log = transformSeries(s, 'log');
+    expect(log.rows).toBe(4);
+    expect(log.values[3]).toBe(Math.log(2));
+    const diff = transformSeries(s, 'difference');
+    expect(diff.rows).toBe(3);
+    expect(Array.from(diff.values.subarray(0, 3))).toEqual([1, 10, 0]);
+    const ld = transformSeries(s, 'log-difference');
+    expect(ld.values[4]).toBe(Math.log(40) - Math.log(20));
+    const bad: Series & { lines?: number[] } = { ...s, values: Float64Array.of(1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1), lines: [2, 3, 5, 6] };
+    expect(() => transformSeries(bad, 'log')).toThrow('f.csv: row 3, column "b": the log transform needs positive values, got 0');
+    expect(() => transformSeries({ ...bad, lines: undefined }, 'log-difference')).toThrow('f.csv: row 2, column "b": the log-difference transform needs positive values, got 0');
+    expect(transformSeries(bad, 'difference').values[1]).toBe(-1);
+    expect(() => transformSeries({ file: 'one.csv', names: ['a'], rows: 1, values: Float64Array.of(3) }, 'difference')).toThrow('one.csv: the difference transform needs at least 2 rows, the series has 1');
+    expect(invertTransform('none', 3, 100)).toBe(3);
+    expect(invertTransform('log', 0.5, 100)).toBe(Math.exp(0.5));
+    expect(invertTransform('difference', 3, 100)).toBe(103);
+    expect(invertTransform('log-difference', 0.1, 100)).toBe(100 * Math.exp(0.1));
   });
 });
