@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { prepareData, type CsvDataConfig } from '../src/cli/config.js';
 import {
-  computeNormalization, denormalizeValue, invertTransform, makeWindows, normalizeValue, SERIES_TRANSFORMS, seriesColumns, statefulStarts,
+  computeNormalization, denormalizeValue, invertTransform, makeStatefulWindows, makeWindows, normalizeValue, SERIES_TRANSFORMS, seriesColumns, statefulStarts,
   transformLag, transformSeries, type Series,
 } from '../src/data/timeseries.js';
 
@@ -220,5 +220,51 @@ describe('series helpers around the split', () => {
     expect(invertTransform('log', 0.5, 100)).toBe(Math.exp(0.5));
     expect(invertTransform('difference', 3, 100)).toBe(103);
     expect(invertTransform('log-difference', 0.1, 100)).toBe(100 * Math.exp(0.1));
+  });
+});
+
+describe('window layouts with several target columns (Stryker survivors of src/data/timeseries.ts)', () => {
+  // Row r: a = r, b = 100 + r, c = 200 + r.
+  const rows = 8;
+  const s: Series = { file: 'w.csv', names: ['a', 'b', 'c'], rows, values: Float64Array.from({ length: rows * 3 }, (_, i) => Math.floor(i / 3) + 100 * (i % 3)) };
+
+  it('last-step targets: h steps of two target columns, step-major, with a horizon longer than the window', () => {
+    const d = makeWindows(s, { window: 2, horizon: 4, inputColumns: [0], targetColumns: [2, 1] });
+    // need 6 rows: starts 0..2; targets rows start+2..start+5, each [c, b].
+    expect(d.count).toBe(3);
+    expect(d.yShape).toEqual([3, 8]);
+    expect(Array.from(d.y.subarray(0, 8))).toEqual([202, 102, 203, 103, 204, 104, 205, 105]);
+    expect(Array.from(d.y.subarray(16, 24))).toEqual([204, 104, 205, 105, 206, 106, 207, 107]);
+  });
+
+  it('sequence targets of two columns: for each step the values h rows later', () => {
+    const d = makeWindows(s, { window: 3, horizon: 2, inputColumns: [1, 0], targetColumns: [2, 1], targets: 'sequence' });
+    expect(d.count).toBe(4);
+    expect(d.yShape).toEqual([4, 3, 2]);
+    expect(Array.from(d.x.subarray(0, 6))).toEqual([100, 0, 101, 1, 102, 2]);
+    expect(Array.from(d.y.subarray(0, 6))).toEqual([202, 102, 203, 103, 204, 104]);
+    expect(Array.from(d.y.subarray(18, 24))).toEqual([205, 105, 206, 106, 207, 107]);
+  });
+
+  it('a series exactly one window plus horizon long gives one window', () => {
+    const d = makeWindows(s, { window: 6, horizon: 2, inputColumns: [0] });
+    expect(d.count).toBe(1);
+    expect(Array.from(d.y)).toEqual([6, 7]);
+  });
+
+  it('stateful windows inside a sub-range, and the default name in the error', () => {
+    const d = makeStatefulWindows(s, { window: 2, batchSize: 1, horizon: 1, inputColumns: [0], from: 3, to: 8 });
+    // Rows [3, 8): one stream of 4 steps (one is the target shift), 2 chunks starting at rows 3 and 5.
+    expect(d.count).toBe(2);
+    expect(Array.from(d.x)).toEqual([3, 4, 5, 6]);
+    expect(Array.from(d.y)).toEqual([4, 5, 6, 7]);
+    expect(() => statefulStarts(2, 2, 1, 1)).toThrow('series has 2 steps: too short for 1 streams of at least one window of 2 (+1); need 3');
+  });
+
+  it('differences of a two-row series: one row, and no more values than rows', () => {
+    const two: Series = { file: 't.csv', names: ['a', 'b'], rows: 2, values: Float64Array.of(1, 5, 4, 3) };
+    const d = transformSeries(two, 'difference');
+    expect(d.rows).toBe(1);
+    expect(Array.from(d.values)).toEqual([3, -2]);
   });
 });
