@@ -51,6 +51,8 @@ describe('validateDataset', () => {
       [{ yShape: [] }, 'train.yShape must start with count = 2, got []'],
       [{ yShape: [3, 3, 1] }, 'train.yShape must start with count = 2, got [3,3,1]'],
       [{ yShape: '2' as unknown as number[] }, 'train.yShape must start with count = 2, got "2"'],
+      // An array-like shape (a typed array) is not an array, even with the right numbers in it.
+      [{ yShape: Int32Array.of(2, 3, 1) as unknown as number[] }, 'train.yShape must start with count = 2, got {"0":2,"1":3,"2":1}'],
       [{ y: new Float32Array(5) }, 'train.y must have length 6 (yShape [2,3,1]), got 5'],
     ];
     for (const [change, expected] of cases) expect(message(() => validateDataset({ ...good(), ...change }, 'train'))).toBe(expected);
