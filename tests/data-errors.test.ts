@@ -92,9 +92,11 @@ describe('file helpers', () => {
     expect(isDirectory(tmp)).toBe(true);
     expect(isDirectory(f)).toBe(false);
     const missing = join(tmp, 'missing.csv');
-    expect(() => readText(missing)).toThrow(new UserError(`${missing}: cannot read: no such file or directory`));
-    expect(() => readBytes(tmp)).toThrow(new UserError(`${tmp}: cannot read: is a directory`));
-    expect(() => isDirectory(missing)).toThrow(new UserError(`${missing}: cannot read: no such file or directory`));
+    // A UserError with the exact message (and the errno code where the OS gave one).
+    const userError = (message: string, extra: object = {}) => expect.objectContaining({ name: 'UserError', message, ...extra });
+    expect(() => readText(missing)).toThrow(userError(`${missing}: cannot read: no such file or directory`, { code: 'ENOENT' }));
+    expect(() => readBytes(tmp)).toThrow(userError(`${tmp}: cannot read: expected a regular file, got a directory`));
+    expect(() => isDirectory(missing)).toThrow(userError(`${missing}: cannot read: no such file or directory`));
   });
 
   it('UserError is named and recognised; other errors are not user errors', () => {

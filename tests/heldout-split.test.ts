@@ -154,8 +154,9 @@ describe('held-out boundaries with log-difference (airline, test 24, validation 
     expect(d.forecast!.testRows).toBe(24);
   });
 
-  it('no validation split: the training targets end at log(p[119]) − log(p[118])', () => {
-    const t = prepareData({ kind: 'csv', path: AIRLINE, columns: ['Passengers'], window: 12, transform: 'log-difference', testRows: 24, normalize: false });
+  it('validationRows 0 (no validation split): the training targets end at log(p[119]) − log(p[118])', () => {
+    // validationRows must be explicit: a CSV forecaster holds out validation rows by default.
+    const t = prepareData({ kind: 'csv', path: AIRLINE, columns: ['Passengers'], window: 12, transform: 'log-difference', testRows: 24, validationRows: 0, normalize: false });
     expect(t.validation).toBeUndefined();
     expect(t.train.count).toBe(107);
     expect(t.train.y[106]).toBe(growth(119));
