@@ -329,7 +329,18 @@ export async function run(args: string[]): Promise<void> {
     const vsCeiling = batched.perSecond / ceiling.seqPerSecond;
     console.log(`\nHTTP: autocannon, ${callers} connections, ${httpSeconds} s, one T=${T} sequence per request as JSON (${body.length} bytes)`);
     const smallVsCeiling = smallCmp.batched.perSecond / smallCmp.ceiling.seqPerSecond;
-    console.log(`targets: batched >= 10x one-run-per-request: ${vsBaseline.toFixed(1)}x ${vsBaseline >= 10 ? 'PASS' : 'FAIL'}; H=${H} >= 90% of one ORT run at batch ${maxBatch}: ${(vsCeiling * 100).toFixed(0)}% ${vsCeiling >= 0.9 ? 'PASS' : 'FAIL'}; H=32 >= 90%: ${(smallVsCeiling * 100).toFixed(0)}% ${smallVsCeiling >= 0.9 ? 'PASS' : 'FAIL'}; event-loop delay p99 <= 10 ms with defaults: ${loop.defaults.p99.toFixed(1)} ms ${loop.defaults.p99 <= 10 ? 'PASS' : 'FAIL'}`);
+    // The efficiency targets are judged on what a user gets by default: the worker pool (workers > 0);
+    // the in-process figure (ORT on the event loop) is printed beside it.
+    const ratio = (c: Comparison) => (c.pooled ?? c.batched).perSecond / c.ceiling.seqPerSecond;
+    const where = main.pooled ? `defaults (${workers} workers)` : 'in process';
+    const pct = (v: number) => `${(v * 100).toFixed(0)}%`;
+    const pass = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
+    console.log(
+      `targets: batched >= 10x one-run-per-request: ${vsBaseline.toFixed(1)}x ${pass(vsBaseline >= 10)}; ` +
+      `H=${H} >= 90% of one ORT run at batch ${maxBatch}: ${where} ${pct(ratio(main))} ${pass(ratio(main) >= 0.9)} (in process ${pct(vsCeiling)}); ` +
+      `H=32 >= 90%: ${where} ${pct(ratio(smallCmp))} ${pass(ratio(smallCmp) >= 0.9)} (in process ${pct(smallVsCeiling)}); ` +
+      `event-loop delay p99 <= 10 ms with defaults: ${loop.defaults.p99.toFixed(1)} ms ${pass(loop.defaults.p99 <= 10)}`,
+    );
     console.log(`ORT alone: batch ${maxBatch} costs ${(costs.find((c) => c.n === 64)?.ms ?? NaN).toFixed(1)} ms = ${((costs.find((c) => c.n === 64)?.ms ?? NaN) / costs[0].ms).toFixed(1)}x one batch-1 run, so batching can gain at most ${(64 * costs[0].ms / (costs.find((c) => c.n === 64)?.ms ?? NaN)).toFixed(1)}x here`);
 
     writeResults('serve', records);

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dense, gru, lstm, rnn } from '../src/layers/spec.js';
 import { InferenceModel } from '../src/runtime/inference.js';
-import { Batcher } from '../src/serve/batcher.js';
+import { Batcher, toSequence } from '../src/serve/batcher.js';
 import { BadRequestError, CancelledError, OverloadedError, ShuttingDownError, TimeoutError } from '../src/serve/errors.js';
 import { openService } from '../src/serve/service.js';
 import { newRegistry } from '../src/serve/metrics.js';
@@ -218,6 +218,14 @@ describe('batcher policy', () => {
     const b = new Batcher(fakeRunner(0, []), fakeInfo(true), { maxTime: 50 });
     await expect(b.predict(new Float32Array([1, 2, 3]))).rejects.toThrow(/input must hold time\*2 values .* got 3 values/);
     await expect(b.predict(new Float32Array([1, NaN]))).rejects.toThrow(/input\[0\]\[1\] must be a finite number, got NaN/);
+    // Every position of a longer sequence is checked (the check runs four lanes at a time, plus a tail).
+    for (const [at, bad] of [[0, -Infinity], [5, Infinity], [10, NaN], [13, NaN], [29, Infinity]] as const) {
+      const x = Float32Array.from({ length: 15 * 2 }, (_, j) => j * 0.5 - 3);
+      x[at] = bad;
+      await expect(b.predict(x)).rejects.toThrow(`input[${Math.floor(at / 2)}][${at % 2}] must be a finite number, got ${bad}`);
+    }
+    const finite = Float32Array.from({ length: 15 * 2 }, (_, j) => (j % 2 ? 3.4e38 : -3.4e38));
+    expect(() => toSequence(finite, 2, 50)).not.toThrow();
     await expect(b.predict([[1, 2], [3]])).rejects.toThrow(/input\[1\] must be an array of 2 numbers/);
     await expect(b.predict([[1, Infinity]])).rejects.toThrow(/input\[0\]\[1\] must be a finite number, got Infinity/);
     // Finite in JSON (float64) but not in float32: say so instead of "got Infinity".
