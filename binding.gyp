@@ -4,10 +4,10 @@
       "target_name": "rnnx_native",
       "dependencies": [ "native/cuda/cuda.gyp:rnnx_cuda" ],
       "sources": [
-        "native/binding.cc", "native/binding_args.cc", "native/trainer_wrap.cc",
-        "native/cpu_features.cc", "native/thread_pool.cc", "native/gemm.cc", "native/gemm_avx2.cc", "native/gemm_avx512.cc", "native/gemm_binding.cc",
-        "native/recurrent.cc", "native/cell_kernels.cc", "native/lstm.cc", "native/gru.cc", "native/rnn.cc", "native/dense.cc", "native/loss.cc",
-        "native/optimizer.cc", "native/network.cc", "native/trainer.cc"
+        "native/binding/binding.cc", "native/binding/binding_args.cc", "native/binding/trainer_wrap.cc",
+        "native/gemm/cpu_features.cc", "native/gemm/thread_pool.cc", "native/gemm/gemm.cc", "native/gemm/gemm_avx2.cc", "native/gemm/gemm_avx512.cc", "native/binding/gemm_binding.cc",
+        "native/cells/recurrent.cc", "native/cells/cell_kernels.cc", "native/cells/lstm.cc", "native/cells/gru.cc", "native/cells/rnn.cc", "native/cells/dense.cc", "native/training/loss.cc",
+        "native/training/optimizer.cc", "native/training/network.cc", "native/training/trainer.cc"
       ],
       "include_dirs": [ "<!(node -p \"require('node-addon-api').include_dir\")", "native" ],
       "defines": [ "NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_CPP_EXCEPTIONS_ALL" ],

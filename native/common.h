@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "thread_pool.h"
+#include "gemm/thread_pool.h"
 
 namespace rnnx {
 

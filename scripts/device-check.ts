@@ -1,7 +1,7 @@
 // The Node side of scripts/device-check.sh, bundled into one .mjs by scripts/device-pack.sh so
 // that it runs on the GPU machine (which has no Node.js, no npm and no internet).
 //   node check.mjs --addon rnnx_native.node [--ort DIR] [--torch torch.json] [--out results.json] [--quick]
-// (a) the CUDA step against the CPU step of the same addon (native/trainer.h) and against the
+// (a) the CUDA step against the CPU step of the same addon (native/training/trainer.h) and against the
 //     float64 host emulation of the CUDA step (checked against the float64 reference forward pass,
 //     finite differences and the CPU trainer by tests/cuda.test.ts), for every layer kind, loss,
 //     clipping and optimizer: relative error <= 1e-4, outputs never all zero;
@@ -120,7 +120,7 @@ for (const c of cases) {
     const eg = relErr(g.grads, r.grads);
     const eo = relErr(out, emu.output());
     const el = Math.abs(g.loss - r.loss) / Math.abs(r.loss);
-    // The CPU trainer's own float32 gradients (native/trainer.h), when the addon has them.
+    // The CPU trainer's own float32 gradients (native/training/trainer.h), when the addon has them.
     let ecpu = 0;
     if (typeof addon.computeGradients === 'function') {
       const cpu = addon.computeGradients(model.spec, model.layout, Float32Array.from(model.params), b, { loss: { type: c.loss } });

@@ -11,7 +11,7 @@
 // whose message gives the fix on one line. Only training calls native().
 //
 // RNNX_NATIVE_PATH: load this .node file instead of the package's build (a separately built
-// addon: scripts/device-build.sh's CUDA build, a standalone build of native/gemm_binding.cc).
+// addon: scripts/device-build.sh's CUDA build, a standalone build of native/binding/gemm_binding.cc).
 // A relative path is taken from the current directory. Such an addon may carry only some of the
 // exports; `nativeWith` checks for the ones a caller needs.
 
@@ -186,7 +186,7 @@ export interface NativeCudaTrainer {
   readonly workspaceBytes: number;
 }
 
-/** The GEMM / thread-pool test and benchmark exports (native/gemm_binding.cc documents each). */
+/** The GEMM / thread-pool test and benchmark exports (native/binding/gemm_binding.cc documents each). */
 export interface NativeGemmExports {
   gemmKernelName(): string;
   gemmAvailableKernels(): string[];
@@ -318,5 +318,5 @@ const GEMM_EXPORTS: readonly (keyof NativeGemmExports)[] = [
 
 /** The GEMM / thread-pool exports (tests/gemm.test.ts, bench/gemm.ts), checked to be there. */
 export function nativeGemm(): NativeGemmExports {
-  return nativeWith(GEMM_EXPORTS, 'native/binding.cc must call rnnx::registerGemmExports (native/gemm_binding.h)');
+  return nativeWith(GEMM_EXPORTS, 'native/binding/binding.cc must call rnnx::registerGemmExports (native/binding/gemm_binding.h)');
 }

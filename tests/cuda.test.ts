@@ -68,7 +68,7 @@ function makeBatch(model: Model, c: Case, N: number, T: number, seed: number): T
   return { x, batch: N, time: T, lengths, y };
 }
 
-/** The loss of native/loss.cc, in float64 from the reference forward pass. */
+/** The loss of native/training/loss.cc, in float64 from the reference forward pass. */
 function referenceLoss(model: Model, c: Case, params: Float64Array | Float32Array, b: TrainBatch): number {
   const ref = referenceForward(model.spec, params, b.x, { batch: b.batch, time: b.time, lengths: b.lengths });
   const F = model.outputSize;

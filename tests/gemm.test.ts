@@ -1,4 +1,4 @@
-// The native GEMM (native/gemm.cc + per-ISA micro-kernels) against a plain float64 reference
+// The native GEMM (native/gemm/gemm.cc + per-ISA micro-kernels) against a plain float64 reference
 // written here, for every kernel this CPU can run, and the thread pool's documented semantics.
 // Needs the addon's GEMM exports (rnnx::registerGemmExports); RNNX_NATIVE_PATH may point at a
 // standalone build.

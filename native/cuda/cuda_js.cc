@@ -24,8 +24,8 @@
 #include <string>
 #include <vector>
 
-#include "../binding_args.h"
-#include "../loss.h"
+#include "binding/binding_args.h"
+#include "training/loss.h"
 #include "backend.h"
 #include "trainer_backend.h"
 

@@ -509,7 +509,7 @@ struct SoftmaxGradRows {
 };
 
 // Loss of one output row (time-major row r = t*N + n for sequence outputs, r = n otherwise),
-// as native/loss.cc: the row's loss (already divided by the valid count) goes to rowLoss[r],
+// as native/training/loss.cc: the row's loss (already divided by the valid count) goes to rowLoss[r],
 // the count of correct predictions (CE: argmax; BCE: logit > 0) to rowCorrect[r], and the
 // gradient w.r.t. the output layer's pre-activation to grad. Cross-entropy and binary
 // cross-entropy read LOGITS (the forward pass leaves the top softmax/sigmoid out when one of
@@ -589,7 +589,7 @@ struct LossRows {
 
 // ---------------------------------------------------------------- optimizer
 
-// Gradient preparation before the norm, as native/trainer.cc: the L2 term 2λw, then clipping
+// Gradient preparation before the norm, as native/training/trainer.cc: the L2 term 2λw, then clipping
 // by value. One pass over a parameter range.
 template <typename T>
 struct PrepareGrad {
@@ -604,7 +604,7 @@ struct PrepareGrad {
   }
 };
 
-// The update, as native/optimizer.h (Keras' SGD momentum form, bias-corrected Adam, AdamW's
+// The update, as native/training/optimizer.h (Keras' SGD momentum form, bias-corrected Adam, AdamW's
 // decoupled decay). It reads the step's loss and gradient sum of squares from device memory
 // ([0] loss, [1] Σg²) and the flag CheckUpdate sets, so the step needs no device→host round trip
 // before the update, and a non-finite loss, gradient or updated weight leaves every weight and

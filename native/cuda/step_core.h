@@ -1,7 +1,7 @@
 // The CUDA backend's training step, written once over an executor: CudaExec (GPU: cuBLAS for
 // every product, one kernel launch per element-wise stage) or HostExec (CPU emulation used by
 // the tests on machines without a GPU). Same semantics and parameter layout as the CPU step
-// (native/recurrent.h, native/lstm.h): ONNX gate orders, zero initial state, sequence_lens
+// (native/cells/recurrent.h, native/cells/lstm.h): ONNX gate orders, zero initial state, sequence_lens
 // masking, last-valid-step outputs (reverse: after step 0).
 //
 // Memory: parameters, gradients and optimizer state live on the device for the backend's whole
@@ -125,7 +125,7 @@ class StepCore {
     Forward();
     LossForward();
     Backward();
-    // L2 terms and clipping by value, then the global norm (native/trainer.cc's order).
+    // L2 terms and clipping by value, then the global norm (native/training/trainer.cc's order).
     const double l2[3] = {opt_.l2[0], opt_.l2[1], opt_.l2[2]};
     const bool anyL2 = l2[0] > 0 || l2[1] > 0 || l2[2] > 0;
     if (anyL2 || opt_.clipValue > 0) {

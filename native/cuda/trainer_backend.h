@@ -1,4 +1,4 @@
-// The CUDA step behind the trainer's backend interface (native/trainer.h), and the one factory
+// The CUDA step behind the trainer's backend interface (native/training/trainer.h), and the one factory
 // the binding calls to honour the `device` option:
 //   'cpu'  → CreateCpuTrainer
 //   'cuda' → the CUDA backend, or InvalidArgument "device 'cuda' is not available: <reason>" /
@@ -10,7 +10,7 @@
 #include <memory>
 #include <string>
 
-#include "../trainer.h"
+#include "training/trainer.h"
 #include "model_desc.h"
 
 namespace rnnx {

@@ -22,7 +22,7 @@ export function defaultLossFor(model: Model): NativeLoss {
   return { type: last.kind === 'dense' && last.activation === 'softmax' ? 'crossentropy' : 'mse' };
 }
 
-/** The most threads a step may use (native/thread_pool.h kMaxThreads). */
+/** The most threads a step may use (native/gemm/thread_pool.h kMaxThreads). */
 export const MAX_THREADS = 1024;
 
 /** Threads a Trainer uses when none are given: RNNX_NUM_THREADS, else every hardware thread (at most MAX_THREADS). */

@@ -1,5 +1,5 @@
 // CPU backend of the training step and the gradient-only entry point (see trainer.h).
-#include "trainer.h"
+#include "training/trainer.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,7 +7,7 @@
 #include <sstream>
 #include <string>
 
-#include "thread_pool.h"
+#include "gemm/thread_pool.h"
 
 namespace rnnx {
 

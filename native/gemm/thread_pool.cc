@@ -1,4 +1,4 @@
-#include "thread_pool.h"
+#include "gemm/thread_pool.h"
 
 #include <algorithm>
 #include <atomic>

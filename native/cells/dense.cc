@@ -1,11 +1,11 @@
-#include "dense.h"
+#include "cells/dense.h"
 
 #include <algorithm>
 #include <cmath>
 
-#include "activations.h"
-#include "gemm.h"
-#include "recurrent.h"
+#include "cells/activations.h"
+#include "gemm/gemm.h"
+#include "cells/recurrent.h"
 
 namespace rnnx {
 

@@ -1,6 +1,6 @@
 // AVX2+FMA float GEMM micro-kernels. Compiled with function target attributes (no -m flags for the
 // rest of the build); the driver calls them only when CPUID reports avx2 and fma.
-#include "gemm_kernels.h"
+#include "gemm/gemm_kernels.h"
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #include <immintrin.h>

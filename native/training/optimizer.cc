@@ -1,4 +1,4 @@
-#include "optimizer.h"
+#include "training/optimizer.h"
 
 #include <algorithm>
 #include <cmath>

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "network.h"
-#include "trainer.h"
+#include "training/network.h"
+#include "training/trainer.h"
 
 namespace rnnx {
 

@@ -1,12 +1,12 @@
 // Simple RNN kernels: see rnn.h and recurrent.h.
-#include "rnn.h"
+#include "cells/rnn.h"
 
 #include <cstring>
 #include <utility>
 
-#include "cell_kernels.h"
-#include "gemm.h"
-#include "random.h"
+#include "cells/cell_kernels.h"
+#include "gemm/gemm.h"
+#include "cells/random.h"
 
 namespace rnnx {
 

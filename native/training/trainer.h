@@ -18,9 +18,9 @@
 #include <vector>
 
 #include "common.h"
-#include "loss.h"
-#include "network.h"
-#include "optimizer.h"
+#include "training/loss.h"
+#include "training/network.h"
+#include "training/optimizer.h"
 
 namespace rnnx {
 

@@ -5,10 +5,10 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("no-trapping-math")
 #endif
-#include "cell_kernels.h"
+#include "cells/cell_kernels.h"
 
-#include "cell_math.h"
-#include "cpu_features.h"
+#include "cells/cell_math.h"
+#include "gemm/cpu_features.h"
 
 namespace rnnx {
 

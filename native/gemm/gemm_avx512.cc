@@ -1,7 +1,7 @@
 // AVX-512 float GEMM micro-kernels. Compiled with function target attributes (no -m flags for the
 // rest of the build); the driver calls them only when CPUID reports avx512f, avx2 and fma.
 // Only AVX512F instructions are used, so CPUs without the VL/BW/DQ extensions run them too.
-#include "gemm_kernels.h"
+#include "gemm/gemm_kernels.h"
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #include <immintrin.h>

@@ -3,8 +3,8 @@
 // does not use, so every loop is straight-line code the compiler vectorises.
 #pragma once
 
-#include "activations.h"
-#include "cell_kernels.h"
+#include "cells/activations.h"
+#include "cells/cell_kernels.h"
 
 namespace rnnx {
 namespace cellmath {

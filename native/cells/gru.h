@@ -10,8 +10,8 @@
 
 #include <vector>
 
-#include "gemm.h"
-#include "recurrent.h"
+#include "gemm/gemm.h"
+#include "cells/recurrent.h"
 
 namespace rnnx {
 

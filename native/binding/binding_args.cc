@@ -1,4 +1,4 @@
-#include "binding_args.h"
+#include "binding/binding_args.h"
 
 #include <cmath>
 #include <new>

@@ -12,8 +12,8 @@
 
 #include <vector>
 
-#include "gemm.h"
-#include "recurrent.h"
+#include "gemm/gemm.h"
+#include "cells/recurrent.h"
 
 namespace rnnx {
 

@@ -1,9 +1,9 @@
 // Helpers shared by the LSTM, GRU and RNN kernels (see recurrent.h).
-#include "recurrent.h"
+#include "cells/recurrent.h"
 
 #include <cstring>
 
-#include "gemm.h"
+#include "gemm/gemm.h"
 
 namespace rnnx {
 

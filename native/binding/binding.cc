@@ -2,9 +2,9 @@
 // the argument checking, trainer_wrap.cc the training classes). Kernels know nothing of N-API.
 #include <napi.h>
 
-#include "cpu_features.h"
-#include "gemm_binding.h"
-#include "trainer_wrap.h"
+#include "gemm/cpu_features.h"
+#include "binding/gemm_binding.h"
+#include "binding/trainer_wrap.h"
 #include "cuda/cuda_js.h"
 
 namespace {

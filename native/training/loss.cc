@@ -1,11 +1,11 @@
-#include "loss.h"
+#include "training/loss.h"
 
 #include <cmath>
 #include <cstring>
 #include <string>
 
-#include "activations.h"
-#include "dense.h"
+#include "cells/activations.h"
+#include "cells/dense.h"
 
 namespace rnnx {
 

@@ -1,4 +1,4 @@
-#include "cpu_features.h"
+#include "gemm/cpu_features.h"
 
 namespace rnnx {
 

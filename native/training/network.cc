@@ -1,16 +1,16 @@
 // Network<T>: layer orchestration of the forward and backward passes (see network.h).
-#include "network.h"
+#include "training/network.h"
 
 #include <algorithm>
 #include <cstring>
 #include <string>
 
-#include "dense.h"
-#include "gemm.h"
-#include "gru.h"
-#include "lstm.h"
-#include "random.h"
-#include "rnn.h"
+#include "cells/dense.h"
+#include "gemm/gemm.h"
+#include "cells/gru.h"
+#include "cells/lstm.h"
+#include "cells/random.h"
+#include "cells/rnn.h"
 
 namespace rnnx {
 

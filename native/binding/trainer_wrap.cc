@@ -1,4 +1,4 @@
-#include "trainer_wrap.h"
+#include "binding/trainer_wrap.h"
 
 #include <cmath>
 #include <exception>
@@ -7,11 +7,11 @@
 #include <thread>
 #include <vector>
 
-#include "binding_args.h"
+#include "binding/binding_args.h"
 #include "cuda/trainer_backend.h"
-#include "gemm.h"
-#include "thread_pool.h"
-#include "trainer.h"
+#include "gemm/gemm.h"
+#include "gemm/thread_pool.h"
+#include "training/trainer.h"
 
 namespace rnnx {
 

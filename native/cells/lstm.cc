@@ -1,12 +1,12 @@
 // LSTM kernels: see lstm.h for the equations and recurrent.h for buffer conventions.
-#include "lstm.h"
+#include "cells/lstm.h"
 
 #include <cstring>
 #include <utility>
 
-#include "cell_kernels.h"
-#include "gemm.h"
-#include "random.h"
+#include "cells/cell_kernels.h"
+#include "gemm/gemm.h"
+#include "cells/random.h"
 
 namespace rnnx {
 

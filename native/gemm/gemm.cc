@@ -1,6 +1,6 @@
 // Blocked GEMM driver: argument checks, thread split, cache blocking, packing; the register-tile
 // micro-kernels live in gemm_avx512.cc / gemm_avx2.cc (float) and below (portable, double).
-#include "gemm.h"
+#include "gemm/gemm.h"
 
 #include <algorithm>
 #include <atomic>
@@ -12,9 +12,9 @@
 #include <type_traits>
 #include <utility>
 
-#include "cpu_features.h"
-#include "gemm_kernels.h"
-#include "thread_pool.h"
+#include "gemm/cpu_features.h"
+#include "gemm/gemm_kernels.h"
+#include "gemm/thread_pool.h"
 
 namespace rnnx {
 

@@ -1,12 +1,12 @@
 // GRU kernels: see gru.h for the equations and recurrent.h for buffer conventions.
-#include "gru.h"
+#include "cells/gru.h"
 
 #include <cstring>
 #include <utility>
 
-#include "cell_kernels.h"
-#include "gemm.h"
-#include "random.h"
+#include "cells/cell_kernels.h"
+#include "gemm/gemm.h"
+#include "cells/random.h"
 
 namespace rnnx {
 

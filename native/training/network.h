@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "common.h"
-#include "recurrent.h"
+#include "cells/recurrent.h"
 
 namespace rnnx {
 

@@ -18,7 +18,7 @@
 //   threadPoolNested(threads, n): number   a ParallelFor over [0, n) whose chunks each run a nested
 //       ParallelFor over [0, n); returns the number of inner iterations executed (n * n expected).
 //   threadPoolDispatchTime(threads, reps): Float64Array  seconds per ParallelFor with a trivial fn.
-#include "gemm_binding.h"
+#include "binding/gemm_binding.h"
 
 #include <algorithm>
 #include <atomic>
@@ -34,8 +34,8 @@
 #include <utility>
 #include <vector>
 
-#include "gemm.h"
-#include "thread_pool.h"
+#include "gemm/gemm.h"
+#include "gemm/thread_pool.h"
 
 namespace rnnx {
 namespace {
