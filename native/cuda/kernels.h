@@ -19,11 +19,7 @@
 #include <cmath>
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define RNNX_HD __host__ __device__ __forceinline__
-#else
-#define RNNX_HD inline
-#endif
+#include "../host_device.h"
 
 namespace rnnx {
 namespace cuda {
