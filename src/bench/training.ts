@@ -5,8 +5,8 @@ import type { SequenceDataset } from '../data/dataset.js';
 import { Rng } from '../layers/random.js';
 import { outputIsSequence } from '../layers/spec.js';
 import type { Model } from '../model/model.js';
-import { defaultBenchModel, percentile } from './bench.js';
-import { formatTable } from './output.js';
+import { defaultBenchModel, percentile } from './inference.js';
+import { formatTable } from '../cli/output.js';
 
 export interface TrainBenchOptions {
   model?: Model;

@@ -1,9 +1,9 @@
 // `rnnx inspect FILE.onnx [--json]`. A file with non-finite weights is described, then reported
 // as an error (exit 1): the description helps find the damage, the exit status flags it.
-import { readBytes } from '../data/files.js';
-import { UserError } from '../data/errors.js';
-import { describeNonFinite } from '../graph/finite.js';
-import { describeOnnx, formatDescription } from './inspect.js';
+import { readBytes } from '../../data/files.js';
+import { UserError } from '../../data/errors.js';
+import { describeNonFinite } from '../../graph/finite.js';
+import { describeOnnx, formatDescription } from '../describe-onnx.js';
 
 export default function inspect(argv: Record<string, unknown>): void {
   const file = String(argv.file);

@@ -3,22 +3,22 @@
 // and evaluates the exported file with ONNX Runtime on the held-out split.
 
 import { basename, dirname, join } from 'node:path';
-import { toOnnx } from '../graph/export.js';
-import { normalizeModelSpec, type ModelSpec } from '../layers/spec.js';
-import { Model } from '../model/model.js';
-import { InferenceModel } from '../runtime/inference.js';
-import { UserError } from '../data/errors.js';
-import { CONFIG_FLAGS, DEFAULT_PATIENCE, parseLayers, prepareData, readConfig, validateConfig, type PreparedData, type TrainConfig } from './config.js';
-import { userInput } from './errors.js';
-import { backtest, naiveForecasts, rmse } from './forecast.js';
-import type { Series } from '../data/timeseries.js';
-import type { EarlyStoppingOptions, History } from '../train/index.js';
-import { formatTable } from './output.js';
-import { checkWritable, writeOutput } from './output.js';
-import { Progress, type EpochStats } from './progress.js';
-import { linePlot } from './svg.js';
-import type { FitHooks } from './fit.js';
-import { isPretrainedConfig, loadPretrained, type PretrainedDataNeeds } from './pretrained.js';
+import { toOnnx } from '../../graph/export.js';
+import { normalizeModelSpec, type ModelSpec } from '../../layers/spec.js';
+import { Model } from '../../model/model.js';
+import { InferenceModel } from '../../runtime/inference.js';
+import { UserError } from '../../data/errors.js';
+import { CONFIG_FLAGS, DEFAULT_PATIENCE, parseLayers, prepareData, readConfig, validateConfig, type PreparedData, type TrainConfig } from '../config.js';
+import { userInput } from '../errors.js';
+import { backtest, naiveForecasts, rmse } from '../forecast.js';
+import type { Series } from '../../data/timeseries.js';
+import type { EarlyStoppingOptions, History } from '../../train/index.js';
+import { formatTable } from '../output.js';
+import { checkWritable, writeOutput } from '../output.js';
+import { Progress, type EpochStats } from '../progress.js';
+import { linePlot } from '../svg.js';
+import type { TrainingHooks } from '../run-training.js';
+import { isPretrainedConfig, loadPretrained, type PretrainedDataNeeds } from '../pretrained.js';
 
 const split = (v: unknown) => String(v).split(',').map((s) => s.trim()).filter(Boolean);
 
@@ -238,8 +238,8 @@ export default async function train(argv: Record<string, unknown>): Promise<void
   const epochLog: EpochStats[] = [];
   const tTrain = Date.now();
   // Loaded only now: the native trainer is not needed to reject bad data.
-  const { runFit } = await import('./fit.js');
-  const hooks: FitHooks = {
+  const { runTraining } = await import('../run-training.js');
+  const hooks: TrainingHooks = {
     epochBegin: () => progress.epochBegin(),
     batch: (epoch, step, loss) => progress.batch(epoch, step, loss),
     epochEnd: (s) => {
@@ -247,7 +247,7 @@ export default async function train(argv: Record<string, unknown>): Promise<void
       progress.epochEnd(s);
     },
   };
-  const history = await runFit(model, data.train, data.validation, { ...training, epochs, batchSize }, hooks, where);
+  const history = await runTraining(model, data.train, data.validation, { ...training, epochs, batchSize }, hooks, where);
   const trainSeconds = (Date.now() - tTrain) / 1000;
   if (!Number.isFinite(epochLog[epochLog.length - 1]?.loss ?? 0)) throw new UserError('training diverged (non-finite loss); lower the learning rate or set training.clipNorm');
   const stop = stopReport(history, epochs, training.earlyStopping as EarlyStoppingOptions | undefined, esDefaulted);

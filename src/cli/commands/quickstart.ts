@@ -6,18 +6,18 @@
 // dynamic batcher) gives the same predictions.
 
 import { join, resolve } from 'node:path';
-import { packageRoot } from './package-root.js';
-import { InferenceModel, type RunInput, type RunOptions, type RunResult } from '../runtime/inference.js';
-import { startServer } from '../serve/http.js';
-import { loadCsvSeries } from '../data/timeseries.js';
-import { readConfig } from './config.js';
-import { backtest, forecastInfo, type ForecastRunner, naiveForecasts, recursiveForecast, rmse } from './forecast.js';
-import { writeOutput } from './output.js';
-import { linePlot } from './svg.js';
+import { packageRoot } from '../package-root.js';
+import { InferenceModel, type RunInput, type RunOptions, type RunResult } from '../../runtime/inference.js';
+import { startServer } from '../../serve/http.js';
+import { loadCsvSeries } from '../../data/timeseries.js';
+import { readConfig } from '../config.js';
+import { backtest, forecastInfo, type ForecastRunner, naiveForecasts, recursiveForecast, rmse } from '../forecast.js';
+import { writeOutput } from '../output.js';
+import { linePlot } from '../svg.js';
 import train from './train.js';
 import exportCommand from './export.js';
 
-export { packageRoot } from './package-root.js';
+export { packageRoot } from '../package-root.js';
 
 export default async function quickstart(argv: Record<string, unknown>): Promise<void> {
   const t0 = Date.now();

@@ -1,11 +1,11 @@
 // `rnnx bench [MODEL] --batch 1,16,64 --threads 1,2 --providers cpu [--json out.json]`.
-import { readBytes } from '../data/files.js';
-import { UserError } from '../data/errors.js';
-import { benchInference, benchModelBytes, inferenceTable, type InferBenchResult } from './bench.js';
-import { benchTraining, trainingTable, type TrainBenchResult } from './bench-train.js';
-import { checkWritable, writeOutput } from './output.js';
-import { parseProviders } from './predict.js';
-import { loadRnnxModel } from './model-file.js';
+import { readBytes } from '../../data/files.js';
+import { UserError } from '../../data/errors.js';
+import { benchInference, benchModelBytes, inferenceTable, type InferBenchResult } from '../../bench/inference.js';
+import { benchTraining, trainingTable, type TrainBenchResult } from '../../bench/training.js';
+import { checkWritable, writeOutput } from '../output.js';
+import { providersArg } from '../providers.js';
+import { loadRnnxModel } from '../model-file.js';
 
 function intList(flag: string, v: unknown): number[] {
   const list = String(v).split(',').map((s) => Number(s.trim()));
@@ -21,7 +21,7 @@ export default async function bench(argv: Record<string, unknown>): Promise<void
   const time = intList('time', argv.time ?? 100)[0];
   const iterations = intList('iterations', argv.iterations ?? 20)[0];
   const warmup = Number(argv.warmup ?? 3);
-  const providers = parseProviders(argv.providers ?? 'cpu');
+  const providers = providersArg(argv);
   const label = modelPath ?? 'LSTM I=64 H=256 (built in memory)';
   process.stderr.write(`benchmarking ${label}: T=${time}, ${iterations} runs per configuration\n`);
   let inference: InferBenchResult[];

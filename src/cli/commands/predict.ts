@@ -3,23 +3,18 @@
 // forecast past the end of the series, an optional one-step backtest and an SVG plot.
 
 import { extname } from 'node:path';
-import { InferenceModel } from '../runtime/inference.js';
-import { PROVIDER_NAMES, type ProviderName } from '../runtime/providers.js';
-import { loadCsvSeries } from '../data/timeseries.js';
-import { loadTensor, encodeNpy, tensorToNested, type Tensor } from '../data/tensor.js';
-import { checkTransformDomain, denormalizeValue, normalizeValue, SERIES_TRANSFORMS } from '../data/timeseries.js';
-import { UserError } from '../data/errors.js';
-import { userInput, userInputAsync } from './errors.js';
-import { checkWritable, writeOutput } from './output.js';
-import { backtest, forecastInfo, recursiveForecast, rmse, rowsNeeded, type ForecastInfo } from './forecast.js';
-import { linePlot } from './svg.js';
-import type { ModelMetadata, Normalization } from '../model/types.js';
-
-export function parseProviders(s: unknown): ProviderName[] {
-  const list = String(s ?? 'cpu').split(',').map((p) => p.trim()).filter(Boolean);
-  for (const p of list) if (!PROVIDER_NAMES.includes(p as ProviderName)) throw new UserError(`--provider must be one or more of ${PROVIDER_NAMES.join(', ')} (comma-separated), got ${JSON.stringify(p)}`);
-  return list as ProviderName[];
-}
+import { InferenceModel } from '../../runtime/inference.js';
+import type { ProviderName } from '../../runtime/providers.js';
+import { loadCsvSeries } from '../../data/timeseries.js';
+import { loadTensor, encodeNpy, tensorToNested, type Tensor } from '../../data/tensor.js';
+import { checkTransformDomain, denormalizeValue, normalizeValue, SERIES_TRANSFORMS } from '../../data/timeseries.js';
+import { UserError } from '../../data/errors.js';
+import { userInput, userInputAsync } from '../errors.js';
+import { checkWritable, writeOutput } from '../output.js';
+import { backtest, forecastInfo, recursiveForecast, rmse, rowsNeeded, type ForecastInfo } from '../forecast.js';
+import { linePlot } from '../svg.js';
+import { providersArg } from '../providers.js';
+import type { ModelMetadata, Normalization } from '../../model/types.js';
 
 export async function openModel(path: string, providers: ProviderName[], threads?: number): Promise<InferenceModel> {
   return userInputAsync(path, () => InferenceModel.open(path, { providers, intraOpNumThreads: threads }));
@@ -107,7 +102,7 @@ export default async function predict(argv: Record<string, unknown>): Promise<vo
   const out = argv.output === undefined ? undefined : String(argv.output);
   const plot = argv.plot === undefined ? undefined : String(argv.plot);
   for (const p of [out, plot]) if (p) checkWritable(p);
-  const model = await openModel(modelPath, parseProviders(argv.provider));
+  const model = await openModel(modelPath, providersArg(argv));
   try {
     const meta = model.metadata;
     const raw = Boolean(argv.raw);

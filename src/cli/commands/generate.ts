@@ -7,16 +7,16 @@
 // O(1) per character and conditions on the whole text so far, exactly as training did within
 // a sequence.
 
-import { toOnnx } from '../graph/export.js';
-import { Rng } from '../layers/random.js';
-import { InferenceModel, type LayerState } from '../runtime/inference.js';
-import type { ProviderName } from '../runtime/providers.js';
-import { UserError } from '../data/errors.js';
-import { encodeText, oneHot } from '../data/text.js';
-import { userInputAsync } from './errors.js';
-import { loadRnnxModel } from './model-file.js';
-import { checkWritable, writeOutput } from './output.js';
-import { parseProviders } from './predict.js';
+import { toOnnx } from '../../graph/export.js';
+import { Rng } from '../../layers/random.js';
+import { InferenceModel, type LayerState } from '../../runtime/inference.js';
+import type { ProviderName } from '../../runtime/providers.js';
+import { UserError } from '../../data/errors.js';
+import { encodeText, oneHot } from '../../data/text.js';
+import { userInputAsync } from '../errors.js';
+import { loadRnnxModel } from '../model-file.js';
+import { checkWritable, writeOutput } from '../output.js';
+import { providersArg } from '../providers.js';
 
 export interface GenerateOptions {
   seed: string;
@@ -80,7 +80,7 @@ export default async function generate(argv: Record<string, unknown>): Promise<v
     length: Number(argv.length ?? 400),
     temperature: Number(argv.temperature ?? 0.8),
     randomSeed: argv['random-seed'] === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(argv['random-seed']),
-    providers: parseProviders(argv.provider ?? 'cpu'),
+    providers: providersArg(argv),
   });
   const full = String(argv.seed ?? '') + text;
   if (out) {

@@ -8,7 +8,7 @@ import type { ModelSpec } from '../layers/spec.js';
 import { InferenceModel } from '../runtime/inference.js';
 import type { ProviderName } from '../runtime/providers.js';
 import { Rng } from '../layers/random.js';
-import { formatTable } from './output.js';
+import { formatTable } from '../cli/output.js';
 
 export interface InferBenchOptions {
   /** .onnx path or bytes. */

@@ -3,12 +3,12 @@
 // `rnnx export MODEL.onnx --triton DIR [--stateful]`: a Triton model repository entry instead.
 
 import { basename, join } from 'node:path';
-import { toOnnx } from '../graph/export.js';
-import { tritonConfig, tritonGraph } from '../graph/triton.js';
-import { UserError } from '../data/errors.js';
-import { userInput } from './errors.js';
-import { loadRnnxModel } from './model-file.js';
-import { checkWritable, writeOutput } from './output.js';
+import { toOnnx } from '../../graph/export.js';
+import { tritonConfig, tritonGraph } from '../../graph/triton.js';
+import { UserError } from '../../data/errors.js';
+import { userInput } from '../errors.js';
+import { loadRnnxModel } from '../model-file.js';
+import { checkWritable, writeOutput } from '../output.js';
 
 export default function exportCommand(argv: Record<string, unknown>): void {
   const src = String(argv.model);

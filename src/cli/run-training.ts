@@ -8,19 +8,19 @@ import { fit, type FitOptions, type History } from '../train/index.js';
 import { UserError } from '../data/errors.js';
 import type { EpochStats } from './progress.js';
 
-export interface FitHooks {
+export interface TrainingHooks {
   epochBegin(): void;
   /** epoch from 0, step from 1. */
   batch(epoch: number, step: number, loss: number): void;
   epochEnd(s: EpochStats): void;
 }
 
-export async function runFit(
+export async function runTraining(
   model: Model,
   train: SequenceDataset,
   validation: SequenceDataset | undefined,
   training: Record<string, unknown>,
-  hooks: FitHooks,
+  hooks: TrainingHooks,
   where: string,
 ): Promise<History> {
   let steps = 0;

@@ -5,11 +5,11 @@
 
 import { existsSync } from 'node:fs';
 import { basename, dirname, relative, resolve } from 'node:path';
-import { UserError } from '../data/errors.js';
-import { loadCsvSeries, type Series, type SeriesTransform } from '../data/timeseries.js';
-import { CONFIG_SCHEMA_PATH, DEFAULT_PATIENCE, defaultHeldOutRows, validateConfig, type TrainConfig } from './config.js';
-import { checkWritable, writeOutput } from './output.js';
-import { packageRoot } from './package-root.js';
+import { UserError } from '../../data/errors.js';
+import { loadCsvSeries, type Series, type SeriesTransform } from '../../data/timeseries.js';
+import { CONFIG_SCHEMA_PATH, DEFAULT_PATIENCE, defaultHeldOutRows, validateConfig, type TrainConfig } from '../config.js';
+import { checkWritable, writeOutput } from '../output.js';
+import { packageRoot } from '../package-root.js';
 
 /** Season lengths tried when none is given: quarterly, weekly, monthly, hourly-daily, weekly-yearly, daily-yearly. */
 const SEASON_CANDIDATES = [4, 7, 12, 24, 52, 365];

@@ -1,10 +1,10 @@
 // `rnnx serve MODEL.onnx... --port N`: parses flags and hands them to the serving layer's startServer.
 import { existsSync, readFileSync } from 'node:fs';
-import { startServer } from '../serve/http.js';
-import { serveFlagOptions, serveSecrets } from '../serve/flags.js';
-import { UserError } from '../data/errors.js';
-import { userInputAsync } from './errors.js';
-import { parseProviders } from './predict.js';
+import { startServer } from '../../serve/http.js';
+import { serveFlagOptions, serveSecrets } from '../../serve/flags.js';
+import { UserError } from '../../data/errors.js';
+import { userInputAsync } from '../errors.js';
+import { providersArg } from '../providers.js';
 
 export default async function serve(argv: Record<string, unknown>): Promise<void> {
   const models = (Array.isArray(argv.model) ? argv.model : [argv.model]).map(String);
@@ -19,7 +19,7 @@ export default async function serve(argv: Record<string, unknown>): Promise<void
       modelPath: models,
       port,
       host: String(argv.host ?? '127.0.0.1'),
-      providers: parseProviders(argv.provider ?? 'cpu'),
+      providers: providersArg(argv),
       ...tuning,
       ...secrets,
       handleSignals: true,
