@@ -1,30 +1,33 @@
 // The Node side of scripts/device-check.sh, bundled into one .mjs by scripts/device-pack.sh so
 // that it runs on the GPU machine (which has no Node.js, no npm and no internet).
-//   node check.mjs --addon rnnx_native.node [--ort DIR] [--torch torch.json] [--out results.json] [--quick]
+//   node check.mjs --addon rnnx_native.node [--ort DIR] [--torch torch.json] [--out results.json] [--quick] [--dry-run]
 // (a) the CUDA step against the CPU step of the same addon (native/training/trainer.h) and against the
 //     float64 host emulation of the CUDA step (checked against the float64 reference forward pass,
 //     finite differences and the CPU trainer by tests/cuda.test.ts), for every layer kind, loss,
 //     clipping and optimizer: relative error <= 1e-4, outputs never all zero;
 // (b) step time for LSTM N=64 T=100 I=64 H=256 (+ per-step dense(1), MSE, Adam, clipNorm 1) and
 //     N=16, beside PyTorch's cuDNN LSTM for the same shapes (torch.json from device-bench-torch.py);
-// (c) ONNX Runtime's WebGPU execution provider on an exported LSTM, against its CPU provider.
-// Prints ONE table. Without a usable CUDA device it says why and exits 0 (the dry run).
-import { createRequire } from 'node:module';
+// (c) ONNX Runtime (scripts/lib/ort-check.ts) on an exported peephole LSTM: its CPU provider
+//     against rnnx's float64 forward pass, its WebGPU provider against the CPU provider. These
+//     rows run without a CUDA device too.
+// Prints ONE table. Without a usable CUDA device it says why ("no CUDA device: ..."), runs (c) and
+// stops: with --dry-run (scripts/device-check.sh --dry-run, here without a GPU) that is expected
+// and it exits 0 unless an ONNX Runtime row failed; on the device it is a failure.
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { Rng } from '../src/layers/random.js';
 import { dense, gru, lstm, rnn, type LayerSpec } from '../src/layers/spec.js';
 import { Model } from '../src/model/model.js';
-import { toOnnx } from '../src/graph/export.js';
 import { native, type NativeOptimizer } from '../src/native.js';
 import type { TrainBatch } from '../src/train/batches.js';
-import { randomArray, randomizeParams } from '../tests/reference/util.js';
+import { allZero, relErr } from './lib/compare.js';
+import { ortChecks } from './lib/ort-check.js';
+import { randomArray, randomizeParams } from './lib/random-model.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string): string | undefined => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : undefined;
 };
-const require = createRequire(import.meta.url);
 const addonPath = arg('--addon');
 if (!addonPath) throw new Error('--addon PATH is required');
 // src/native.ts loads the addon (bundled into check.mjs with the rest): point it at this one.
@@ -50,11 +53,21 @@ function printTable(): void {
 
 const info = addon.cudaInfo();
 record('addon built with CUDA', info.built, `runtime ${info.runtimeVersion}, driver ${info.driverVersion}`);
+// ONNX Runtime's rows need no CUDA: without a device (the dry run) they still run, WebGPU as information.
+const ortDir = arg('--ort');
+const ortRows = async (gpuExpected: boolean) => {
+  if (!ortDir) return record('ORT WebGPU EP', false, 'not run: no --ort DIR');
+  for (const r of await ortChecks(ortDir, gpuExpected)) record(r.check, r.ok, r.detail);
+};
 if (!info.available) {
-  record('CUDA device', false, info.reason);
+  // Expected in the dry run (information; the dry run looks for the line), a failure on the device.
+  const dryRun = args.includes('--dry-run');
+  const why = /no CUDA device/i.test(info.reason) ? info.reason : `no CUDA device: ${info.reason}`;
+  record('CUDA device', dryRun ? null : false, why);
+  await ortRows(!dryRun);
   printTable();
-  console.log(`\n${info.reason}`);
-  process.exit(0);
+  console.log(`\n${why}`);
+  process.exit(rows.some((r) => r.result === 'FAIL') ? 1 : 0);
 }
 record('CUDA device', true, `${info.device} (sm ${info.computeCapability}, ${info.memoryGiB.toFixed(0)} GiB), cuBLAS ${info.cublas}`);
 
@@ -72,17 +85,6 @@ function makeBatch(model: Model, loss: Loss, N: number, T: number, seed: number,
   const y = loss === 'crossentropy' ? Int32Array.from({ length: count }, () => Math.floor(rng.range(0, F - 1e-9))) : randomArray(rng, count * F);
   return { x, batch: N, time: T, lengths: lens, y };
 }
-
-const relErr = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return den === 0 ? (num === 0 ? 0 : Infinity) : Math.sqrt(num / den);
-};
-const allZero = (a: ArrayLike<number>) => Array.prototype.every.call(a, (v: number) => v === 0);
 
 // ---------------------------------------------------------------- (a) correctness
 interface Case {
@@ -208,28 +210,8 @@ for (const [label, n, t, i, h] of [
   }
 }
 
-// ---------------------------------------------------------------- (c) ONNX Runtime WebGPU
-const ortDir = arg('--ort');
-if (ortDir) {
-  try {
-    const ort = require(ortDir);
-    const model = Model.create({ inputSize: 8, layers: [lstm({ units: 32, peepholes: true, returnSequences: true }), dense({ units: 2 })] }, { seed: 3 });
-    randomizeParams(model, 3, 0.3);
-    const bytes = toOnnx(model);
-    const x = randomArray(new Rng(1), 4 * 10 * 8);
-    const feeds = { x: new ort.Tensor('float32', x, [4, 10, 8]) };
-    const cpu = await ort.InferenceSession.create(bytes, { executionProviders: ['cpu'] });
-    const yc = (await cpu.run(feeds)).y.data as Float32Array;
-    const gpuS = await ort.InferenceSession.create(bytes, { executionProviders: ['webgpu'] });
-    const yg = (await gpuS.run(feeds)).y.data as Float32Array;
-    const e = relErr(yg, yc);
-    record('ORT WebGPU EP (peephole LSTM)', e <= 1e-4 && !allZero(yg), `rel err vs CPU EP ${e.toExponential(2)}`);
-  } catch (e) {
-    record('ORT WebGPU EP (peephole LSTM)', false, `unavailable: ${(e as Error).message.split('\n')[0]}`);
-  }
-} else {
-  record('ORT WebGPU EP', false, 'not run: no --ort DIR');
-}
+// ---------------------------------------------------------------- (c) ONNX Runtime: CPU and WebGPU
+await ortRows(true);
 
 printTable();
 const outPath = arg('--out');

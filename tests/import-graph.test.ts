@@ -175,3 +175,18 @@ describe('src/ import graph', () => {
     for (const f of ['src/inference.ts', 'src/model/model.ts', 'src/train/index.ts', 'src/native.ts']) expect(reached.has(f)).toBe(true);
   });
 });
+
+describe('scripts/ and bench/', () => {
+  it('import nothing from tests/ (scripts/device-check.ts is bundled for the GPU machine without it)', () => {
+    const files = ['scripts', 'bench'].flatMap((d) =>
+      readdirSync(join(root, d), { recursive: true, encoding: 'utf8' }).filter((f) => /\.(ts|mts|mjs|js)$/.test(f)).map((f) => join(root, d, f)),
+    );
+    expect(files.map((f) => relative(root, f))).toContain('scripts/device-check.ts');
+    const bad = files.flatMap((f) =>
+      runtimeImports(f, readFileSync(f, 'utf8'))
+        .filter((s) => relative(root, resolve(dirname(f), s)).split(/[\\/]/)[0] === 'tests')
+        .map((s) => `${relative(root, f)} -> ${s}`),
+    );
+    expect(bad).toEqual([]);
+  });
+});
