@@ -1,6 +1,7 @@
-// Inference and training benchmarks shared by `rnnx bench` and `npm run bench -- infer`
-// (bench/infer.ts): latency percentiles and throughput of ONNX Runtime sessions over batch
-// sizes, intra-op thread counts and providers, and training steps per second of the trainer.
+// The inference benchmark shared by `rnnx bench` (src/cli/commands/bench.ts) and
+// `npm run bench -- infer` (bench/infer.ts): latency percentiles and throughput of ONNX Runtime
+// sessions over batch sizes, intra-op thread counts and providers. Training steps per second:
+// training.ts beside it.
 
 import { toOnnx } from '../graph/export.js';
 import { Model } from '../model/model.js';

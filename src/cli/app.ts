@@ -1,5 +1,5 @@
-// The yargs definition of every rnnx command. Handlers are imported lazily so that `rnnx inspect`
-// does not pay for loading ONNX Runtime or the native trainer.
+// The yargs definition of every rnnx command. Each handler, commands/<command>.ts, is imported
+// lazily so that `rnnx inspect` does not pay for loading ONNX Runtime or the native trainer.
 
 import yargs, { type Argv, type Options } from 'yargs';
 import { CONFIG_FLAGS, CONFIG_SCHEMA_PATH, configSchema, schemaField } from './config.js';

@@ -1,7 +1,8 @@
-// `rnnx inspect`: describes any ONNX file, rnnx's own or foreign (PyTorch's nn.LSTM / nn.GRU
-// exports, for example), by reading the protobuf directly: recurrent nodes with their direction,
-// hidden and input sizes, dense (Gemm / MatMul) layers, inputs and outputs with shapes, opsets,
-// parameter count and metadata. Nothing here needs rnnx's metadata; it is shown when present.
+// What `rnnx inspect` (commands/inspect.ts) prints: a description of any ONNX file, rnnx's own or
+// foreign (PyTorch's nn.LSTM / nn.GRU exports, for example), read from the protobuf directly:
+// recurrent nodes with their direction, hidden and input sizes, dense (Gemm / MatMul) layers,
+// inputs and outputs with shapes, opsets, parameter count and metadata. Nothing here needs rnnx's
+// metadata; it is shown when present.
 
 import { onnx } from '../graph/builder.js';
 import type { onnx as OnnxTypes } from 'onnx-proto';

@@ -1,7 +1,7 @@
 // `--providers` is one option on every command that runs ONNX Runtime (predict, generate, bench,
 // serve) and on the stand-alone server: same name, same accepted values, same parser, same help
 // text. Checked through the real yargs parser (buildParser), not by calling the parser directly.
-// Also: `--device` of `rnnx train` offers 'cuda-emulated'.
+// Also: `--device` of `rnnx train` offers 'cuda-emulated'. In process (no child): StrykerJS runs it.
 
 import yargs from 'yargs';
 import { describe, expect, it } from 'vitest';
