@@ -581,7 +581,9 @@ class Importer {
       case 'Flatten': {
         const v = this.get(ins[0])!;
         const rank = this.rank(v);
-        const axis = normAxis(attrInt(a, 'axis', 1), rank + 1, 'Flatten.axis');
+        // axis lies in [-r, r]: a negative one counts from the back (-1 is r - 1), r flattens everything.
+        const raw = attrInt(a, 'axis', 1);
+        const axis = raw < 0 ? normAxis(raw, rank, 'Flatten.axis') : normAxis(raw, rank + 1, 'Flatten.axis');
         const dims = this.symDims(v);
         return [this.reshape(v, [this.symProduct(dims.slice(0, axis)), this.symProduct(dims.slice(axis))])];
       }
@@ -683,7 +685,9 @@ class Importer {
     if (x.kind !== 'const' || y.kind !== 'const') return fail(`${op} of a run-time shaped value is not supported`);
     const rank = Math.max(x.dims.length, y.dims.length);
     const pad = (d: number[]) => [...Array<number>(rank - d.length).fill(1), ...d];
-    const dims = pad(x.dims).map((d, i) => Math.max(d, pad(y.dims)[i]));
+    const [px, py] = [pad(x.dims), pad(y.dims)];
+    if (px.some((d, i) => d !== py[i] && d !== 1 && py[i] !== 1)) fail(`${op}: shapes ${JSON.stringify(x.dims)} and ${JSON.stringify(y.dims)} do not broadcast`);
+    const dims = px.map((d, i) => Math.max(d, py[i]));
     const xe = this.expandConst(x, dims).data as ArrayLike<SymInt>;
     const ye = this.expandConst(y, dims).data as ArrayLike<SymInt>;
     const float = x.float || y.float;
