@@ -163,3 +163,100 @@ describe('glue on constants', () => {
     expect({ node: e.node, reason: e.reason }).toEqual({ node: 'mul_pair', reason: 'Mul: shapes [1,16] and [2] do not broadcast' });
   });
 });
+
+describe('shapes computed from constants', () => {
+  it('integer Add, Sub, Mul and Div (truncating), Cast both ways, Constant value_int and value_ints', () => {
+    const nodes: Node[] = [
+      nd('Constant', [], ['seventeen'], [at.i('value_int', 17)]),
+      nd('Constant', [], ['two'], [at.ints('value_ints', [2])]),
+      nd('Div', ['seventeen', 'two'], ['eight']), // 8.5 → 8
+      nd('Sub', ['five', 'three'], ['h']), // 2
+      nd('Mul', ['one', 'one'], ['d0']),
+      nd('Add', ['zero', 'd0'], ['d0b']),
+      nd('Unsqueeze', ['eight', 'ax0'], ['d1']),
+      nd('Concat', ['d0b', 'd1', 'h'], ['rshape'], [at.i('axis', 0)]),
+      nd('Reshape', ['Rflat', 'rshape'], ['R']),
+      // Cast float → int64 truncates; int64 → float gives the number back.
+      nd('Cast', ['wdims_f'], ['wdims'], [at.i('to', DT.INT64)]),
+      nd('Reshape', ['Wflat', 'wdims'], ['W']),
+      nd('Cast', ['four_i'], ['four_f'], [at.i('to', DT.FLOAT)]),
+      nd('Div', ['Bx4', 'four_f'], ['B']),
+    ];
+    const inits = [
+      i64('five', [5]), i64('three', [3]), i64('one', [1]), i64('zero', [0]), i64('ax0', [0]), f32('Rflat', [16], REF.R),
+      f32('wdims_f', [3], [1.9, 8.7, -1.2]), f32('Wflat', [16], REF.W), i64('four_i', [4]), f32('Bx4', B2, REF.B.map((v) => v * 4)),
+    ];
+    // wdims [1, 8, -1]: the -1 is inferred as 2.
+    expectRef(importedWeights(lstmModel({ nodes, inits })));
+    // A Cast to the type a value already has is the value itself; Cast to float16 counts as float.
+    const same = [...nodes.slice(0, 11), nd('Cast', ['Bx4'], ['Bf'], [at.i('to', 10)]), nd('Cast', ['Bf'], ['Bq'], [at.i('to', 1)]), nd('Div', ['Bq', 'four_f'], ['B'])];
+    expectRef(importedWeights(lstmModel({ nodes: [...same.slice(0, 11), nodes[11], ...same.slice(11)], inits })));
+  });
+
+  it('Shape of a constant, with opset 15 start and end (negative, clamped); Gather of a shape', () => {
+    const nodes: Node[] = [
+      nd('Shape', ['Wref'], ['wshape']),
+      nd('Reshape', ['Wflat', 'wshape'], ['W']),
+      nd('Shape', ['Rref'], ['rtail'], [at.i('start', -2)]), // [8, 2]
+      nd('Shape', ['Rref'], ['rhead'], [at.i('start', -100), at.i('end', 1)]), // [1]
+      nd('Concat', ['rhead', 'rtail'], ['rshape'], [at.i('axis', 0)]),
+      nd('Reshape', ['Rflat', 'rshape'], ['R']),
+      nd('Shape', ['Bref'], ['bshape'], [at.i('end', 100)]),
+      nd('Gather', ['bshape', 'last'], ['blen']), // [16]
+      nd('Concat', ['one', 'blen'], ['bdims'], [at.i('axis', 0)]),
+      nd('Reshape', ['Bflat', 'bdims'], ['B']),
+    ];
+    const inits = [
+      f32('Wref', W3, new Array(16).fill(0)), f32('Wflat', [16], REF.W),
+      f32('Rref', [1, 8, 2], new Array(16).fill(0)), f32('Rflat', [16], REF.R),
+      f32('Bref', [1, 16], new Array(16).fill(0)), i64('last', [-1]), i64('one', [1]), f32('Bflat', [16], REF.B),
+    ];
+    expectRef(importedWeights(lstmModel({ nodes, inits }, 15)));
+  });
+
+  it('Reshape of a constant: 0 copies a dimension, -1 takes the rest; a changed element count is refused', () => {
+    const nodes: Node[] = [nd('Reshape', ['W2', 'wshape'], ['W'])];
+    expectRef(importedWeights(lstmModel({ nodes, inits: [f32('W2', [1, 16], REF.W), i64('wshape', [0, 8, -1]), ...without('W')] })));
+    const e = importError(lstmModel({ nodes, inits: [f32('W2', [1, 16], REF.W), i64('wshape', [0, 3, 5]), ...without('W')] }));
+    expect(e.reason).toBe('Reshape of [1,16] to [1,3,5] changes the element count');
+  });
+
+  it('ConstantOfShape (float value, int64 value, no value) and Expand of a constant', () => {
+    const nodes: Node[] = [
+      nd('ConstantOfShape', ['bdims'], ['B'], [at.t('value', f32('', [1], [0.375]))]),
+      nd('ConstantOfShape', ['three'], ['ones'], [at.t('value', i64('', [1]))]),
+      nd('Add', ['rdims0', 'ones'], ['rdims']), // [0, 7, 1] + 1 = [1, 8, 2]
+      nd('Reshape', ['Rflat', 'rdims'], ['R']),
+      nd('Expand', ['Wcol', 'wdims'], ['W']),
+    ];
+    // W = Wcol [1, 8, 1] expanded along the last axis: each row holds its value twice.
+    const col = Array.from({ length: 8 }, (_, r) => (r - 3) / 8);
+    const inits = [i64('bdims', [1, 16]), i64('three', [3]), i64('rdims0', [0, 7, 1]), f32('Rflat', [16], REF.R), f32('Wcol', [1, 8, 1], col), i64('wdims', [1, 2])];
+    expect(importedWeights(lstmModel({ nodes, inits }))).toEqual({ W: col.flatMap((v) => [v, v]), R: REF.R, B: new Array(16).fill(0.375) });
+    // Without a value, zeros.
+    const zero = [nd('ConstantOfShape', ['bdims'], ['B']), ...nodes.slice(1)];
+    expect(importedWeights(lstmModel({ nodes: zero, inits })).B).toEqual(new Array(16).fill(0));
+    // Expand of zeros keeps zeros; of a constant to a larger rank, broadcast from the right.
+    const exp = [nd('Expand', ['zrow', 'bdims'], ['B']), ...nodes.slice(1, 4), nd('Expand', ['Wrow', 'wdims3'], ['W'])];
+    const got = importedWeights(lstmModel({ nodes: exp, inits: [...inits, f32('zrow', [1], [0]), f32('Wrow', [2], [0.5, -0.25]), i64('wdims3', [1, 8, 1])] }));
+    expect(got).toEqual({ W: new Array(8).fill([0.5, -0.25]).flat(), R: REF.R, B: new Array(16).fill(0) });
+  });
+
+  it('a Constant without a value the importer reads, a huge fold, a Gather out of range', () => {
+    const noValue = importError(lstmModel({ nodes: [nd('Constant', [], ['W'], [at.s('value_string', 'x')], 'const_w')], inits: without('W') }));
+    expect({ node: noValue.node, reason: noValue.reason }).toEqual({ node: 'const_w', reason: 'Constant has no value attribute the importer reads (value, value_float(s), value_int(s))' });
+    const huge = importError(lstmModel({ nodes: [nd('Expand', ['Wcol', 'big'], ['W'], [], 'expand_big')], inits: [f32('Wcol', [1, 8, 1], new Array(8).fill(0)), i64('big', [1 << 14, 8, 1 << 14]), ...without('W')] }));
+    expect(huge.reason).toBe(`Expand would make a constant of ${2 ** 31} elements (the importer folds at most ${2 ** 26})`);
+    for (const idx of [2, -3]) {
+      const out = importError(lstmModel({ nodes: [nd('Gather', ['W2', 'i'], ['W'], [at.i('axis', -1)], 'g')], inits: [f32('W2', [1, 8, 2], REF.W), i64('i', [0, idx]), ...without('W')] }));
+      expect(out.reason).toBe('Gather index out of range for axis 2 of size 2');
+    }
+    const rank2 = importError(lstmModel({ nodes: [nd('Gather', ['W2', 'i'], ['W'], [at.i('axis', 2)], 'g')], inits: [f32('W2', [1, 8, 2], REF.W), i64('i', [0, 1], [1, 2]), ...without('W')] }));
+    expect(rank2.reason).toBe('Gather with indices of rank > 1 is not supported');
+    const axis = importError(lstmModel({ nodes: [nd('Gather', ['W2', 'i'], ['W'], [at.i('axis', 3)], 'g')], inits: [f32('W2', [1, 8, 2], REF.W), i64('i', [0, 1]), ...without('W')] }));
+    expect(axis.reason).toBe('Gather.axis 3 is out of range for rank 3');
+    const neg = importError(lstmModel({ nodes: [nd('Gather', ['W2', 'i'], ['W'], [at.i('axis', -4)], 'g')], inits: [f32('W2', [1, 8, 2], REF.W), i64('i', [0, 1]), ...without('W')] }));
+    expect(neg.reason).toBe('Gather.axis -4 is out of range for rank 3');
+  });
+});
+
