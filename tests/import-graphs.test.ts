@@ -286,3 +286,113 @@ describe('the import record', () => {
     ])).toBe('h0[0:2] → h0_0, c0[0:2] → c0_0, h0[2,4] → h0_2, c0[3:4] → c0_3 (export with { stateful: true } or rnnx export --stateful to feed them; layers without one start from zeros)');
   });
 });
+
+describe('run-time shapes (the glue PyTorch writes for dynamic batch and time)', () => {
+  /** h0 = ConstantOfShape([1, batch, H]) with the batch size read from Shape(x). */
+  const zerosH0 = (fill: Tensor | null, extra: Node[] = [], h0 = 'h0'): Node[] => [
+    nd('Shape', ['x'], ['xs']),
+    nd('Gather', ['xs', 'i0'], ['nb']),
+    nd('Unsqueeze', ['nb', 'a0'], ['nb1']),
+    nd('Concat', ['one', 'nb1', 'hsz'], ['h0shape'], [at.i('axis', 0)]),
+    nd('ConstantOfShape', ['h0shape'], ['h0'], fill ? [at.t('value', fill)] : [], 'cos'),
+    ...extra,
+    xt(), lstm(['xt', 'W', 'R', 'B', '', h0, h0], ['', 'yh']), nd('Transpose', ['yh'], ['yht'], perm([1, 0, 2])), nd('Reshape', ['yht', 'flat'], ['y']),
+  ];
+  const inits = () => [...weights(), i64('i0', [0], []), i64('a0', [0]), i64('one', [1]), i64('hsz', [H])];
+
+  it('zero initial states of a run-time shape are the default state', () => {
+    for (const fill of [null, f32('', [1], [0])]) {
+      const r = importOnnxModel(model({ nodes: zerosH0(fill), inits: inits() }));
+      expect(r.info.stateInputs).toEqual([]);
+      expect(r.data.spec.layers).toHaveLength(1);
+    }
+    // Expand of a zero constant to the run-time shape, and glue on zeros, stay zeros.
+    const expand = zerosH0(null, [nd('Expand', ['z1', 'h0shape'], ['h0e']), nd('Transpose', ['h0e'], ['h0t'], perm([0, 1, 2])), nd('Slice', ['h0t', 'z0', 'one', 'a0'], ['h0s']), nd('Reshape', ['h0s', 'h0shape'], ['h0r']), nd('Concat', ['h0r'], ['h0c'], [at.i('axis', 0)]), nd('Squeeze', ['h0c'], ['h0q']), nd('Unsqueeze', ['h0q', 'a0'], ['h0u']), nd('Gather', ['h0u', 'z0'], ['h0g'])], 'h0g');
+    expect(importOnnxModel(model({ nodes: expand, inits: [...inits(), f32('z1', [1, 1, 1], [0]), i64('z0', [0])] })).info.stateInputs).toEqual([]);
+  });
+
+  it('refuses nonzero states of a run-time shape and arithmetic on run-time sizes', () => {
+    refusedAt({ nodes: zerosH0(f32('', [1], [0.5])), inits: inits() }, 'lstm', 'LSTM', 'ConstantOfShape cos fills a run-time shape with 0.5; only zero initial states are supported');
+    const expand = zerosH0(null, [nd('Expand', ['half', 'h0shape'], ['h0e'], [], 'ex')], 'h0e');
+    refusedAt({ nodes: expand, inits: [...inits(), f32('half', [1], [0.5])] }, 'ex', 'Expand', 'Expand of a nonzero value to a run-time shape is not supported');
+    refusedAt({ nodes: zerosH0(null, [nd('Cast', ['nb', 'x'], ['nbf'], [at.i('to', 1)], 'cast'), nd('Unsqueeze', ['nbf', 'a0'], ['bad'])], 'bad'), inits: inits() }, 'cast', 'Cast', 'Cast of a run-time size to float');
+    refusedAt({ nodes: zerosH0(null, [nd('Add', ['nb', 'one'], ['nb2'], [], 'add'), nd('Unsqueeze', ['nb2', 'a0'], ['bad'])], 'bad'), inits: inits() }, 'add', 'Add', 'Add on a run-time size is not supported');
+    // Multiplying a run-time size by 1 (either side) keeps it.
+    const mul = zerosH0(null, [nd('Mul', ['one', 'nb1'], ['nbm']), nd('Mul', ['nbm', 'one'], ['nbm2']), nd('Concat', ['one', 'nbm2', 'hsz'], ['shape2'], [at.i('axis', 0)]), nd('ConstantOfShape', ['shape2'], ['h0m'])], 'h0m');
+    expect(importOnnxModel(model({ nodes: mul, inits: inits() })).info.stateInputs).toEqual([]);
+    const reshapeConst = zerosH0(null, [nd('Reshape', ['hsz', 'h0shape'], ['bad'], [], 'rs')], 'bad');
+    refusedAt({ nodes: reshapeConst, inits: inits() }, 'rs', 'Reshape', 'Reshape of a constant to a run-time shape is not supported');
+    const sliceEnd = zerosH0(null, [nd('Slice', ['hsz', 'z0', 'nb1'], ['bad'], [], 'sl')], 'bad');
+    refusedAt({ nodes: sliceEnd, inits: [...inits(), i64('z0', [0])] }, 'sl', 'Slice', 'Slice.ends depends on the input\'s size at run time');
+    const floatIdx = zerosH0(null, [nd('Gather', ['xs', 'fi'], ['bad'], [], 'ga')], 'bad');
+    refusedAt({ nodes: floatIdx, inits: [...inits(), f32('fi', [1], [0])] }, 'ga', 'Gather', 'Gather.indices must be integers');
+    const shapeOfState = { nodes: [nd('Shape', ['h0'], ['bad'], [], 'sh'), xt(), lstm(['xt', 'W', 'R', 'B', '', 'bad'], ['', 'yh']), nd('Transpose', ['yh'], ['yht'], perm([1, 0, 2])), nd('Reshape', ['yht', 'flat'], ['y'])], inits: inits(), inputs: [vi('x', DT.FLOAT, ['batch', 'time', 2]), vi('h0', DT.FLOAT, [1, 'batch', 2])] };
+    refusedAt(shapeOfState, 'sh', 'Shape', 'the shape of this value is not known to the importer');
+    const rankOfLens = { ...shapeOfState, nodes: [nd('Unsqueeze', ['lens', 'a0'], ['bad'], [], 'un'), ...shapeOfState.nodes.slice(1)], inputs: [vi('x', DT.FLOAT, ['batch', 'time', 2]), vi('lens', DT.INT32, ['batch'])] };
+    refusedAt(rankOfLens, 'un', 'Unsqueeze', 'the rank of this value is not known to the importer');
+    const squeezeState = { ...shapeOfState, nodes: [nd('Squeeze', ['h0'], ['bad'], [], 'sq'), ...shapeOfState.nodes.slice(1)] };
+    refusedAt(squeezeState, 'sq', 'Squeeze', 'Squeeze of this value is not supported');
+  });
+
+  it('a fixed batch size in the input counts as a number', () => {
+    // x [3, time, 2]: Shape(x)[0] is 3, so the zeros have a known shape (a constant).
+    const r = importOnnxModel(model({ nodes: zerosH0(null), inits: inits(), inputs: [vi('x', DT.FLOAT, [3, 'time', 2])] }));
+    expect(r.info.stateInputs).toEqual([]);
+    refusedAt({ nodes: zerosH0(f32('', [1], [0.5])), inits: inits(), inputs: [vi('x', DT.FLOAT, [3, 'time', 2])] }, 'lstm', 'LSTM',
+      'LSTM.initial_h is not zero: rnnx layers start from a zero state or from states fed as graph inputs (a learned or constant initial state cannot be imported)');
+  });
+});
+
+describe('reshapes and concatenations of activations', () => {
+  const head = (nodes: Node[], inits: Tensor[] = []) => withHead([nd('MatMul', ['h', 'Wd'], ['m'], [], 'mm'), ...nodes], [f32('Wd', [2, 4], [1, 2, 3, 4, 5, 6, 7, 8]), ...inits]);
+
+  it('splitting and merging feature axes moves features exactly as the data would move', () => {
+    // m [N, 4] → [N, 2, 2] → transpose the two feature axes → [N, 4]: features in order 0, 2, 1, 3.
+    const p = head([nd('Reshape', ['m', 's22'], ['m22']), nd('Transpose', ['m22'], ['m22t'], perm([0, 2, 1])), nd('Reshape', ['m22t', 's4'], ['mt']), nd('MatMul', ['mt', 'W2'], ['y'])], [i64('s22', [0, 2, 2]), i64('s4', [0, -1]), f32('W2', [4, 1], [1, 2, 3, 4])]);
+    expect(dense(p, 2).W).toEqual([1, 3, 2, 4]);
+    // Size-1 axes come and go: [N, 4] → [N, 1, 4, 1] → [N, 4].
+    const ones = head([nd('Reshape', ['m', 's141'], ['m1']), nd('Reshape', ['m1', 's4'], ['y'])], [i64('s141', [0, 1, 4, 1]), i64('s4', [0, 4])]);
+    expect(importOnnxModel(model(ones)).data.spec.layers).toHaveLength(2);
+    // Flatten of [N, 2, 2] from axis 1 is [N, 4].
+    const flat = head([nd('Reshape', ['m', 's22'], ['m22']), nd('Flatten', ['m22'], ['y'])], [i64('s22', [0, 2, 2])]);
+    expect(importOnnxModel(model(flat)).data.spec.layers).toHaveLength(2);
+    // A size-1 axis concatenated joins the features: [N, 1, 2] twice along axis 1 → [N, 2, 2] → [N, 4].
+    const cat = withHead([nd('Unsqueeze', ['h', 'a1'], ['hu']), nd('Concat', ['hu', 'hu'], ['hc'], [at.i('axis', 1)]), nd('Reshape', ['hc', 'flat'], ['hf']), nd('MatMul', ['hf', 'W4'], ['y'])], [i64('a1', [1]), f32('W4', [4, 1], [1, 2, 4, 8])]);
+    expect(dense(cat).W).toEqual([5, 10]);
+    // Squeeze of a size-1 feature axis; Unsqueeze then Squeeze with no axes.
+    const sq = withHead([nd('Unsqueeze', ['h', 'a1'], ['hu']), nd('Squeeze', ['hu'], ['y'])], [i64('a1', [2])]);
+    expect(importOnnxModel(model(sq)).data.spec.layers).toHaveLength(1);
+  });
+
+  it('refuses reshapes that merge, split or move the batch and time axes, and bad targets', () => {
+    const rs = (target: number[], nodes: Node[] = [], inits: Tensor[] = []) => head([...nodes, nd('Reshape', [nodes.length ? 'mm2' : 'm', 'tg'], ['y'], [], 'rs')], [i64('tg', target), ...inits]);
+    refusedAt(rs([-1]), 'rs', 'Reshape', 'this reshape merges the batch or time axis with another axis');
+    refusedAt(rs([0, 3, -1]), 'rs', 'Reshape', 'Reshape target [0,3,-1] does not divide the input\'s size');
+    refusedAt(rs([0, -1, 0]), 'rs', 'Reshape', 'Reshape copies (0) a dimension the input does not have');
+    refusedAt(rs([0, 2]), 'rs', 'Reshape', 'this reshape merges a feature axis with the batch or time axis');
+    refusedAt(rs([0, 4, 3]), 'rs', 'Reshape', 'Reshape target [0,4,3] adds an axis the input does not have');
+    refusedAt(rs([0, 8]), 'rs', 'Reshape', 'this reshape merges a feature axis with the batch or time axis');
+    refusedAt(head([nd('Reshape', ['m', 'tg'], ['y'], [at.i('allowzero', 1)], 'rs')], [i64('tg', [0, 4])]), 'rs', 'Reshape', 'Reshape with allowzero = 1 and a 0 in the shape is not supported');
+    expect(importOnnxModel(model(head([nd('Reshape', ['m', 'tg'], ['y'], [at.i('allowzero', 1)], 'rs')], [i64('tg', [-1, 4])]))).data.spec.layers).toHaveLength(2);
+    // With a fixed batch of 3, [3, 4] → [12] merges it, [3, 4] → [6, 2] splits it.
+    const fixed = (target: number[]) => ({ ...rs(target), inputs: [vi('x', DT.FLOAT, [3, 'time', 2])] });
+    refusedAt(fixed([12]), 'rs', 'Reshape', 'this reshape merges or splits the batch or time axis');
+    refusedAt(fixed([6, 2]), 'rs', 'Reshape', 'this reshape merges or splits the batch or time axis');
+    expect(importOnnxModel(model(fixed([3, 4]))).data.spec.layers).toHaveLength(2);
+    expect(importOnnxModel(model(fixed([-1, 4]))).data.spec.layers).toHaveLength(2);
+    // A target of only the batch: drops the feature axis.
+    refusedAt({ ...rs([3]), inputs: [vi('x', DT.FLOAT, [3, 'time', 2])] }, 'rs', 'Reshape', 'Reshape target [3] drops an axis of the input');
+  });
+
+  it('refuses concatenations rnnx cannot represent', () => {
+    refusedAt(withHead([nd('Concat', ['h', 'W'], ['y'], [at.i('axis', 1)], 'cat')]), 'cat', 'Concat', 'Concat mixes a value computed from the input with a constant or state; rnnx layers read only the previous layer');
+    refusedAt(withHead([nd('Concat', ['h', 'h'], ['y'], [at.i('axis', 0)], 'cat')]), 'cat', 'Concat', 'it concatenates along the batch or time axis');
+    refusedAt(withHead([nd('Unsqueeze', ['h', 'a1'], ['hu1']), nd('Unsqueeze', ['h', 'a2'], ['hu2']), nd('Concat', ['hu1', 'hu2'], ['y'], [at.i('axis', 1)], 'cat')], [i64('a1', [1]), i64('a2', [2])]), 'cat', 'Concat', 'Concat inputs have different axes');
+    refusedAt(withHead([nd('Concat', ['', ''], ['y'], [], 'cat')]), 'cat', 'Concat', 'Concat has no inputs');
+    refusedAt(withHead([nd('Concat', ['h', 'h'], ['y'], [at.i('axis', 2)], 'cat')]), 'cat', 'Concat', 'Concat.axis 2 is out of range for rank 2');
+    refusedAt(withSeq([nd('Squeeze', ['s', 'a0'], ['y'], [], 'sq')], [i64('a0', [0])]), 'sq', 'Squeeze', 'Squeeze axis 0 does not have size 1');
+    // A constant Concat (of integers) along a negative axis.
+    const c = withHead([nd('Concat', ['k1', 'k2'], ['tg'], [at.i('axis', -1)]), nd('Reshape', ['h', 'tg'], ['y'])], [i64('k1', [0]), i64('k2', [-1])]);
+    expect(importOnnxModel(model(c)).data.spec.layers).toHaveLength(1);
+  });
+});

@@ -568,6 +568,7 @@ class Importer {
         return [this.concat(ins.map((i) => this.get(i)).filter((v): v is Val => v !== null), attrInt(a, 'axis', 0))];
       case 'Transpose': {
         const v = this.get(ins[0])!;
+        if (v.kind === 'zeros') return [v]; // zeros of a run-time shape have no known rank, and stay zeros
         const rank = this.rank(v);
         const perm = attrInts(a, 'perm') ?? Array.from({ length: rank }, (_, i) => rank - 1 - i);
         return [this.transpose(v, perm)];
@@ -764,6 +765,7 @@ class Importer {
     const v = this.get((n.input ?? [])[0])!;
     const idx = this.constInput(n, 1, 'Gather.indices')!;
     const indices = this.intList(idx, 'Gather.indices')!;
+    if (v.kind === 'zeros') return v;
     const rank = this.rank(v);
     const axis = normAxis(attrInt(a, 'axis', 0), rank, 'Gather.axis');
     if (idx.dims.length > 1) fail('Gather with indices of rank > 1 is not supported');
@@ -777,7 +779,6 @@ class Importer {
       if (drop) dims.splice(axis, 1);
       return { kind: 'const', float: v.float, dims, data: r.data as Float64Array | SymInt[] };
     }
-    if (v.kind === 'zeros') return v;
     if (v.kind === 'state') {
       if (axis !== 0 || drop) fail('initial states may only be selected by rows (Gather along axis 0 with a list of indices)');
       return { ...v, rows: indices.map((i) => v.rows[i < 0 ? i + v.rows.length : i] ?? fail(`Gather index ${i} out of range for ${v.rows.length} state rows`)) };
@@ -887,7 +888,6 @@ class Importer {
   }
 
   private transpose(v: Val, perm: number[]): Val {
-    if (v.kind === 'zeros') return v;
     const rank = this.rank(v);
     if (perm.length !== rank || [...perm].sort((p, q) => p - q).some((p, i) => p !== i)) fail(`Transpose.perm must be a permutation of 0..${rank - 1}, got ${JSON.stringify(perm)}`);
     if (v.kind === 'const') {
