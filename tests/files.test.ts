@@ -10,6 +10,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { isMainThread } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readBytes, readText, tempPathFor, writeFileAtomic } from '../src/data/files.js';
 import { UserError } from '../src/data/errors.js';
@@ -43,8 +44,9 @@ const MODEL = 'tests/fixtures/pytorch_lstm.onnx';
 /** An rnnx-written model (export rebuilds from rnnx's metadata). */
 const RNNX_MODEL = 'models/airline/airline.onnx';
 
-/** writeFileAtomic with umask 022, as most shells have it. */
+/** writeFileAtomic with umask 022, as most shells have it (worker threads, as Stryker runs vitest, cannot set it: the inherited one). */
 function writeAtomicUnderUmask(f: string) {
+  if (!isMainThread) return writeFileAtomic(f, Uint8Array.of(4));
   const old = process.umask(0o022);
   try {
     writeFileAtomic(f, Uint8Array.of(4));
