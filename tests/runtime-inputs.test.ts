@@ -2,6 +2,7 @@
 // open()'s options, with the exact message (field, value received, what was expected); and run()
 // filling in what the caller left out (full sequence lengths, zero states) exactly as if given.
 import { afterAll, describe, expect, it } from 'vitest';
+import { GraphBuilder, onnx } from '../src/graph/builder.js';
 import { toOnnx } from '../src/graph/export.js';
 import { dense, gru, lstm } from '../src/layers/spec.js';
 import { Model } from '../src/model/model.js';
@@ -153,5 +154,49 @@ describe('run fills in what the caller leaves out', () => {
     await expect(im.run(x, { batch: 1, state: {} as never })).rejects.toThrow('run: options.state must be an array of 2 layer states, got object');
     await expect(im.run(x, { batch: 1, state: [zeros[0], { h: new Float32Array(2), c: [0, 0] as never }] }))
       .rejects.toThrow('run: options.state[1].c must be a Float32Array of length 2 ([1, 1, 2] = [directions, batch, hidden]), got object');
+  });
+});
+
+describe('graphs rnnx did not write', () => {
+  const open = async (build: (g: GraphBuilder) => void) => {
+    const g = new GraphBuilder();
+    build(g);
+    return InferenceModel.open(onnx.ModelProto.encode(g.build()).finish(), { providers: ['cpu'] });
+  };
+
+  it('the feature count comes from a fixed last dimension of a 3-D x; run works with rnnx names', async () => {
+    const im = await open((g) => g.output(g.input('x', 'float', ['n', 't', 2]), 'y', ['n', 't', 2]));
+    try {
+      expect([im.inputSize, im.hasSequenceLens, im.isStateful, im.info]).toEqual([2, false, false, null]);
+      const r = await im.run([[[1, 2], [3, 4]]]);
+      expect([r.dims, Array.from(r.y)]).toEqual([[1, 2, 2], [1, 2, 3, 4]]);
+    } finally {
+      await im.release();
+    }
+    for (const shape of [['n', 2], ['n', 't', 'f']]) {
+      const free = await open((g) => g.output(g.input('x', 'float', shape), 'y', shape));
+      try {
+        expect(free.inputSize).toBeNull();
+        await expect(free.run([[[1, 2]]])).rejects.toThrow('run: the graph input x has no fixed feature dimension; use runRaw');
+      } finally {
+        await free.release();
+      }
+    }
+  });
+
+  it('a state input must have fixed directions and hidden size', async () => {
+    const build = (h: (string | number)[]) => (g: GraphBuilder) => {
+      g.output(g.input('x', 'float', ['n', 't', 2]), 'y', ['n', 't', 2]);
+      g.output(g.input('h0_0', 'float', h), 'hT_0', h);
+    };
+    const ok = await open(build([1, 'n', 3]));
+    try {
+      expect(ok.stateSlots).toEqual([{ hIn: 'h0_0', hOut: 'hT_0', cIn: null, cOut: null, directions: 1, hidden: 3 }]);
+    } finally {
+      await ok.release();
+    }
+    for (const h of [['d', 'n', 3], [1, 'n', 'h'], [1, 3]]) {
+      await expect(open(build(h))).rejects.toThrow('model input h0_0 must be declared [directions, batch, hidden] with fixed directions and hidden');
+    }
   });
 });
