@@ -44,14 +44,14 @@ const MODEL = 'tests/fixtures/pytorch_lstm.onnx';
 /** An rnnx-written model (export rebuilds from rnnx's metadata). */
 const RNNX_MODEL = 'models/airline/airline.onnx';
 
-/** writeFileAtomic with umask 022, as most shells have it (worker threads, as Stryker runs vitest, cannot set it: the inherited one). */
+/** writeFileAtomic with umask 022, as most shells have it. */
 function writeAtomicUnderUmask(f: string) {
-  if (!isMainThread) return writeFileAtomic(f, Uint8Array.of(4));
-  const old = process.umask(0o022);
+  // Worker threads (StrykerJS runs vitest in them) cannot set the umask: there, the process's own.
+  const old = isMainThread ? process.umask(0o022) : undefined;
   try {
     writeFileAtomic(f, Uint8Array.of(4));
   } finally {
-    process.umask(old);
+    if (old !== undefined) process.umask(old);
   }
 }
 
