@@ -305,6 +305,80 @@ describe.skipIf(!hooked)('CUDA step code path, run on the CPU by the host emulat
   });
 });
 
+describe.skipIf(!hooked)('host <-> device traffic of the CUDA backend (counted by the host emulation\'s executor)', () => {
+  const c = CASES[1]; // LSTM with peepholes, last step, dense head, lengths
+  const N = 3;
+  const T = 5;
+  const snapshot = (t: NativeTrainer) => ({ ...t.info().transfers });
+  const delta = (a: ReturnType<typeof snapshot>, b: ReturnType<typeof snapshot>) => ({
+    toDevice: b.toDevice - a.toDevice, toHost: b.toHost - a.toHost, bytesToDevice: b.bytesToDevice - a.bytesToDevice, bytesToHost: b.bytesToHost - a.bytesToHost,
+  });
+
+  it('a step sends the batch and brings back only its scalars; the weights cross when read or written', async () => {
+    const model = Model.create({ inputSize: c.inputSize, layers: c.layers }, { seed: 3 });
+    const b = makeBatch(model, c, N, T, 6);
+    const P = model.params.length;
+    // loss, Σg², correct, one L2 sum per parameter group (W R B P of the LSTM, W b of the dense), the overflow flag
+    const scalarBytes = (4 + 4 + 2) * 4;
+    const batchBytes = (N * T * c.inputSize + N + N * model.outputSize) * 4; // x, lengths, targets
+    const tr = trainerFor(model, c, { emulate: 'float', optimizer: { type: 'adam' } });
+    expect(snapshot(tr)).toEqual({ toDevice: 1, toHost: 0, bytesToDevice: P * 4, bytesToHost: 0 }); // the initial weights
+    let before = snapshot(tr);
+    const lrs = [0.01, 0.003, 0.001]; // a new learning rate each step: nothing rebuilt, nothing sent
+    for (const lr of lrs) tr.stepSync(b, lr);
+    await tr.step(b, 0.002);
+    expect(delta(before, snapshot(tr))).toEqual({ toDevice: 3 * 4, toHost: 4, bytesToDevice: 4 * batchBytes, bytesToHost: 4 * scalarBytes });
+    expect(tr.info().steps).toBe(4);
+    // The model's buffer is behind until read.
+    expect(tr.params).toEqual(model.params);
+    expect(tr.info().paramsPending).toBe(true);
+    before = snapshot(tr);
+    tr.syncParams();
+    expect(delta(before, snapshot(tr))).toEqual({ toDevice: 0, toHost: 1, bytesToDevice: 0, bytesToHost: P * 4 });
+    expect(tr.params).not.toEqual(model.params);
+    expect(tr.getParams()).toEqual(tr.params);
+    expect(tr.info().paramsPending).toBe(false);
+    // evaluate: forward only, the loss and the correct count come back (3 scalars), no gradients.
+    before = snapshot(tr);
+    const ev = tr.evaluateSync(b);
+    await tr.evaluate(b);
+    expect(delta(before, snapshot(tr))).toEqual({ toDevice: 2 * 3, toHost: 2, bytesToDevice: 2 * batchBytes, bytesToHost: 2 * 3 * 4 });
+    expect(ev.loss).toBeGreaterThan(0);
+    // A write into the model's buffer goes to the device once, before the next call.
+    tr.params[0] += 0.25;
+    before = snapshot(tr);
+    tr.stepSync(b, 0.01);
+    expect(delta(before, snapshot(tr))).toEqual({ toDevice: 4, toHost: 1, bytesToDevice: P * 4 + batchBytes, bytesToHost: scalarBytes });
+    // gradients(): what the caller asks for (the gradient) comes back, and the scalars.
+    before = snapshot(tr);
+    tr.gradients(b);
+    expect(delta(before, snapshot(tr))).toEqual({ toDevice: 3, toHost: 2, bytesToDevice: batchBytes, bytesToHost: scalarBytes + P * 4 });
+    // dispose writes the weights into the model's buffer.
+    const last = tr.getParams();
+    tr.dispose();
+    expect(tr.params).toEqual(last);
+  });
+
+  it('truncated BPTT: one scalar download per window, the window lengths sent per window; the CPU backend moves nothing', () => {
+    const cs: Case = { name: 'tbptt', inputSize: 2, layers: [lstm({ units: 3, returnSequences: true }), dense({ units: 1 })], loss: 'mse', lengths: true };
+    const model = Model.create({ inputSize: cs.inputSize, layers: cs.layers }, { seed: 3 });
+    const b = makeBatch(model, cs, N, 6, 2);
+    const tr = trainerFor(model, cs, { emulate: 'float', tbptt: 3 });
+    const before = snapshot(tr);
+    const r = tr.stepSync(b, 0.01);
+    expect(r.updates).toBe(2);
+    const d = delta(before, snapshot(tr));
+    expect(d.toDevice).toBe(3 + 2);
+    expect(d.toHost).toBe(2);
+    tr.dispose();
+    const cpu = trainerFor(model, cs, { device: 'cpu', tbptt: 3 });
+    cpu.stepSync(b, 0.01);
+    expect(cpu.info().transfers).toEqual({ toDevice: 0, toHost: 0, bytesToDevice: 0, bytesToHost: 0 });
+    expect(cpu.params).not.toEqual(model.params); // the CPU writes the weights back after every step
+    cpu.dispose();
+  });
+});
+
 describe.skipIf(!cudaAvailable)(`CUDA step on the GPU${cudaAvailable ? '' : ` (skipped: ${info?.reason ?? skipReason})`}`, () => {
   it('matches the float64 emulation of the same step for every layer kind (relative error <= 1e-4)', () => {
     for (const c of CASES) {
