@@ -3,8 +3,9 @@
 # the CUDA backend hooked in, and copies the result out.
 #   scripts/device-build.sh OUT.node [cuda|cpu]
 # cuda (default): RNNX_CUDA=1, nvcc required. cpu: RNNX_CUDA=0 (checks the CPU-only build).
-# If binding.gyp / native/binding/binding.cc do not carry the CUDA hook yet, the COPY gets it (one
-# dependency line, one include, one call: see native/cuda/cuda.gyp); the working tree is not edited.
+# If binding.gyp does not carry the CUDA dependency, the COPY gets it (one line: see
+# native/cuda/cuda.gyp); the working tree is not edited. The binding reaches the backend through
+# native/cuda/cuda_backend.h (device 'cuda' of the one Trainer).
 set -euo pipefail
 out=${1:?usage: device-build.sh OUT.node [cuda|cpu]}
 mode=${2:-cuda}
@@ -31,16 +32,6 @@ if (!(t.dependencies || []).includes(dep)) {
   t.dependencies = [...(t.dependencies || []), dep];
   fs.writeFileSync(gypPath, JSON.stringify(gyp, null, 2));
   console.log('device-build: added the rnnx_cuda dependency to the copy of binding.gyp');
-}
-const ccPath = path.join(dir, 'native', 'binding', 'binding.cc');
-let cc = fs.readFileSync(ccPath, 'utf8');
-if (!cc.includes('RegisterCudaJs')) {
-  const init = /(Napi::Object\s+Init\s*\(\s*Napi::Env\s+env\s*,\s*Napi::Object\s+exports\s*\)\s*\{)/;
-  if (!init.test(cc)) throw new Error('native/binding/binding.cc: no Init(Napi::Env env, Napi::Object exports) to hook into');
-  cc = cc.replace('#include <napi.h>', '#include <napi.h>\n#include "cuda/cuda_js.h"');
-  cc = cc.replace(init, '$1\n  rnnx::cuda::RegisterCudaJs(env, exports);');
-  fs.writeFileSync(ccPath, cc);
-  console.log('device-build: added RegisterCudaJs to the copy of native/binding/binding.cc');
 }
 EOF
 

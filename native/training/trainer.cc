@@ -92,6 +92,17 @@ TargetView Targets(const NetworkDesc& d, const BatchView& b, int t0, int Tw, con
   return y;
 }
 
+// A whole batch-first batch as the network's input window.
+InputView WholeBatch(const float* x, int N, int T, const int32_t* lengths) {
+  InputView in;
+  in.x = x;
+  in.N = N;
+  in.T = T;
+  in.timeStride = T;
+  in.lengths = lengths;
+  return in;
+}
+
 void Accumulate(StepResult& total, const LossStats& s, double windowLoss) {
   total.loss += windowLoss * s.count;  // normalised at the end
   total.count += s.count;
@@ -207,12 +218,7 @@ class CpuTrainer final : public TrainerBackend {
   StepResult Gradients(const BatchView& b, float* grads) override {
     CheckStateBatch(b.N);
     const bool haveState = cfg_.stateful && stateN_ == b.N;
-    InputView in;
-    in.x = b.x;
-    in.N = b.N;
-    in.T = b.T;
-    in.timeStride = b.T;
-    in.lengths = b.lengths;
+    const InputView in = WholeBatch(b.x, b.N, b.T, b.lengths);
     MaskSettings masks;
     masks.training = true;
     masks.seed = cfg_.seed;
@@ -281,12 +287,7 @@ class CpuTrainer final : public TrainerBackend {
   }
 
   void InferenceForward(const float* x, int N, int T, const int32_t* lengths) {
-    InputView in;
-    in.x = x;
-    in.N = N;
-    in.T = T;
-    in.timeStride = T;
-    in.lengths = lengths;
+    const InputView in = WholeBatch(x, N, T, lengths);
     MaskSettings masks;  // training = false: no dropout, no zoneout
     net_.Forward(params_.data(), in, nullptr, nullptr, masks);
     lastN_ = N;
@@ -352,13 +353,7 @@ template <typename T>
 void ForwardBatch(const NetworkDesc& desc, const T* params, const float* x, int N, int Tn, const int32_t* lengths,
                   T* y, ThreadPool* pool) {
   Network<T> net(desc, pool);
-  InputView in;
-  in.x = x;
-  in.N = N;
-  in.T = Tn;
-  in.timeStride = Tn;
-  in.lengths = lengths;
-  net.Forward(params, in, nullptr, nullptr, MaskSettings());
+  net.Forward(params, WholeBatch(x, N, Tn, lengths), nullptr, nullptr, MaskSettings());
   OutputBatchFirst(net, N, Tn, y);
 }
 
@@ -380,12 +375,7 @@ StepResult ComputeGradients(const NetworkDesc& desc, const TrainConfig& config, 
       if (l < initial->c.size() && !initial->c[l].empty()) c0[l] = initial->c[l].data();
     }
   }
-  InputView in;
-  in.x = b.x;
-  in.N = b.N;
-  in.T = b.T;
-  in.timeStride = b.T;
-  in.lengths = b.lengths;
+  const InputView in = WholeBatch(b.x, b.N, b.T, b.lengths);
   MaskSettings masks;
   masks.training = training;
   masks.seed = config.seed;
