@@ -4,7 +4,9 @@
 // (a) the CUDA step against the CPU step of the same addon (native/training/trainer.h) and against the
 //     float64 host emulation of the CUDA step (checked against the float64 reference forward pass,
 //     finite differences and the CPU trainer by tests/cuda.test.ts), for every layer kind, loss,
-//     clipping and optimizer: relative error <= 1e-4, outputs never all zero;
+//     clipping and optimizer: relative error <= 1e-4, outputs never all zero; and dropout,
+//     recurrent dropout, zoneout, truncated BPTT and stateful training against the CPU step
+//     (same seed, same masks): gradients, then the weights after two epochs;
 // (b) step time for LSTM N=64 T=100 I=64 H=256 (+ per-step dense(1), MSE, Adam, clipNorm 1) and
 //     N=16, beside PyTorch's cuDNN LSTM for the same shapes (torch.json from device-bench-torch.py);
 // (c) ONNX Runtime (scripts/lib/ort-check.ts) on an exported peephole LSTM: its CPU provider
@@ -17,7 +19,7 @@ import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { Rng } from '../src/layers/random.js';
 import { dense, gru, lstm, rnn, type LayerSpec } from '../src/layers/spec.js';
 import { Model } from '../src/model/model.js';
-import { native, type NativeOptimizer } from '../src/native.js';
+import { native, type NativeOptimizer, type NativeTrainOptions } from '../src/native.js';
 import type { TrainBatch } from '../src/train/batches.js';
 import { allZero, relErr } from './lib/compare.js';
 import { ortChecks } from './lib/ort-check.js';
@@ -107,6 +109,10 @@ const cases: Case[] = [
   { name: 'stacked BGRU+LSTM, dense heads', inputSize: 8, layers: [gru({ units: H, direction: 'bidirectional', returnSequences: true }), lstm({ units: H, returnSequences: true }), dense({ units: 16, activation: 'tanh' }), dense({ units: 3, activation: 'sigmoid' })], loss: 'mse', lengths: true },
 ];
 
+/** A trainer of the one API on a copy of the model's weights ('cuda-emulated' in float64). */
+const trainer = (model: Model, device: 'cpu' | 'cuda' | 'cuda-emulated', opts: NativeTrainOptions) =>
+  new addon.Trainer(model.spec, model.layout, Float32Array.from(model.params), { threads: 1, ...opts, device, ...(device === 'cuda-emulated' ? { emulate: 'double' as const } : {}) });
+
 const N = 16;
 const T = 12;
 for (const c of cases) {
@@ -114,8 +120,8 @@ for (const c of cases) {
     const model = Model.create({ inputSize: c.inputSize, layers: c.layers }, { seed: 1 });
     randomizeParams(model, 2, 0.3);
     const b = makeBatch(model, c.loss, N, T, 3, c.lengths);
-    const gpu = new addon.CudaTrainer(model.spec, model.layout, model.params, { loss: c.loss });
-    const emu = new addon.CudaTrainer(model.spec, model.layout, model.params, { loss: c.loss, emulate: 'double' });
+    const gpu = trainer(model, 'cuda', { loss: { type: c.loss } });
+    const emu = trainer(model, 'cuda-emulated', { loss: { type: c.loss } });
     const g = gpu.gradients(b);
     const out = gpu.output();
     const r = emu.gradients(b);
@@ -145,13 +151,13 @@ for (const c of cases) {
   const b = makeBatch(model, c.loss, N, T, 6, true);
   for (const type of ['sgd', 'rmsprop', 'adam', 'adamw'] satisfies NativeOptimizer['type'][]) {
     try {
-      const opts = { loss: c.loss, optimizer: { type, lr: 0.01, momentum: type === 'sgd' ? 0.9 : 0 }, clipNorm: 0.5 };
-      const gpu = new addon.CudaTrainer(model.spec, model.layout, model.params, opts);
-      const emu = new addon.CudaTrainer(model.spec, model.layout, model.params, { ...opts, emulate: 'double' });
+      const opts = { loss: { type: c.loss }, optimizer: { type, momentum: type === 'sgd' ? 0.9 : 0 } as NativeOptimizer, clipNorm: 0.5 };
+      const gpu = trainer(model, 'cuda', opts);
+      const emu = trainer(model, 'cuda-emulated', opts);
       let clipped = false;
       for (let s = 0; s < 3; s++) {
-        const st = gpu.step(b);
-        emu.step(b);
+        const st = gpu.stepSync(b, 0.01);
+        emu.stepSync(b, 0.01);
         clipped ||= st.gradNorm > 0.5;
       }
       const pg = gpu.getParams();
@@ -160,7 +166,7 @@ for (const c of cases) {
       let refName = 'emulation';
       if (typeof addon.Trainer === 'function') {
         pe = Float32Array.from(model.params);
-        const cpu = new addon.Trainer(model.spec, model.layout, pe, { loss: { type: c.loss }, optimizer: { type, momentum: opts.optimizer.momentum }, clipNorm: 0.5 });
+        const cpu = new addon.Trainer(model.spec, model.layout, pe, { loss: { type: c.loss }, optimizer: opts.optimizer, clipNorm: 0.5 });
         for (let s = 0; s < 3; s++) cpu.stepSync(b, 0.01);
         cpu.dispose();
         refName = 'CPU step';
@@ -179,6 +185,45 @@ for (const c of cases) {
   }
 }
 
+// Dropout, recurrent dropout, zoneout, truncated BPTT, stateful: the CUDA step against the CPU
+// step with the same seed (the same counter-based masks): the gradients of the first batch, then
+// the weights after two epochs of four batches each.
+{
+  const reg: { name: string; layers: LayerSpec[]; opts: NativeTrainOptions }[] = [
+    { name: 'dropout + recurrentDropout (LSTM)', layers: [lstm({ units: H, dropout: 0.2, recurrentDropout: 0.3, returnSequences: true }), dense({ units: 3 })], opts: { outputDropout: 0.1 } },
+    { name: 'zoneout h+c (LSTM), zoneout (GRU)', layers: [lstm({ units: H, zoneoutH: 0.2, zoneoutC: 0.3, returnSequences: true }), gru({ units: H, zoneoutH: 0.15, recurrentDropout: 0.2, returnSequences: true }), dense({ units: 3 })], opts: {} },
+    { name: 'TBPTT 4 (LSTM + RNN, dropout)', layers: [lstm({ units: H, dropout: 0.1, returnSequences: true }), rnn({ units: H, zoneoutH: 0.1, returnSequences: true }), dense({ units: 3 })], opts: { tbptt: 4 } },
+    { name: 'stateful (GRU lbr0, zoneout)', layers: [gru({ units: H, linearBeforeReset: 0, zoneoutH: 0.2, returnSequences: true }), dense({ units: 3 })], opts: { stateful: true } },
+  ];
+  for (const r of reg) {
+    try {
+      const model = Model.create({ inputSize: 8, layers: r.layers }, { seed: 7 });
+      randomizeParams(model, 8, 0.3);
+      const batches = [0, 1, 2, 3].map((k) => makeBatch(model, 'mse', N, T, 20 + k, !r.opts.stateful && !r.opts.tbptt));
+      const opts: NativeTrainOptions = { loss: { type: 'mse' }, optimizer: { type: 'adam' }, seed: 5, clipNorm: 5, ...r.opts };
+      const gpu = trainer(model, 'cuda', opts);
+      const cpu = trainer(model, 'cpu', opts);
+      const eg = relErr(gpu.gradients(batches[0]).grads, cpu.gradients(batches[0]).grads);
+      for (let epoch = 0; epoch < 2; epoch++) {
+        gpu.resetStates();
+        cpu.resetStates();
+        for (const b of batches) {
+          gpu.stepSync(b, 0.01);
+          cpu.stepSync(b, 0.01);
+        }
+      }
+      const pc = cpu.getParams();
+      const ew = relErr(gpu.getParams(), pc);
+      const moved = relErr(pc, model.params) > 1e-3;
+      record(`parity ${r.name}`, eg <= 1e-4 && ew <= 1e-4 && moved, `rel err vs CPU step: gradients ${eg.toExponential(2)}, weights after 2 epochs ${ew.toExponential(2)}`);
+      gpu.dispose();
+      cpu.dispose();
+    } catch (e) {
+      record(`parity ${r.name}`, false, (e as Error).message);
+    }
+  }
+}
+
 // ---------------------------------------------------------------- (b) timing
 const torch = arg('--torch') && existsSync(arg('--torch')!) ? JSON.parse(readFileSync(arg('--torch')!, 'utf8')) : null;
 const timings: Record<string, number> = {};
@@ -189,12 +234,12 @@ for (const [label, n, t, i, h] of [
   try {
     const model = Model.create({ inputSize: i, layers: [lstm({ units: h, returnSequences: true }), dense({ units: 1 })] }, { seed: 1 });
     const b = makeBatch(model, 'mse', n, t, 9, false);
-    const tr = new addon.CudaTrainer(model.spec, model.layout, model.params, { loss: 'mse', optimizer: { type: 'adam', lr: 1e-3 }, clipNorm: 1 });
-    for (let w = 0; w < 5; w++) tr.step(b);
+    const tr = trainer(model, 'cuda', { loss: { type: 'mse' }, optimizer: { type: 'adam' }, clipNorm: 1 });
+    for (let w = 0; w < 5; w++) tr.stepSync(b, 1e-3);
     const times: number[] = [];
     for (let r = 0; r < (args.includes('--quick') ? 10 : 50); r++) {
       const t0 = process.hrtime.bigint();
-      tr.step(b); // returns after the loss is on the host: the step is complete
+      tr.stepSync(b, 1e-3); // returns after the loss is on the host: the step is complete
       times.push(Number(process.hrtime.bigint() - t0) / 1e6);
     }
     times.sort((a, z) => a - z);

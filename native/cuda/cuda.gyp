@@ -4,11 +4,11 @@
 # CUDA runtime is linked statically, so the addon needs only the driver's libcuda at run time;
 # cuBLAS is dlopen'ed when a trainer starts. Without nvcc a stub takes its place: the addon then
 # has no CUDA dependency at all, and cudaInfo() says why CUDA is missing.
-# The CPU emulation of the CUDA step (emulated.cc) and the N-API adapter are plain C++ and are
-# always built: they let the test suite check the CUDA code path on machines without a GPU.
+# The CPU emulation of the CUDA step (emulated.cc, device 'cuda-emulated') is plain C++ and is
+# always built: it lets the test suite check the CUDA code path on machines without a GPU.
 #
 # Use from binding.gyp:  "dependencies": [ "native/cuda/cuda.gyp:rnnx_cuda" ]
-# and from the binding:  #include "cuda/cuda_js.h"  …  rnnx::cuda::RegisterCudaJs(env, exports);
+# and from the binding:  #include "cuda/cuda_backend.h" (CreateCudaBackend, CreateEmulatedBackend, Probe).
 {
   'variables': {
     'rnnx_nvcc%': '<!(node ../../scripts/detect-nvcc.mjs)',
@@ -19,9 +19,8 @@
     {
       'target_name': 'rnnx_cuda',
       'type': 'static_library',
-      'sources': [ 'model_desc.cc', 'emulated.cc', 'cuda_js.cc', 'trainer_backend.cc' ],
-      'include_dirs': [ '<!(node -p "require(\'node-addon-api\').include_dir")', '.', '..' ],
-      'defines': [ 'NAPI_VERSION=8', 'NAPI_CPP_EXCEPTIONS', 'NODE_ADDON_API_CPP_EXCEPTIONS_ALL' ],
+      'sources': [ 'emulated.cc' ],
+      'include_dirs': [ '.', '..' ],
       'cflags!': [ '-fno-exceptions' ],
       'cflags_cc!': [ '-fno-exceptions', '-std=gnu++17' ],
       'cflags': [ '-fPIC' ],
@@ -42,14 +41,15 @@
             {
               'rule_name': 'nvcc',
               'extension': 'cu',
-              'inputs': [ 'kernels.h', 'step_core.h', 'exec_host.h', 'model_desc.h', 'backend.h', 'cublas_loader.h' ],
+              'inputs': [ 'kernels.h', 'regularize.h', 'step_core.h', 'exec_host.h', 'cuda_backend.h', 'cublas_loader.h',
+                          '../cells/random.h', '../training/trainer.h' ],
               'outputs': [ '<(INTERMEDIATE_DIR)/<(RULE_INPUT_ROOT).o' ],
               'action': [
                 '<(rnnx_nvcc)', '-std=c++17', '-O3', '-Xcompiler', '-fPIC',
                 '-gencode', 'arch=compute_80,code=sm_80',
                 '-gencode', 'arch=compute_90,code=sm_90',
                 '-gencode', 'arch=compute_90,code=compute_90',
-                '-I<(rnnx_cuda_root)/include',
+                '-I<(rnnx_cuda_root)/include', '-I..',
                 '-c', '<(RULE_INPUT_PATH)', '-o', '<@(_outputs)',
               ],
               'message': 'NVCC <(RULE_INPUT_NAME)',
