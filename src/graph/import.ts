@@ -584,7 +584,8 @@ class Importer {
         const rank = this.rank(v);
         // axis lies in [-r, r]: a negative one counts from the back (-1 is r - 1), r flattens everything.
         const raw = attrInt(a, 'axis', 1);
-        const axis = raw < 0 ? normAxis(raw, rank, 'Flatten.axis') : normAxis(raw, rank + 1, 'Flatten.axis');
+        const axis = raw < 0 ? raw + rank : raw;
+        if (!(axis >= 0 && axis <= rank)) fail(`Flatten.axis ${raw} is out of range [-${rank}, ${rank}] for rank ${rank}`);
         const dims = this.symDims(v);
         return [this.reshape(v, [this.symProduct(dims.slice(0, axis)), this.symProduct(dims.slice(axis))])];
       }
