@@ -380,6 +380,21 @@ describe('reshapes and concatenations of activations', () => {
     refusedAt(fixed([6, 2]), 'rs', 'Reshape', 'this reshape merges or splits the batch or time axis');
     expect(importOnnxModel(model(fixed([3, 4]))).data.spec.layers).toHaveLength(2);
     expect(importOnnxModel(model(fixed([-1, 4]))).data.spec.layers).toHaveLength(2);
+    // A run-time batch left for the -1; a batch fixed at 1 is still the batch axis, not a size-1 axis.
+    expect(importOnnxModel(model(rs([-1, 4]))).data.spec.layers).toHaveLength(2);
+    expect(importOnnxModel(model({ ...rs([1, 4]), inputs: [vi('x', DT.FLOAT, [1, 'time', 2])] })).info.outputLayout).toBeNull();
+    expect(importOnnxModel(model({ ...rs([1, -1]), inputs: [vi('x', DT.FLOAT, [1, 'time', 2])] })).data.spec.layers).toHaveLength(2);
+    // A run-time target read from Shape that swaps batch and time.
+    const swapped = withSeq([
+      nd('Shape', ['s'], ['ss']), nd('Gather', ['ss', 'i1'], ['d1']), nd('Gather', ['ss', 'i0'], ['d0']), nd('Concat', ['d1', 'd0', 'h2'], ['tg'], [at.i('axis', 0)]),
+      nd('Reshape', ['s', 'tg'], ['y'], [], 'rs'),
+    ], [i64('i0', [0]), i64('i1', [1]), i64('h2', [H])]);
+    refusedAt(swapped, 'rs', 'Reshape', 'this reshape moves the batch or time axis');
+    const kept = withSeq([
+      nd('Shape', ['s'], ['ss']), nd('Gather', ['ss', 'i1'], ['d1']), nd('Gather', ['ss', 'i0'], ['d0']), nd('Concat', ['d0', 'd1', 'h2'], ['tg'], [at.i('axis', 0)]),
+      nd('Reshape', ['s', 'tg'], ['y'], [], 'rs'),
+    ], [i64('i0', [0]), i64('i1', [1]), i64('h2', [H])]);
+    expect(importOnnxModel(model(kept)).info.outputLayout).toBe('time-major');
     // A target of only the batch: drops the feature axis.
     refusedAt({ ...rs([3]), inputs: [vi('x', DT.FLOAT, [3, 'time', 2])] }, 'rs', 'Reshape', 'Reshape target [3] drops an axis of the input');
   });
