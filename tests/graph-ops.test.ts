@@ -45,6 +45,9 @@ describe('shape inference', () => {
     expect(op.transpose(unknown(g, x), [1, 0]).shape).toBeNull();
     expect(() => op.transpose(x, [0, 1, 3])).toThrow('Transpose.perm must be a permutation of 0..2, got [0,1,3]');
     expect(() => op.transpose(x, [1, 0])).toThrow('Transpose.perm must have 3 entries for input [n, 3, 4], got [1,0]');
+    // Ranks past 10: the permutation check sorts numbers, not strings.
+    const wide = g.input('wide', 'float', Array.from({ length: 11 }, (_, i) => i + 1));
+    expect(op.transpose(wide, [10, ...Array.from({ length: 10 }, (_, i) => i)]).shape).toEqual([11, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(op.reshape(x, [0, -1]).shape).toEqual(['n', null]);
     expect(op.reshape(x, [0, 0, 0, 0]).shape).toEqual(['n', 3, 4, null]);
     expect(op.reshape(f(g, 'k', [2, 3, 4]), [-1, 4]).shape).toEqual([6, 4]);

@@ -41,7 +41,7 @@ function broadcast(op: string, a: Dim[], b: Dim[]): Dim[] {
 /** Transpose(data; perm). */
 export function transpose(x: Value, perm: number[]): Value {
   if (x.rank !== null && perm.length !== x.rank) throw new Error(`Transpose.perm must have ${x.rank} entries for input ${fmtShape(x.shape)}, got ${JSON.stringify(perm)}`);
-  if ([...perm].sort().some((p, i) => p !== i)) throw new Error(`Transpose.perm must be a permutation of 0..${perm.length - 1}, got ${JSON.stringify(perm)}`);
+  if ([...perm].sort((p, q) => p - q).some((p, i) => p !== i)) throw new Error(`Transpose.perm must be a permutation of 0..${perm.length - 1}, got ${JSON.stringify(perm)}`);
   const shape = x.shape ? perm.map((p) => x.shape![p]) : null;
   return one(x.graph.node('Transpose', [x], [{ elemType: x.elemType, shape }], { perm: { ints: perm } }));
 }
