@@ -242,6 +242,21 @@ describe('shapes computed from constants', () => {
     expect(got).toEqual({ W: new Array(8).fill([0.5, -0.25]).flat(), R: REF.R, B: new Array(16).fill(0) });
   });
 
+  it('ConstantOfShape of an empty shape list is an empty constant; a negative size is refused', () => {
+    const nodes: Node[] = [
+      nd('ConstantOfShape', ['zero'], ['empty'], [at.t('value', i64('', [5]))]),
+      nd('Concat', ['d0', 'empty', 'd1'], ['wshape'], [at.i('axis', 0)]),
+      nd('Reshape', ['W2', 'wshape'], ['W0']),
+      nd('Unsqueeze', ['W0', 'd0'], ['W']),
+    ];
+    const inits = [i64('zero', [0]), i64('d0', [0]), i64('d1', [-1]), f32('W2', [8, 2], REF.W), ...without('W')];
+    expectRef(importedWeights(lstmModel({ nodes, inits })));
+    const neg = importError(lstmModel({ nodes: [nd('ConstantOfShape', ['bad'], ['W'], [], 'cos')], inits: [i64('bad', [-2, 3]), ...without('W')] }));
+    expect(neg.reason).toBe(`ConstantOfShape would make a constant of -6 elements (the importer folds at most ${2 ** 26})`);
+    const big = importError(lstmModel({ nodes: [nd('ConstantOfShape', ['bad'], ['W'], [], 'cos')], inits: [i64('bad', [2 ** 26 + 1]), ...without('W')] }));
+    expect(big.reason).toBe(`ConstantOfShape would make a constant of ${2 ** 26 + 1} elements (the importer folds at most ${2 ** 26})`);
+  });
+
   it('a Constant without a value the importer reads, a huge fold, a Gather out of range', () => {
     const noValue = importError(lstmModel({ nodes: [nd('Constant', [], ['W'], [at.s('value_string', 'x')], 'const_w')], inits: without('W') }));
     expect({ node: noValue.node, reason: noValue.reason }).toEqual({ node: 'const_w', reason: 'Constant has no value attribute the importer reads (value, value_float(s), value_int(s))' });

@@ -380,6 +380,21 @@ describe('reshapes and concatenations of activations', () => {
     refusedAt(fixed([6, 2]), 'rs', 'Reshape', 'this reshape merges or splits the batch or time axis');
     expect(importOnnxModel(model(fixed([3, 4]))).data.spec.layers).toHaveLength(2);
     expect(importOnnxModel(model(fixed([-1, 4]))).data.spec.layers).toHaveLength(2);
+    // A run-time batch left for the -1; a batch fixed at 1 is still the batch axis, not a size-1 axis.
+    expect(importOnnxModel(model(rs([-1, 4]))).data.spec.layers).toHaveLength(2);
+    expect(importOnnxModel(model({ ...rs([1, 4]), inputs: [vi('x', DT.FLOAT, [1, 'time', 2])] })).info.outputLayout).toBeNull();
+    expect(importOnnxModel(model({ ...rs([1, -1]), inputs: [vi('x', DT.FLOAT, [1, 'time', 2])] })).data.spec.layers).toHaveLength(2);
+    // A run-time target read from Shape that swaps batch and time.
+    const swapped = withSeq([
+      nd('Shape', ['s'], ['ss']), nd('Gather', ['ss', 'i1'], ['d1']), nd('Gather', ['ss', 'i0'], ['d0']), nd('Concat', ['d1', 'd0', 'h2'], ['tg'], [at.i('axis', 0)]),
+      nd('Reshape', ['s', 'tg'], ['y'], [], 'rs'),
+    ], [i64('i0', [0]), i64('i1', [1]), i64('h2', [H])]);
+    refusedAt(swapped, 'rs', 'Reshape', 'this reshape moves the batch or time axis');
+    const kept = withSeq([
+      nd('Shape', ['s'], ['ss']), nd('Gather', ['ss', 'i1'], ['d1']), nd('Gather', ['ss', 'i0'], ['d0']), nd('Concat', ['d0', 'd1', 'h2'], ['tg'], [at.i('axis', 0)]),
+      nd('Reshape', ['s', 'tg'], ['y'], [], 'rs'),
+    ], [i64('i0', [0]), i64('i1', [1]), i64('h2', [H])]);
+    expect(importOnnxModel(model(kept)).info.outputLayout).toBe('time-major');
     // A target of only the batch: drops the feature axis.
     refusedAt({ ...rs([3]), inputs: [vi('x', DT.FLOAT, [3, 'time', 2])] }, 'rs', 'Reshape', 'Reshape target [3] drops an axis of the input');
   });
@@ -394,5 +409,55 @@ describe('reshapes and concatenations of activations', () => {
     // A constant Concat (of integers) along a negative axis.
     const c = withHead([nd('Concat', ['k1', 'k2'], ['tg'], [at.i('axis', -1)]), nd('Reshape', ['h', 'tg'], ['y'])], [i64('k1', [0]), i64('k2', [-1])]);
     expect(importOnnxModel(model(c)).data.spec.layers).toHaveLength(1);
+  });
+});
+
+describe('more glue', () => {
+  const head = (nodes: Node[], inits: Tensor[] = []) => withHead([nd('MatMul', ['h', 'Wd'], ['m'], [], 'mm'), ...nodes], [f32('Wd', [2, 4], [1, 2, 3, 4, 5, 6, 7, 8]), ...inits]);
+
+  it('stepped and reversed feature slices fold into the next layer', () => {
+    const sl = (st: number, en: number, step: number) => head([nd('Slice', ['m', 'st', 'en', 'ax', 'sp'], ['ms']), nd('MatMul', ['ms', 'W2'], ['y'])], [i64('st', [st]), i64('en', [en]), i64('ax', [-1]), i64('sp', [step]), f32('W2', [2, 1], [10, 20])]);
+    expect(dense(sl(0, 4, 2), 2).W).toEqual([10, 0, 20, 0]);
+    expect(dense(sl(-1, -100, -3), 2).W).toEqual([20, 0, 0, 10]);
+    expect(dense(sl(3, 0, -2), 2).W).toEqual([0, 20, 0, 10]);
+  });
+
+  it('a size-1 axis can be gathered or sliced at 0 or -1 only', () => {
+    const one = (node: Node, inits: Tensor[]) => withHead([nd('Unsqueeze', ['h', 'a1'], ['hu']), node, nd('Reshape', ['hp', 'flat2'], ['y'])], [i64('a1', [1]), i64('flat2', [0, -1]), ...inits]);
+    for (const i of [0, -1]) expect(importOnnxModel(model(one(nd('Gather', ['hu', 'i'], ['hp'], [at.i('axis', 1)]), [i64('i', [i], [])]))).data.spec.layers).toHaveLength(1);
+    expect(importOnnxModel(model(one(nd('Gather', ['hu', 'i'], ['hp'], [at.i('axis', 1)]), [i64('i', [0])]))).data.spec.layers).toHaveLength(1);
+    refusedAt(one(nd('Gather', ['hu', 'i'], ['hp'], [at.i('axis', 1)], 'ga'), [i64('i', [1])]), 'ga', 'Gather', 'Gather index out of range for an axis of size 1');
+    const slice = (st: number, en: number) => one(nd('Slice', ['hu', 'st', 'en', 'ax'], ['hp'], [], 'sl'), [i64('st', [st]), i64('en', [en]), i64('ax', [1])]);
+    expect(importOnnxModel(model(slice(0, 1))).data.spec.layers).toHaveLength(1);
+    expect(importOnnxModel(model(slice(-1, 2 ** 40))).data.spec.layers).toHaveLength(1);
+    refusedAt(slice(1, 2), 'sl', 'Slice', 'Slice leaves an empty axis');
+  });
+
+  it('Flatten of activations keeps the batch axis apart', () => {
+    const fl = (axis: number) => head([nd('Reshape', ['m', 's22'], ['m22']), nd('Flatten', ['m22'], ['y'], [at.i('axis', axis)], 'fl')], [i64('s22', [0, 2, 2])]);
+    expect(importOnnxModel(model(fl(1))).data.spec.layers).toHaveLength(2);
+    expect(importOnnxModel(model(fl(-2))).data.spec.layers).toHaveLength(2);
+    refusedAt(fl(0), 'fl', 'Flatten', 'this reshape merges the batch or time axis with another axis');
+    refusedAt(fl(2), 'fl', 'Flatten', 'this reshape merges the batch or time axis with another axis');
+    refusedAt(fl(4), 'fl', 'Flatten', 'Flatten.axis 4 is out of range [-3, 3] for rank 3');
+    for (const axis of [-3, 3]) refusedAt(fl(axis), 'fl', 'Flatten', 'this reshape merges the batch or time axis with another axis');
+    refusedAt(fl(-4), 'fl', 'Flatten', 'Flatten.axis -4 is out of range [-3, 3] for rank 3');
+  });
+
+  it('Cast, Identity and Dropout pass activations through; Cast between integer types keeps the values', () => {
+    const p = withHead([nd('Cast', ['h', ''], ['hc'], [at.i('to', 1)]), nd('Dropout', ['hc'], ['hd']), nd('Identity', ['hd'], ['y'])]);
+    expect(importOnnxModel(model(p)).data.spec.layers).toHaveLength(1);
+    const ints = withHead([nd('Cast', ['k', ''], ['k32'], [at.i('to', 6)]), nd('Reshape', ['h', 'k32'], ['y'])], [i64('k', [0, -1])]);
+    expect(importOnnxModel(model(ints)).data.spec.layers).toHaveLength(1);
+  });
+
+  it('Unsqueeze inserts several axes in increasing order', () => {
+    // R [8, 2] → axes [2, 0] → [1, 8, 1, 2] → Squeeze axis 2 → [1, 8, 2].
+    const p = { ...withHead([nd('Identity', ['h'], ['y'])]), inits: [...weights().filter((t) => t.name !== 'R'), f32('R82', [8, 2], REF.R), i64('ax', [2, 0]), i64('sq', [2])] };
+    p.nodes = [nd('Unsqueeze', ['R82', 'ax'], ['R4']), nd('Squeeze', ['R4', 'sq'], ['R']), ...p.nodes];
+    const { data } = importOnnxModel(model(p));
+    const l = data.layout.layers[0];
+    if (l.kind === 'dense') throw new Error('dense');
+    expect(Array.from(view(data.params, l.R))).toEqual(REF.R);
   });
 });

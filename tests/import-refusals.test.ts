@@ -208,6 +208,20 @@ describe('recurrent nodes', () => {
     expect(importOnnxModel(model(both)).info.sequenceLens).toBe(true);
   });
 
+  it('a spec rnnx would refuse, an output the importer does not model, a model without a graph', () => {
+    const bad = importError(model(base({}, [at.f('clip', -1)])));
+    expect(bad.node).toBe('y_reshape');
+    expect(bad.reason).toMatch(/^output "y": the layers found do not form an rnnx model: .*clip/);
+    refused(base({ nodes: [xt(), lstm(['xt', 'W', 'R', 'B']), nd('Dropout', ['yh'], ['d', 'mask'], [], 'drop'), ...lastOf('mask')] }), 'mask_t', 'Transpose', 'output 1 of drop is not supported');
+    const p = model(base());
+    p.graph = null;
+    const check = checkOnnxImport(p, 'g.onnx');
+    expect(check).toMatchObject({ importable: false, node: '', opType: '' });
+    if (check.importable) throw new Error('unreachable');
+    expect(check.reason).toBe(check.message);
+    expect(check.reason.length).toBeGreaterThan(0);
+  });
+
   it('non-finite weights are never imported', () => {
     const nan = [...REF.W];
     nan[5] = NaN;

@@ -575,7 +575,7 @@ class Importer {
       }
       case 'Reshape': {
         const v = this.get(ins[0])!;
-        const shape = this.opset >= 5 ? this.constInput(n, 1, 'Reshape.shape')! : { kind: 'const' as const, float: false, dims: [], data: attrInts(a, 'shape') ?? [] };
+        const shape = this.constInput(n, 1, 'Reshape.shape')!; // an input since opset 5 (the importer reads 7 and later)
         if (attrInt(a, 'allowzero', 0) === 1 && (shape.data as SymInt[]).includes(0)) fail('Reshape with allowzero = 1 and a 0 in the shape is not supported');
         return [this.reshape(v, shape.data as SymInt[])];
       }
@@ -584,7 +584,8 @@ class Importer {
         const rank = this.rank(v);
         // axis lies in [-r, r]: a negative one counts from the back (-1 is r - 1), r flattens everything.
         const raw = attrInt(a, 'axis', 1);
-        const axis = raw < 0 ? normAxis(raw, rank, 'Flatten.axis') : normAxis(raw, rank + 1, 'Flatten.axis');
+        const axis = raw < 0 ? raw + rank : raw;
+        if (!(axis >= 0 && axis <= rank)) fail(`Flatten.axis ${raw} is out of range [-${rank}, ${rank}] for rank ${rank}`);
         const dims = this.symDims(v);
         return [this.reshape(v, [this.symProduct(dims.slice(0, axis)), this.symProduct(dims.slice(axis))])];
       }
@@ -894,7 +895,6 @@ class Importer {
       return { ...v, dims: perm.map((p) => v.dims[p]), data: transposeData(v.data as ArrayLike<SymInt>, v.dims, perm, (k) => (v.float ? new Float64Array(k) : new Array<SymInt>(k))) as Float64Array | SymInt[] };
     }
     if (v.kind !== 'act') return fail('Transpose of this value is not supported');
-    if (perm.length !== v.axes.length) fail(`Transpose.perm has ${perm.length} entries for a tensor of rank ${v.axes.length}`);
     const axes = perm.map((p) => v.axes[p]);
     // The feature map follows the feature axes' new order.
     const fOld = this.fAxes(v);

@@ -41,7 +41,7 @@ function broadcast(op: string, a: Dim[], b: Dim[]): Dim[] {
 /** Transpose(data; perm). */
 export function transpose(x: Value, perm: number[]): Value {
   if (x.rank !== null && perm.length !== x.rank) throw new Error(`Transpose.perm must have ${x.rank} entries for input ${fmtShape(x.shape)}, got ${JSON.stringify(perm)}`);
-  if ([...perm].sort().some((p, i) => p !== i)) throw new Error(`Transpose.perm must be a permutation of 0..${perm.length - 1}, got ${JSON.stringify(perm)}`);
+  if ([...perm].sort((p, q) => p - q).some((p, i) => p !== i)) throw new Error(`Transpose.perm must be a permutation of 0..${perm.length - 1}, got ${JSON.stringify(perm)}`);
   const shape = x.shape ? perm.map((p) => x.shape![p]) : null;
   return one(x.graph.node('Transpose', [x], [{ elemType: x.elemType, shape }], { perm: { ints: perm } }));
 }
@@ -150,16 +150,18 @@ function recurrentNode(
   requireRank(op, 'X', X, 3);
   requireType(op, 'X', X, 'float');
   const [T, N, I] = X.shape ?? [null, null, null];
-  assertShape(`${op}.W`, W.shape ?? [D, gates * H, I], [D, gates * H, I]);
-  assertShape(`${op}.R`, R.shape ?? [D, gates * H, H], [D, gates * H, H]);
-  if (inp.B) assertShape(`${op}.B`, inp.B.shape ?? [], [D, 2 * gates * H]);
-  if (inp.sequenceLens) {
-    requireType(op, 'sequence_lens', inp.sequenceLens, 'int32');
-    assertShape(`${op}.sequence_lens`, inp.sequenceLens.shape ?? [N], [N]);
-  }
-  if (inp.initialH) assertShape(`${op}.initial_h`, inp.initialH.shape ?? [], [D, N, H]);
-  if (inp.initialC) assertShape(`${op}.initial_c`, inp.initialC.shape ?? [], [D, N, H]);
-  if (inp.P) assertShape(`${op}.P`, inp.P.shape ?? [], [D, 3 * H]);
+  // Only shapes that are known are checked (an input of unknown rank passes).
+  const check = (field: string, v: Value | null | undefined, expected: Dim[]) => {
+    if (v?.shape) assertShape(`${op}.${field}`, v.shape, expected);
+  };
+  check('W', W, [D, gates * H, I]);
+  check('R', R, [D, gates * H, H]);
+  check('B', inp.B, [D, 2 * gates * H]);
+  if (inp.sequenceLens) requireType(op, 'sequence_lens', inp.sequenceLens, 'int32');
+  check('sequence_lens', inp.sequenceLens, [N]);
+  check('initial_h', inp.initialH, [D, N, H]);
+  check('initial_c', inp.initialC, [D, N, H]);
+  check('P', inp.P, [D, 3 * H]);
   const perDir = op === 'LSTM' ? 3 : op === 'GRU' ? 2 : 1;
   if (attrs.activations && attrs.activations.length !== perDir * D) {
     throw new Error(`${op}.activations must list ${perDir * D} functions (${perDir} per direction), got ${attrs.activations.length}`);

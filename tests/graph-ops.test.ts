@@ -1,0 +1,266 @@
+// The typed ONNX operators and the graph builder (src/graph/ops.ts, src/graph/builder.ts): shape
+// inference against hand-worked shapes (numpy broadcasting, Reshape's 0 and -1), every check's
+// message, and the ModelProto written (node inputs and outputs, attribute types, value infos,
+// automatic names) read back field by field.
+
+import { describe, expect, it } from 'vitest';
+import { assertShape, float32ToLeBytes, fmtShape, GraphBuilder, leBytesToFloat32, type Value } from '../src/graph/builder.js';
+import * as op from '../src/graph/ops.js';
+import { viewProto } from './reference/util.js';
+
+const dec = new TextDecoder();
+const f = (g: GraphBuilder, name: string, dims: number[]) => g.floatInitializer(name, new Float32Array(dims.reduce((a, b) => a * b, 1)), dims);
+const unknown = (g: GraphBuilder, x: Value) => g.node('Foo', [x], [{ elemType: 'float', shape: null }])[0] as Value;
+
+describe('shape inference', () => {
+  it('Add broadcasts like numpy; unknown and symbolic dims stay open', () => {
+    const g = new GraphBuilder();
+    const v = (shape: (number | string | null)[]) => g.input(`i${g.freshName('i')}`, 'float', shape);
+    const cases: [(number | string | null)[], (number | string | null)[], (number | string | null)[]][] = [
+      [[2, 3], [3], [2, 3]],
+      [[3], [2, 3], [2, 3]],
+      [[2, 1], [1, 3], [2, 3]],
+      [[1, 3], [2, 1], [2, 3]],
+      [['n', 3], [3], ['n', 3]],
+      [['n', 1], [4], ['n', 4]],
+      [['n'], [5], [5]],
+      [[5], ['n'], [5]],
+      [['n'], ['m'], ['m']],
+      [[null, 3], [5, 1], [5, 3]],
+      [[], [2], [2]],
+    ];
+    for (const [a, b, want] of cases) expect(op.add(v(a), v(b)).shape, `${fmtShape(a)} + ${fmtShape(b)}`).toEqual(want);
+    expect(() => op.add(v([2, 3]), v([2, 4]))).toThrow('Add: shapes [2, 3] and [2, 4] do not broadcast');
+    expect(() => op.add(v([3, 2]), v([2, 2]))).toThrow('Add: shapes [3, 2] and [2, 2] do not broadcast');
+    expect(op.add(unknown(g, v([2])), v([2])).shape).toBeNull();
+    expect(op.add(v([2]), unknown(g, v([2]))).shape).toBeNull();
+    const i = g.int64Initializer('k', [1, 2]);
+    expect(() => op.add(v([2]), i)).toThrow('Add: element types differ (float, int64)');
+  });
+
+  it('Transpose, Reshape and MatMul shapes', () => {
+    const g = new GraphBuilder();
+    const x = g.input('x', 'float', ['n', 3, 4]);
+    expect(op.transpose(x, [2, 0, 1]).shape).toEqual([4, 'n', 3]);
+    expect(op.transpose(unknown(g, x), [1, 0]).shape).toBeNull();
+    expect(() => op.transpose(x, [0, 1, 3])).toThrow('Transpose.perm must be a permutation of 0..2, got [0,1,3]');
+    expect(() => op.transpose(x, [1, 0])).toThrow('Transpose.perm must have 3 entries for input [n, 3, 4], got [1,0]');
+    // Ranks past 10: the permutation check sorts numbers, not strings.
+    const wide = g.input('wide', 'float', Array.from({ length: 11 }, (_, i) => i + 1));
+    expect(op.transpose(wide, [10, ...Array.from({ length: 10 }, (_, i) => i)]).shape).toEqual([11, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(op.reshape(x, [0, -1]).shape).toEqual(['n', null]);
+    expect(op.reshape(x, [0, 0, 0, 0]).shape).toEqual(['n', 3, 4, null]);
+    expect(op.reshape(f(g, 'k', [2, 3, 4]), [-1, 4]).shape).toEqual([6, 4]);
+    expect(op.reshape(f(g, 'k2', [2, 3, 4]), [4, -1, 0]).shape).toEqual([4, 1.5, 4]);
+    expect(op.reshape(f(g, 'k3', [2, 3, 4]), [24]).shape).toEqual([24]);
+    expect(op.reshape(unknown(g, x), [2, -1]).shape).toBeNull();
+    const m = op.matmul(x, f(g, 'W', [4, 5]));
+    expect(m.shape).toEqual(['n', 3, 5]);
+    expect(op.matmul(unknown(g, x), f(g, 'W2', [4, 5])).shape).toBeNull();
+    expect(op.matmul(g.input('s', 'float', ['n', 'k']), f(g, 'W3', [7, 2])).shape).toEqual(['n', 2]);
+    expect(() => op.matmul(x, f(g, 'W4', [1, 4, 5]))).toThrow('MatMul.B must have rank 2, got shape [1, 4, 5]');
+    expect(() => op.matmul(x, f(new GraphBuilder(), 'W5', [4, 5]))).toThrow('MatMul: inputs belong to different graphs');
+    expect(op.relu(x).shape).toEqual(['n', 3, 4]);
+  });
+
+  it('Value.dim counts from either end; unknown is null', () => {
+    const g = new GraphBuilder();
+    const x = g.input('x', 'float', ['n', 3, 4]);
+    expect([x.dim(0), x.dim(2), x.dim(-1), x.dim(-3), x.dim(3), x.dim(-4)]).toEqual(['n', 4, 4, 'n', null, null]);
+    expect(unknown(g, x).dim(0)).toBeNull();
+    expect([x.rank, unknown(g, x).rank]).toEqual([3, null]);
+  });
+
+  it('assertShape and fmtShape', () => {
+    expect(() => assertShape('w', [1, 'n', null], [1, 2, 3])).not.toThrow();
+    expect(() => assertShape('w', [1, 2], [1, 2, 3])).toThrow('w: expected shape [1, 2, 3], got [1, 2]');
+    expect(() => assertShape('w', [1, 2, 4], [1, 'h', 3])).toThrow('w: expected shape [1, h, 3], got [1, 2, 4]');
+    expect(fmtShape(null)).toBe('[unknown rank]');
+    expect(fmtShape([null, 'b', 0])).toBe('[?, b, 0]');
+    expect(fmtShape([])).toBe('[]');
+  });
+});
+
+describe('recurrent operators', () => {
+  const setup = (I = 3, H = 2, D = 1, G = 4) => {
+    const g = new GraphBuilder();
+    const x = g.input('x', 'float', ['t', 'n', I]);
+    return { g, x, W: f(g, 'W', [D, G * H, I]), R: f(g, 'R', [D, G * H, H]) };
+  };
+
+  it('checks every input and attribute, naming it', () => {
+    const { g, x, W, R } = setup();
+    for (const h of [0, -1, 1.5, NaN]) expect(() => op.lstm({ X: x, W, R }, { hiddenSize: h })).toThrow(`LSTM.hidden_size must be a positive integer, got ${h}`);
+    expect(() => op.lstm({ X: g.input('x2', 'float', ['n', 3]), W, R }, { hiddenSize: 2 })).toThrow('LSTM.X must have rank 3, got shape [n, 3]');
+    expect(() => op.lstm({ X: g.input('x3', 'int32', ['t', 'n', 3]), W, R }, { hiddenSize: 2 })).toThrow('LSTM.X must be float, got int32');
+    expect(() => op.lstm({ X: x, W, R, B: f(g, 'B8', [1, 8]) }, { hiddenSize: 2 })).toThrow('LSTM.B: expected shape [1, 16], got [1, 8]');
+    expect(() => op.lstm({ X: x, W, R, sequenceLens: g.input('l64', 'int64', ['n']) }, { hiddenSize: 2 })).toThrow('LSTM.sequence_lens must be int32, got int64');
+    const x4 = g.input('x4', 'float', ['t', 4, 3]);
+    expect(() => op.lstm({ X: x4, W, R, sequenceLens: g.input('l3', 'int32', [3]) }, { hiddenSize: 2 })).toThrow('LSTM.sequence_lens: expected shape [4], got [3]');
+    expect(() => op.lstm({ X: x4, W, R, initialH: f(g, 'h0', [1, 3, 2]) }, { hiddenSize: 2 })).toThrow('LSTM.initial_h: expected shape [1, 4, 2], got [1, 3, 2]');
+    expect(() => op.lstm({ X: x4, W, R, initialC: f(g, 'c0', [1, 4, 3]) }, { hiddenSize: 2 })).toThrow('LSTM.initial_c: expected shape [1, 4, 2], got [1, 4, 3]');
+    expect(() => op.lstm({ X: x, W, R, P: f(g, 'P', [1, 4]) }, { hiddenSize: 2 })).toThrow('LSTM.P: expected shape [1, 6], got [1, 4]');
+    for (const clip of [0, -1, NaN]) expect(() => op.lstm({ X: x, W, R }, { hiddenSize: 2, clip })).toThrow(`LSTM.clip must be a positive number, got ${clip}`);
+    expect(() => op.lstm({ X: x, W, R }, { hiddenSize: 2, direction: 'bidirectional' })).toThrow('LSTM.W: expected shape [2, 8, 3], got [1, 8, 3]');
+    expect(() => op.lstm({ X: x, W, R: f(new GraphBuilder(), 'R', [1, 8, 2]) }, { hiddenSize: 2 })).toThrow('LSTM: inputs belong to different graphs');
+    // Unknown shapes are not checked; the symbolic batch matches a fixed one.
+    expect(op.lstm({ X: unknown(g, x), W: unknown(g, W), R: unknown(g, R), B: unknown(g, W), sequenceLens: g.input('l', 'int32', ['n']), initialH: unknown(g, W), initialC: unknown(g, W), P: unknown(g, W) }, { hiddenSize: 2 }).Y!.shape).toEqual([null, 1, null, 2]);
+  });
+
+  it('activations per direction: LSTM 3, GRU 2, RNN 1', () => {
+    const l = setup(3, 2, 2);
+    expect(() => op.lstm({ X: l.x, W: l.W, R: l.R }, { hiddenSize: 2, direction: 'bidirectional', activations: ['Sigmoid', 'Tanh', 'Tanh'] })).toThrow('LSTM.activations must list 6 functions (3 per direction), got 3');
+    const gr = setup(3, 2, 2, 3);
+    expect(() => op.gru({ X: gr.x, W: gr.W, R: gr.R }, { hiddenSize: 2, direction: 'bidirectional', activations: ['Sigmoid', 'Tanh'] })).toThrow('GRU.activations must list 4 functions (2 per direction), got 2');
+    const r = setup(3, 2, 1, 1);
+    expect(() => op.rnn({ X: r.x, W: r.W, R: r.R }, { hiddenSize: 2, activations: ['Tanh', 'Tanh'] })).toThrow('RNN.activations must list 1 functions (1 per direction), got 2');
+    expect(op.rnn({ X: r.x, W: r.W, R: r.R }, { hiddenSize: 2, activations: ['Relu'] }).Y!.shape).toEqual(['t', 1, 'n', 2]);
+  });
+
+  it('writes the node: positional inputs, requested outputs, attributes with their ONNX types', () => {
+    const { g, x, W, R } = setup();
+    const B = f(g, 'B', [1, 16]);
+    const h0 = f(g, 'h0', [1, 1, 2]);
+    const P = f(g, 'P', [1, 6]);
+    const r = op.lstm({ X: x, W, R, B, initialH: h0, P }, { hiddenSize: 2, direction: 'reverse', clip: 1.5, inputForget: true }, { Y_h: true, Y_c: true });
+    expect(r.Y).toBeNull();
+    expect(r.Y_h!.shape).toEqual([1, 'n', 2]);
+    expect(r.Y_c!.shape).toEqual([1, 'n', 2]);
+    g.output(r.Y_h!, 'h', [1, 'n', 2]);
+    g.output(r.Y_c!, 'c', [1, 'n', 2]);
+    const gr = setup(3, 2, 1, 3);
+    const gy = op.gru({ X: gr.x, W: gr.W, R: gr.R }, { hiddenSize: 2, linearBeforeReset: 1 });
+    gr.g.output(gy.Y!, 'y', ['t', 1, 'n', 2]);
+    const noLbr = op.gru({ X: gr.x, W: gr.W, R: gr.R }, { hiddenSize: 2 }, { Y: true, Y_h: true });
+    expect(noLbr.Y_h!.shape).toEqual([1, 'n', 2]);
+    gr.g.output(noLbr.Y_h!, 'h', [1, 'n', 2]);
+    const p = viewProto(g.build());
+    const n = p.graph.node[0];
+    expect([n.opType, n.name, n.input, n.output]).toEqual(['LSTM', 'lstm_1', ['x', 'W', 'R', 'B', '', 'h0', '', 'P'], ['', 'h', 'c']]);
+    const attr = Object.fromEntries(n.attribute.map((a) => [a.name, a]));
+    expect(Object.keys(attr)).toEqual(['hidden_size', 'direction', 'clip', 'input_forget']);
+    expect([attr.hidden_size.type, Number(attr.hidden_size.i)]).toEqual([2, 2]);
+    expect([attr.direction.type, dec.decode(attr.direction.s)]).toEqual([3, 'reverse']);
+    expect([attr.clip.type, attr.clip.f]).toEqual([1, 1.5]);
+    expect([attr.input_forget.type, Number(attr.input_forget.i)]).toEqual([2, 1]);
+    const pg = viewProto(gr.g.build());
+    const lbr = (k: number) => Number(pg.graph.node[k].attribute.find((a) => a.name === 'linear_before_reset')!.i);
+    expect([lbr(0), lbr(1)]).toEqual([1, 0]);
+    expect(pg.graph.node[0].attribute.map((a) => [a.name, a.name === 'direction' ? dec.decode(a.s) : null])).toEqual([['hidden_size', null], ['direction', 'forward'], ['linear_before_reset', null]]);
+    expect(pg.graph.node.map((k) => k.output)).toEqual([['y'], ['GRU_1', 'h']]);
+    // RNN activations as a strings attribute; LSTM without input_forget has no such attribute.
+    const rn = setup(3, 2, 1, 1);
+    rn.g.output(op.rnn({ X: rn.x, W: rn.W, R: rn.R }, { hiddenSize: 2, activations: ['Relu'] }).Y!, 'y', ['t', 1, 'n', 2]);
+    const ra = viewProto(rn.g.build()).graph.node[0].attribute.find((a) => a.name === 'activations')!;
+    expect([ra.type, ra.strings!.map((s) => dec.decode(s))]).toEqual([8, ['Relu']]);
+    const plain = setup();
+    plain.g.output(op.lstm({ X: plain.x, W: plain.W, R: plain.R }, { hiddenSize: 2, inputForget: false }).Y!, 'y', ['t', 1, 'n', 2]);
+    expect(viewProto(plain.g.build()).graph.node[0].attribute.map((a) => a.name)).toEqual(['hidden_size', 'direction']);
+  });
+});
+
+describe('graph builder', () => {
+  it('names: fresh initializer names skip taken ones, node outputs are numbered per op type, nodes per op type', () => {
+    const g = new GraphBuilder();
+    const x = g.input('shape_1', 'float', [2, 3]);
+    g.floatInitializer('Relu_1', new Float32Array(1), [1]);
+    const r = op.reshape(x, [3, 2]);
+    const a = op.relu(r);
+    const b = op.relu(a);
+    g.output(op.tanh(b), 'y', [3, 2]);
+    const p = viewProto(g.build({ graphName: 'gname', opset: 15, producerName: 'me', producerVersion: '9', docString: 'doc', metadata: [['b', '2'], ['a', '1']] }));
+    expect(p.graph.initializer.map((t) => t.name)).toEqual(['Relu_1', 'shape_2']);
+    expect(p.graph.node.map((n) => [n.name, n.opType, n.input, n.output])).toEqual([
+      ['reshape_1', 'Reshape', ['shape_1', 'shape_2'], ['Reshape_1']],
+      ['relu_1', 'Relu', ['Reshape_1'], ['Relu_2']],
+      ['relu_2', 'Relu', ['Relu_2'], ['Relu_3']],
+      ['tanh_1', 'Tanh', ['Relu_3'], ['y']],
+    ]);
+    const t = p.graph.initializer[1] as unknown as { dataType: number; dims: number[]; int64Data: number[] };
+    expect([t.dataType, t.dims.map(Number), t.int64Data.map(Number)]).toEqual([7, [2], [3, 2]]);
+    expect([(p as unknown as { graph: { name: string } }).graph.name, Number(p.opsetImport[0].version), p.producerName]).toEqual(['gname', 15, 'me']);
+    const full = p as unknown as { producerVersion: string; docString: string };
+    expect([full.producerVersion, full.docString]).toEqual(['9', 'doc']);
+    expect(p.metadataProps.map((m) => [m.key, m.value])).toEqual([['b', '2'], ['a', '1']]);
+    const d = viewProto(new GraphBuilder().build()) as unknown as { graph: { name: string }; producerName: string; producerVersion: string; docString: string; opsetImport: { version: number }[]; metadataProps: unknown[] };
+    expect([d.graph.name, d.producerName, d.producerVersion, d.docString, Number(d.opsetImport[0].version), d.metadataProps]).toEqual(['graph', '', '', '', 14, []]);
+  });
+
+  it('value infos: fixed dims, symbolic dims, unknown dims', () => {
+    const g = new GraphBuilder();
+    const x = g.input('x', 'float', [2, 'n', null]);
+    g.input('l', 'int32', ['n']);
+    g.output(op.relu(x), 'y', [2, 'n', null]);
+    const p = viewProto(g.build());
+    const info = (v: (typeof p.graph.input)[number]) => (v as unknown as { type: { tensorType: { elemType: number } } }).type.tensorType.elemType;
+    expect(p.graph.input.map(info)).toEqual([1, 6]);
+    expect(p.graph.input[0].type.tensorType.shape.dim.map((dm) => [dm.dimValue === undefined || dm.dimValue === null ? null : Number(dm.dimValue), dm.dimParam || null])).toEqual([[2, null], [null, 'n'], [null, null]]);
+    expect(p.graph.output.map((o) => o.name)).toEqual(['y']);
+  });
+
+  it('every attribute type', () => {
+    const g = new GraphBuilder();
+    const x = g.input('x', 'float', [1]);
+    const [y] = g.node('Custom', [x], [{ elemType: 'float', shape: [1] }], { i: { int: 3 }, f: { float: 0.5 }, is: { ints: [1, 2] }, fs: { floats: [0.25, 4] }, s: { string: 'hé' }, ss: { strings: ['a', 'b'] } });
+    g.output(y!, 'y', [1]);
+    const at = viewProto(g.build()).graph.node[0].attribute as unknown as { name: string; type: number; i?: number; f?: number; ints?: number[]; floats?: number[]; s?: Uint8Array; strings?: Uint8Array[] }[];
+    expect(at.map((a) => [a.name, a.type])).toEqual([['i', 2], ['f', 1], ['is', 7], ['fs', 6], ['s', 3], ['ss', 8]]);
+    expect([Number(at[0].i), at[1].f, at[2].ints!.map(Number), at[3].floats, dec.decode(at[4].s), at[5].strings!.map((s) => dec.decode(s))]).toEqual([3, 0.5, [1, 2], [0.25, 4], 'hé', ['a', 'b']]);
+  });
+
+  it('outputs: a node output is renamed in place, anything else goes through Identity; shapes and names are checked', () => {
+    const g = new GraphBuilder();
+    const x = g.input('x', 'float', [2]);
+    const k = g.floatInitializer('k', new Float32Array(2), [2]);
+    const r = op.relu(x);
+    g.output(r, 'a', [2]);
+    g.output(r, 'b', [2]); // already named a: an Identity gives it a second name
+    g.output(k, 'c', ['n']);
+    expect(() => g.output(op.relu(x), 'd', [3])).toThrow('output d: expected shape [3], got [2]');
+    g.output(unknown(g, x), 'e', [7]);
+    expect(() => g.node('Relu', [new GraphBuilder().input('z', 'float', [1])], [null])).toThrow('Relu: an input value belongs to another graph');
+    const p = viewProto(g.build());
+    expect(p.graph.node.map((n) => [n.opType, n.input, n.output])).toEqual([
+      ['Relu', ['x'], ['a']],
+      ['Identity', ['a'], ['b']],
+      ['Identity', ['k'], ['c']],
+      ['Relu', ['x'], ['Relu_1']],
+      ['Foo', ['x'], ['e']],
+    ]);
+    expect(p.graph.output.map((o) => o.name)).toEqual(['a', 'b', 'c', 'e']);
+    const twice = new GraphBuilder();
+    const t = twice.input('x', 'float', [1]);
+    twice.output(op.relu(t), 'x', [1]);
+    expect(() => twice.build()).toThrow('graph: name "x" is assigned twice (graph output)');
+    const inits = new GraphBuilder();
+    inits.floatInitializer('w', new Float32Array(1), [1]);
+    inits.floatInitializer('w', new Float32Array(1), [1]);
+    expect(() => inits.build()).toThrow('graph: name "w" is assigned twice (initializer)');
+    const ins = new GraphBuilder();
+    ins.input('v', 'float', [1]);
+    ins.input('v', 'float', [1]);
+    expect(() => ins.build()).toThrow('graph: name "v" is assigned twice (graph input)');
+  });
+
+  it('initializer sizes, raw_data bytes and back', () => {
+    const g = new GraphBuilder();
+    expect(() => g.int64Initializer('s', [1, 2, 3], [2])).toThrow('initializer s: dims [2] need 2 elements, got 3');
+    expect(() => g.floatInitializer('f', new Float32Array(6), [2, 2])).toThrow('initializer f: dims [2,2] need 4 elements, got 6');
+    expect(g.floatInitializer('scalar', Float32Array.of(5), []).shape).toEqual([]);
+    const all = Float32Array.of(1, -2.5, 3e38, 7);
+    const bytes = float32ToLeBytes(all.subarray(1, 3));
+    expect(bytes.length).toBe(8);
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    expect([dv.getFloat32(0, true), dv.getFloat32(4, true)]).toEqual([-2.5, all[2]]);
+    expect(Array.from(leBytesToFloat32(bytes))).toEqual([-2.5, all[2]]);
+    const into = new Float32Array(4);
+    leBytesToFloat32(bytes, into.subarray(1, 3));
+    expect(Array.from(into)).toEqual([0, -2.5, all[2], 0]);
+    // A byte view that starts inside a bigger buffer.
+    const padded = new Uint8Array(12);
+    padded.set(bytes, 3);
+    expect(Array.from(leBytesToFloat32(padded.subarray(3, 11)))).toEqual([-2.5, all[2]]);
+    expect(() => leBytesToFloat32(new Uint8Array(5))).toThrow('raw_data length must be a multiple of 4 for float32, got 5');
+    expect(() => leBytesToFloat32(new Uint8Array(8), new Float32Array(3))).toThrow('raw_data holds 2 float32 values, expected 3');
+  });
+});
