@@ -29,7 +29,7 @@ void GruForwardPass<T>::Run(const RunShape& s, const DirectionParams<T>& p, cons
   row.Wb = p.Wb;
   row.Rb = p.Rb;
 
-  ForRowBlocks(pool_, s.T, N, static_cast<double>(G3) * H, [&](int n0, int n1) {
+  ForRowBlocks(pool_, N, static_cast<double>(G3) * H, [&](int n0, int n1) {
     GruRowForward<T> a = row;
     const int M = n1 - n0;
     for (int step = 0; step < s.T; ++step) {
@@ -106,7 +106,7 @@ void GruBackwardPass<T>::Run(const RunShape& s, const DirectionParams<T>& p, con
   row.lbr = lbr;
   const T* hinAll = tape.hMasked ? tape.hMasked : tape.hs + (s.reverse ? NH : 0);
 
-  ForRowBlocks(pool_, s.T, N, static_cast<double>(G3) * H, [&](int n0, int n1) {
+  ForRowBlocks(pool_, N, static_cast<double>(G3) * H, [&](int n0, int n1) {
     GruRowBackward<T> a = row;
     GruRowResetBackward<T> ra{};
     ra.H = H;

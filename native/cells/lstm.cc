@@ -30,7 +30,7 @@ void LstmForwardPass<T>::Run(const RunShape& s, const DirectionParams<T>& p, con
   row.clip = static_cast<T>(c_.clip);
   row.inputForget = c_.inputForget;
 
-  ForRowBlocks(pool_, s.T, N, static_cast<double>(G4) * H, [&](int n0, int n1) {
+  ForRowBlocks(pool_, N, static_cast<double>(G4) * H, [&](int n0, int n1) {
     LstmRowForward<T> a = row;
     for (int step = 0; step < s.T; ++step) {
       const int t = s.reverse ? s.T - 1 - step : step;
@@ -95,7 +95,7 @@ void LstmBackwardPass<T>::Run(const RunShape& s, const DirectionParams<T>& p, co
   row.P = p.P;
   row.inputForget = c_.inputForget;
 
-  ForRowBlocks(pool_, s.T, N, static_cast<double>(G4) * H, [&](int n0, int n1) {
+  ForRowBlocks(pool_, N, static_cast<double>(G4) * H, [&](int n0, int n1) {
     LstmRowBackward<T> a = row;
     T* dh = scratch.dh;  // swapped every step, per block
     T* dhNext = scratch.dhNext;

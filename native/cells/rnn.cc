@@ -22,7 +22,7 @@ void RnnForwardPass<T>::Run(const RunShape& s, const DirectionParams<T>& p, cons
   for (int k = 0; k < H; ++k) bias_[k] = p.Wb[k] + p.Rb[k];
   const CellKernels<T>& K = CellKernels<T>::Get();
   const bool zoneH = reg.zoneout && c_.zoneoutH > 0;
-  ForRowBlocks(pool_, s.T, N, static_cast<double>(H) * H, [&](int n0, int n1) {
+  ForRowBlocks(pool_, N, static_cast<double>(H) * H, [&](int n0, int n1) {
     RnnRowForward<T> a{};
     a.H = H;
     a.relu = c_.relu;
@@ -67,7 +67,7 @@ void RnnBackwardPass<T>::Run(const RunShape& s, const DirectionParams<T>& p, con
   r_.Pack(false, H, H, p.R, H, pool_);
   const CellKernels<T>& K = CellKernels<T>::Get();
   const bool zoneH = reg.zoneout && c_.zoneoutH > 0;
-  ForRowBlocks(pool_, s.T, N, static_cast<double>(H) * H, [&](int n0, int n1) {
+  ForRowBlocks(pool_, N, static_cast<double>(H) * H, [&](int n0, int n1) {
     RnnRowBackward<T> a{};
     a.H = H;
     a.relu = c_.relu;
