@@ -8,6 +8,8 @@
 //   input_proj  X·Wᵀ      [6400,64]×[1024,64]ᵀ     (all steps at once)
 //   dW          dGᵀ·X     [6400,1024]ᵀ×[6400,64]   (weight gradient over all steps)
 //   dR          dGᵀ·Hprev [6400,1024]ᵀ×[6400,256]
+// and the same five for the big LSTM N=256 T=100 I=128 H=512 (big_*; the per-step ones on a
+// 128-row block, what each of 2 threads multiplies).
 // The per-step cases also run "packed": R packed once (PackedB) as the trainer does, against
 // ONNX Runtime with B as a constant initializer (which it pre-packs too).
 // Ours is timed inside the addon (gemmTime); ONNX Runtime per session.run of a graph holding r
@@ -42,6 +44,12 @@ const CASES: Case[] = [
   { id: 'input_proj', what: 'X·Wᵀ', transA: false, transB: true, M: 6400, N: 1024, K: 64, packed: false },
   { id: 'dW', what: 'dGᵀ·X', transA: true, transB: false, M: 1024, N: 64, K: 6400, packed: false },
   { id: 'dR', what: 'dGᵀ·Hprev', transA: true, transB: false, M: 1024, N: 256, K: 6400, packed: false },
+  // LSTM N=256 T=100 I=128 H=512: per-step products on one thread's block of 128 rows.
+  { id: 'big_step_fwd', what: 'h·Rᵀ, R packed', transA: false, transB: true, M: 128, N: 2048, K: 512, packed: true },
+  { id: 'big_step_bwd', what: 'dG·R, R packed', transA: false, transB: false, M: 128, N: 512, K: 2048, packed: true },
+  { id: 'big_input_proj', what: 'X·Wᵀ', transA: false, transB: true, M: 25600, N: 2048, K: 128, packed: false },
+  { id: 'big_dW', what: 'dGᵀ·X', transA: true, transB: false, M: 2048, N: 128, K: 25600, packed: false },
+  { id: 'big_dR', what: 'dGᵀ·Hprev', transA: true, transB: false, M: 2048, N: 512, K: 25600, packed: false },
 ];
 
 function randomArray(n: number, rng: Rng): Float32Array {

@@ -216,12 +216,15 @@ describe('thread pool', () => {
     return out;
   }
 
-  it('splits [begin, end) statically into grain-aligned chunks, one per thread', () => {
+  it('splits [begin, end) statically into grain-aligned chunks, each run once', () => {
     for (const [threads, begin, end, grain] of [[2, 0, 10, 3], [2, 0, 1, 1], [3, 5, 100, 7], [2, -7, 9, 4], [4, 0, 3, 1], [1, 0, 50, 8], [2, 0, 1025, 32]]) {
       const { chunks, threadsUsed } = addon.threadPoolChunks(threads, begin, end, grain);
       const want = expectedChunks(threads, begin, end, grain);
       expect(Array.from(chunks)).toEqual(want);
-      expect(threadsUsed).toBe(want.length / 2); // every non-empty chunk on its own thread
+      // Threads claim chunks at run time: a worker the OS has not scheduled yet leaves its chunk
+      // to the caller, so anywhere from one thread to one per chunk may have run them.
+      expect(threadsUsed).toBeGreaterThanOrEqual(Math.min(1, want.length));
+      expect(threadsUsed).toBeLessThanOrEqual(want.length / 2);
     }
     expect(addon.threadPoolChunks(2, 5, 5, 1).chunks.length).toBe(0);
   });

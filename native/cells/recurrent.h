@@ -147,7 +147,10 @@ const T* RecurrentInput(const CellConfig& c, const RunShape& s, const DirectionT
 // Runs a direction's whole time loop on blocks of batch rows, one block per thread: rows are
 // independent in a recurrence, so this costs one dispatch per pass instead of several per time
 // step (which on 2 shared cores cost more than the small per-step products they would split).
-// macsPerStep: multiply-adds of one step's recurrent product, to keep small layers on one thread.
+// macsPerStep: multiply-adds of one step's recurrent product, to keep small layers on one thread
+// (N=16 H=64 measured slower split in two on the shared 2-core machine: the second thread rarely
+// got a core in time, and waiting for it cost more than it saved). Blocks are claimed at run
+// time (ThreadPool), so a worker that gets no core leaves its block to the caller.
 inline void ForRowBlocks(ThreadPool* pool, int N, double macsPerStep, const std::function<void(int, int)>& fn) {
   if (pool == nullptr || pool->size() <= 1 || N < 2 || static_cast<double>(N) * macsPerStep < 2e6) {
     fn(0, N);

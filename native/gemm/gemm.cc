@@ -50,15 +50,23 @@ const KernelSet<float> kPortableFloat = {"portable", 4, 8, 4 * 32, 256, 8 * 128,
 const KernelSet<double> kPortableDouble = {"portable", 4, 4, 4 * 32, 256, 4 * 128, &PortableMicro<double, 4, 4>, false};
 
 // ---- packing --------------------------------------------------------------------------------
+// Elements between consecutive packed A panels: kc × MR plus one cache line, so that the MR-wide
+// pieces a transposed A is scattered into do not all map to the same L1 sets (with kc = 256 and
+// MR = 6 the panels would be exactly 6 KiB apart: 24 write streams on two set groups).
+template <typename T>
+constexpr std::ptrdiff_t APanelStride(int kc, int mr) {
+  return static_cast<std::ptrdiff_t>(kc) * mr + static_cast<std::ptrdiff_t>(64 / sizeof(T));
+}
+
 // A block: rows [i0, i0+mc), k in [p0, p0+kc) of op(A) → ceil(mc/MR) panels of kc × MR (k-major),
-// rows past mc zero-filled.
+// APanelStride apart, rows past mc zero-filled.
 template <typename T, int MR>
 void PackA(bool transA, const T* A, int lda, int i0, int mc, int p0, int kc, T* dst) {
   if (transA) {
     // A stored [K, M]: walk each stored row once across the whole block (long contiguous reads
     // the prefetcher follows), scattering MR-element pieces to the panels.
     const int full = mc / MR, rest = mc - full * MR;
-    const std::ptrdiff_t panel = static_cast<std::ptrdiff_t>(kc) * MR;
+    const std::ptrdiff_t panel = APanelStride<T>(kc, MR);
     for (int k = 0; k < kc; ++k) {
       const T* src = A + static_cast<std::ptrdiff_t>(p0 + k) * lda + i0;
       T* d = dst + static_cast<std::ptrdiff_t>(k) * MR;
@@ -71,7 +79,7 @@ void PackA(bool transA, const T* A, int lda, int i0, int mc, int p0, int kc, T* 
     }
     return;
   }
-  for (int r0 = 0; r0 < mc; r0 += MR, dst += static_cast<std::ptrdiff_t>(kc) * MR) {
+  for (int r0 = 0; r0 < mc; r0 += MR, dst += APanelStride<T>(kc, MR)) {
     const int rows = std::min(MR, mc - r0);
     {  // A stored [M, K]: row i is contiguous in k
       for (int i = 0; i < MR; ++i) {
@@ -277,7 +285,7 @@ void GemmBlock(const Driver<T>& d, const Problem<T>& p, int m0, int m1, int n0, 
   const int ncMax = std::min<int>(ks.nc, static_cast<int>(RoundUp(n1 - n0, NR)));
   const bool directA = p.transA && ks.directA;
   const int aStride = directA ? p.lda : MR;
-  T* abuf = directA ? nullptr : ScratchA<T>().Get(static_cast<std::size_t>(mcMax) * kcMax);
+  T* abuf = directA ? nullptr : ScratchA<T>().Get(static_cast<std::size_t>(mcMax / MR) * APanelStride<T>(kcMax, MR));
   T* bbuf = p.packedB ? nullptr : ScratchB<T>().Get(static_cast<std::size_t>(ncMax) * kcMax);
   for (int jc = n0; jc < n1; jc += ks.nc) {
     const int nc = std::min(ks.nc, n1 - jc);
@@ -299,7 +307,7 @@ void GemmBlock(const Driver<T>& d, const Problem<T>& p, int m0, int m1, int n0, 
         if (!directA) d.packA(p.transA, p.A, p.lda, ic, mc, pc, kc, abuf);
         for (int ir = 0; ir < mc; ir += MR) {
           const T* ap = directA ? p.A + static_cast<std::ptrdiff_t>(pc) * p.lda + ic + ir
-                                : abuf + static_cast<std::ptrdiff_t>(ir) * kc;
+                                : abuf + (ir / MR) * APanelStride<T>(kc, MR);
           T* crow = p.C + static_cast<std::ptrdiff_t>(ic + ir) * p.ldc + jc;
           const int mr = std::min(MR, mc - ir);
           for (int jr = 0; jr < nc; jr += NR) {

@@ -62,15 +62,18 @@ struct ThreadPool::Impl {
   std::vector<std::thread> workers;
   std::mutex dispatchMutex;  // one ParallelFor at a time
 
-  // The job being run; written by the caller before the generation bump (release), read by
-  // workers after seeing it (acquire).
+  // The job being run; written by the caller before it publishes the job (release), read by a
+  // worker only after it has claimed a chunk of that job (acquire), i.e. while the job is live.
   const std::function<void(int, int)>* fn = nullptr;
   std::vector<std::pair<int, int>> chunks;
   std::vector<std::exception_ptr> errors;
   bool stop = false;
 
-  alignas(64) std::atomic<std::uint64_t> generation{0};
-  alignas(64) std::atomic<int> pending{0};
+  // Job generation (high 32 bits) and the next unclaimed chunk (low 32 bits), in one word so that
+  // a claim (CAS) can only succeed for the job that is running: a worker that wakes late for an
+  // old job finds a new generation and claims nothing of it by mistake.
+  alignas(64) std::atomic<std::uint64_t> state{0};
+  alignas(64) std::atomic<int> pending{0};  // chunks of the current job not finished yet
 
   // Sleeping workers wait on wakeCv; a sleeping caller on doneCv.
   std::mutex sleepMutex;
@@ -79,44 +82,65 @@ struct ThreadPool::Impl {
   std::atomic<int> sleepers{0};
   std::atomic<bool> callerSleeping{false};
 
-  void RunChunk(int index) {
-    const auto [b, e] = chunks[index];
-    if (b >= e) return;
-    DepthGuard depth;
-    try {
-      (*fn)(b, e);
-    } catch (...) {
-      errors[index] = std::current_exception();
+  static std::uint32_t Gen(std::uint64_t s) { return static_cast<std::uint32_t>(s >> 32); }
+
+  // Claims the next chunk of job `gen`; -1 when it is no longer running or has none left.
+  int Claim(std::uint32_t gen) {
+    std::uint64_t s = state.load(std::memory_order_acquire);
+    for (;;) {
+      if (Gen(s) != gen || static_cast<int>(s & 0xffffffffu) >= threads) return -1;
+      if (state.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire))
+        return static_cast<int>(s & 0xffffffffu);
     }
   }
 
-  void WorkerLoop(int index) {
-    std::uint64_t seen = 0;
+  void RunChunk(int index) {
+    const auto [b, e] = chunks[index];
+    if (b < e) {
+      DepthGuard depth;
+      try {
+        (*fn)(b, e);
+      } catch (...) {
+        errors[index] = std::current_exception();
+      }
+    }
+    if (pending.fetch_sub(1) == 1 && callerSleeping.load()) {
+      // Taking the mutex orders this notify after the caller has started waiting.
+      std::lock_guard<std::mutex> lock(sleepMutex);
+      doneCv.notify_one();
+    }
+  }
+
+  // Runs chunks of job `gen` until none is left unclaimed.
+  void RunClaimed(std::uint32_t gen) {
+    for (int i = Claim(gen); i >= 0; i = Claim(gen)) RunChunk(i);
+  }
+
+  void WorkerLoop() {
+    std::uint32_t seen = 0;
     for (;;) {
-      auto changed = [&] { return generation.load(std::memory_order_acquire) != seen; };
+      auto changed = [&] { return Gen(state.load(std::memory_order_acquire)) != seen; };
       if (!SpinFor(changed)) {
         std::unique_lock<std::mutex> lock(sleepMutex);
-        sleepers.fetch_add(1);  // seq_cst: pairs with the caller's bump-then-check
+        sleepers.fetch_add(1);  // seq_cst: pairs with the caller's publish-then-check
         while (!changed()) wakeCv.wait(lock);
         sleepers.fetch_sub(1);
       }
-      seen = generation.load(std::memory_order_acquire);
+      seen = Gen(state.load(std::memory_order_acquire));
       if (stop) return;
-      RunChunk(index);
-      if (pending.fetch_sub(1) == 1 && callerSleeping.load()) {
-        // Taking the mutex orders this notify after the caller has started waiting.
-        std::lock_guard<std::mutex> lock(sleepMutex);
-        doneCv.notify_one();
-      }
+      RunClaimed(seen);
     }
   }
 
-  void Publish() {
-    generation.fetch_add(1);  // seq_cst
+  // Starts a new job: generation + 1, chunk 0 next. Returns the new generation.
+  std::uint32_t Publish() {
+    const std::uint32_t gen = Gen(state.load(std::memory_order_relaxed)) + 1;
+    state.store(static_cast<std::uint64_t>(gen) << 32);  // seq_cst
     if (sleepers.load() > 0) {
       std::lock_guard<std::mutex> lock(sleepMutex);
       wakeCv.notify_all();
     }
+    return gen;
   }
 
   void WaitDone() {
@@ -132,7 +156,7 @@ struct ThreadPool::Impl {
 ThreadPool::ThreadPool(int threads) : impl_(new Impl(threads < 1 ? 1 : threads)) {
   try {
     impl_->workers.reserve(impl_->threads - 1);
-    for (int i = 1; i < impl_->threads; ++i) impl_->workers.emplace_back([this, i] { impl_->WorkerLoop(i); });
+    for (int i = 1; i < impl_->threads; ++i) impl_->workers.emplace_back([this] { impl_->WorkerLoop(); });
   } catch (...) {
     impl_->stop = true;
     impl_->Publish();
@@ -181,9 +205,11 @@ void ThreadPool::ParallelFor(int begin, int end, int grain, const std::function<
     p.errors[i] = nullptr;
   }
   p.fn = &fn;
-  p.pending.store(n - 1, std::memory_order_relaxed);
-  p.Publish();
-  p.RunChunk(0);
+  p.pending.store(n, std::memory_order_relaxed);
+  // The caller claims chunks like any worker: on a busy machine a worker may not get a core for
+  // milliseconds, and then the caller runs its chunk too instead of waiting for it to start.
+  const std::uint32_t gen = p.Publish();
+  p.RunClaimed(gen);
   p.WaitDone();
   p.fn = nullptr;
   for (int i = 0; i < n; ++i) {

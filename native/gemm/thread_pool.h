@@ -1,6 +1,9 @@
 // A fixed pool of worker threads for data-parallel loops inside one training step.
-// Work is split statically (the same ranges every call for the same thread count), so
-// results never depend on scheduling: training stays bit-reproducible.
+// Work is split into fixed ranges (the same ranges every call for the same thread count), so
+// results never depend on scheduling: training stays bit-reproducible. Which thread runs a range
+// is decided at run time: each thread, the caller included, claims the next unclaimed range, so a
+// worker that the OS has not scheduled yet (a busy machine) delays nothing; the caller runs its
+// range as well.
 //
 // Dispatch: the caller publishes the job and bumps an atomic generation counter; workers spin on
 // it for a short while (~100 µs, so back-to-back loops of a time step cost a few µs to start) and
@@ -26,8 +29,9 @@ class ThreadPool {
   int size() const;
 
   // Splits [begin, end) into size() contiguous chunks (chunk boundaries are multiples of
-  // `grain`) and runs fn(chunkBegin, chunkEnd) on each, the calling thread taking the first.
-  // Returns when all chunks are done. Not re-entrant.
+  // `grain`) and runs fn(chunkBegin, chunkEnd) once on each, on whichever thread claims it first
+  // (the calling thread claims too, starting with the first chunk; with idle workers spinning,
+  // each chunk runs on its own thread). Returns when all chunks are done. Not re-entrant.
   // Details: chunk i is [begin + g(i), begin + g(i+1)) with g(i) = grain * floor(i * G / size()),
   // G = ceil((end - begin) / grain), the last chunk ending at `end`; empty chunks are skipped (fn is
   // never called with an empty range). An exception thrown by fn on any thread is caught there and
