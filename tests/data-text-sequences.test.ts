@@ -54,6 +54,8 @@ describe('text', () => {
     expect(d.count).toBe(4);
     expect(hot(d.x, 10)).toEqual([4, 5, 9, 0, 6, 7, 1, 2]);
     expect(message(() => textDataset(codes, 10, { time: 2, layout: 'stateful' }))).toBe('batchSize must be a positive integer, got 0');
+    expect(message(() => textDataset(codes, 10, { time: 3, layout: 'stateful', batchSize: 2, to: 5 })))
+      .toBe('text has 5 steps: too short for 2 streams of at least one window of 3 (+1); need 7');
   });
 
   it('names a bad time, stride or a text too short', () => {

@@ -5,10 +5,10 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { ModelProto } from '../src/graph/builder.js';
 import {
-  ATTRIBUTE_IGNORING_PROVIDERS, chooseProvider, DEFAULT_PROVIDERS, GPU_INSTALL_HINT, probeBackends, providerIssue, PROVIDER_NAMES,
+  ATTRIBUTE_IGNORING_PROVIDERS, chooseProvider, DEFAULT_PROVIDERS, GPU_INSTALL_HINT, providerIssue, PROVIDER_NAMES,
   ProviderUnavailableError, recurrentNodes, type BackendAvailability, type RecurrentNodeInfo,
 } from '../src/runtime/providers.js';
 
@@ -131,7 +131,10 @@ describe('chooseProvider', () => {
 });
 
 describe('probeBackends', () => {
-  it('marks provider libraries that are not installed and WebGPU without Vulkan, and caches the answer', () => {
+  it('marks provider libraries that are not installed and WebGPU without Vulkan, and caches the answer', async () => {
+    // A fresh module: the answer is cached per process, and another test may have probed already.
+    vi.resetModules();
+    const { probeBackends } = await import('../src/runtime/providers.js');
     const list = [{ name: 'cpu', bundled: true }, { name: 'cuda', bundled: false }, { name: 'tensorrt', bundled: false }, { name: 'webgpu', bundled: true }, { name: 'dml', bundled: true }];
     let calls = 0;
     const got = probeBackends(() => { calls++; return list; });

@@ -124,6 +124,9 @@ describe('learning-rate schedules', () => {
     expect(learningRate(s, 1, 3, 0.25, 99)).toBeCloseTo(0.2 + 0.4 * (1 + Math.cos((Math.PI * 2.25) / 3)), 12);
     expect(learningRate(s, 1, 4, 0, 99)).toBeCloseTo(0.2, 12);
     expect(learningRate(s, 1, 6, 0, 99)).toBeCloseTo(0.2, 12); // past the end: stays at minLr
+    // Two warm-up epochs: half the rate after one.
+    expect(learningRate({ type: 'cosine', warmupEpochs: 2 }, 1, 1, 0, 10)).toBeCloseTo(0.5, 8);
+    expect(learningRate({ type: 'cosine', warmupEpochs: 2 }, 1, 0, 0.5, 10)).toBeCloseTo(0.25, 8);
     // Defaults: epochs = the fit's, minLr 0, no warm-up.
     expect(learningRate({ type: 'cosine' }, 2, 2, 0.5, 10)).toBeCloseTo(1 + Math.cos(Math.PI * 0.25), 12);
     // Warm-up as long as the schedule: lr at its end, minLr after.
@@ -138,6 +141,8 @@ describe('learning-rate schedules', () => {
     ]) expect(message(() => checkSchedule(s as LrSchedule))).toBe('(no error)');
     const bad = (s: unknown) => message(() => checkSchedule(s as LrSchedule));
     expect(bad(null)).toBe('optimizer.schedule.type must be an object, got null');
+    expect(bad('cosine')).toBe('optimizer.schedule.type must be an object, got "cosine"');
+    expect(bad({ type: 'exponential', gamma: 0 })).toBe('optimizer.schedule.gamma must be a positive number, got 0');
     expect(bad({ type: 'linear' })).toBe('optimizer.schedule.type must be one of "constant", "step", "exponential", "cosine", got "linear"');
     expect(bad({ type: 'step', stepSize: 0, gamma: 0.5 })).toBe('optimizer.schedule.stepSize must be a positive integer (epochs), got 0');
     expect(bad({ type: 'step', stepSize: 1.5, gamma: 0.5 })).toBe('optimizer.schedule.stepSize must be a positive integer (epochs), got 1.5');
