@@ -143,9 +143,10 @@ class StepCore {
     const T s2 = static_cast<T>(1.0 / (1.0 - std::pow(opt_.beta2, static_cast<double>(t))));
     T* overflow = scalars_ + 3 + ranges_.size();
     ex_.Zero(overflow, 1);
+    const T decay = static_cast<T>(opt_.kind == OptKind::kAdamW ? 1.0 - lr * opt_.weightDecay : 1.0);
     k::OptimizerStep<T> f{params_, grads_, mom_, vel_, scalars_, static_cast<int>(opt_.kind), T(lr),
                           T(opt_.momentum), T(opt_.rho), T(opt_.beta1), T(opt_.beta2), T(opt_.epsilon),
-                          T(opt_.weightDecay), T(opt_.clipNorm), s1, s2, opt_.nesterov, overflow};
+                          decay, T(opt_.clipNorm), s1, s2, opt_.nesterov, overflow};
     ex_.ForEach(static_cast<long long>(m_.paramCount), k::CheckUpdate<T>{f});
     ex_.ForEach(static_cast<long long>(m_.paramCount), f);
     std::vector<T> s(4 + ranges_.size());
@@ -205,6 +206,7 @@ class StepCore {
     T* G[2] = {nullptr, nullptr};
     T* C[2] = {nullptr, nullptr};
     T* RH[2] = {nullptr, nullptr};
+    uint8_t* K[2] = {nullptr, nullptr};  // LSTM clip: [T, N, 4H] which pre-activations were clipped
   };
 
   template <typename U>
@@ -221,6 +223,7 @@ class StepCore {
         if (l.G[d]) ex_.Free(l.G[d]);
         if (l.C[d]) ex_.Free(l.C[d]);
         if (l.RH[d]) ex_.Free(l.RH[d]);
+        if (l.K[d]) ex_.Free(l.K[d]);
       }
     }
     layers_.clear();
@@ -262,6 +265,7 @@ class StepCore {
         l.G[d] = WsAlloc<T>(TN * GH);
         if (r.kind == CellKind::kLstm) l.C[d] = WsAlloc<T>(TN * r.hidden);
         if (r.kind == CellKind::kGru) l.RH[d] = WsAlloc<T>(TN * r.hidden);
+        if (r.kind == CellKind::kLstm && r.cellClip > 0) l.K[d] = WsAlloc<uint8_t>(TN * GH);
       }
       layers_.push_back(l);
       if (static_cast<int>(GH) > maxGH) maxGH = static_cast<int>(GH);
@@ -385,7 +389,8 @@ class StepCore {
           const long long NH = static_cast<long long>(N) * H;
           if (r.kind == CellKind::kLstm) {
             ex_.ForEach(NH, k::LstmForward<T>{io, s == 0 ? nullptr : L.C[d] + static_cast<size_t>(tp) * N * H,
-                                              L.C[d] + row * H, P, T(r.cellClip), r.inputForget});
+                                              L.C[d] + row * H, P, T(r.cellClip),
+                                              L.K[d] ? L.K[d] + row * GH : nullptr, r.inputForget});
           } else if (r.kind == CellKind::kRnn) {
             ex_.ForEach(NH, k::RnnForward<T>{io, r.relu});
           } else if (r.linearBeforeReset) {
@@ -529,7 +534,8 @@ class StepCore {
             ex_.ForEach(static_cast<long long>(NH),
                         k::LstmBackward<T>{sg, L.C[d] + row * H,
                                            s == 0 ? nullptr : L.C[d] + static_cast<size_t>(tp) * N * H, dc_, P,
-                                           P ? dP_ : nullptr, T(r.cellClip), r.inputForget});
+                                           P ? dP_ : nullptr, T(r.cellClip),
+                                           L.K[d] ? L.K[d] + row * GH : nullptr, r.inputForget});
           } else if (r.kind == CellKind::kRnn) {
             ex_.ForEach(static_cast<long long>(NH), k::RnnBackward<T>{sg, r.relu});
           } else if (lbr1) {
