@@ -5,7 +5,7 @@
 
 import * as ort from 'onnxruntime-node';
 // The nearest-rank percentile of `rnnx bench` (which times the rnnx side), so both sides agree.
-import { benchInference, benchModelBytes, inferenceTable, percentile } from '../src/cli/bench.js';
+import { benchInference, benchModelBytes, inferenceTable, percentile } from '../src/bench/inference.js';
 import { record, writeResults, type BenchRecord } from './report.js';
 
 function flag(args: string[], name: string, dflt: string): string {

@@ -23,7 +23,7 @@ export function record(name: string, value: number, unit: string, reference: str
 
 /**
  * The value at index floor(p/100 · n) of ascending `sorted` (clamped to the last): p = 50 is the
- * upper median. NaN when empty. (src/cli/bench.ts `percentile` is the nearest-rank one of
+ * upper median. NaN when empty. (src/bench/inference.ts `percentile` is the nearest-rank one of
  * `rnnx bench`; bench/infer.ts uses that one, to compare like with like.)
  */
 export function percentile(sorted: readonly number[], p: number): number {

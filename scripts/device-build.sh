@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # Builds the addon in a scratch copy of the repository (never touching the shared build/), with
-# the CUDA backend hooked in, and copies the result out.
+# the CUDA backend compiled in (cuda) or left out (cpu), and copies the result out.
 #   scripts/device-build.sh OUT.node [cuda|cpu]
 # cuda (default): RNNX_CUDA=1, nvcc required. cpu: RNNX_CUDA=0 (checks the CPU-only build).
-# If binding.gyp / native/binding/binding.cc do not carry the CUDA hook yet, the COPY gets it (one
-# dependency line, one include, one call: see native/cuda/cuda.gyp); the working tree is not edited.
+# binding.gyp hooks native/cuda/cuda.gyp in; RNNX_CUDA decides whether it compiles anything.
 set -euo pipefail
 out=${1:?usage: device-build.sh OUT.node [cuda|cpu]}
 mode=${2:-cuda}
@@ -14,35 +13,9 @@ work=$(mktemp -d /tmp/rnnx-build.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
 # Sources only: node_modules is linked, build outputs and packs are left behind.
-tar -C "$repo" --exclude=./node_modules --exclude=./build --exclude=./.device-pack --exclude=./dist \
-  --exclude=./bench-results --exclude=./.git -cf - . | tar -C "$work" -xf -
+tar -C "$repo" --exclude=./node_modules --exclude=./build --exclude=./.device-pack --exclude=./.device-pack.tmp --exclude=./dist \
+  --exclude=./bench-results --exclude=./build-sanitize --exclude=./reports --exclude=./.stryker-tmp --exclude=./.git -cf - . | tar -C "$work" -xf -
 ln -s "$repo/node_modules" "$work/node_modules"
-
-node - "$work" <<'EOF'
-const fs = require('fs');
-const path = require('path');
-const dir = process.argv[2];
-const gypPath = path.join(dir, 'binding.gyp');
-const gyp = JSON.parse(fs.readFileSync(gypPath, 'utf8'));
-const t = gyp.targets.find((x) => x.target_name === 'rnnx_native');
-if (!t) throw new Error('binding.gyp has no rnnx_native target');
-const dep = 'native/cuda/cuda.gyp:rnnx_cuda';
-if (!(t.dependencies || []).includes(dep)) {
-  t.dependencies = [...(t.dependencies || []), dep];
-  fs.writeFileSync(gypPath, JSON.stringify(gyp, null, 2));
-  console.log('device-build: added the rnnx_cuda dependency to the copy of binding.gyp');
-}
-const ccPath = path.join(dir, 'native', 'binding', 'binding.cc');
-let cc = fs.readFileSync(ccPath, 'utf8');
-if (!cc.includes('RegisterCudaJs')) {
-  const init = /(Napi::Object\s+Init\s*\(\s*Napi::Env\s+env\s*,\s*Napi::Object\s+exports\s*\)\s*\{)/;
-  if (!init.test(cc)) throw new Error('native/binding/binding.cc: no Init(Napi::Env env, Napi::Object exports) to hook into');
-  cc = cc.replace('#include <napi.h>', '#include <napi.h>\n#include "cuda/cuda_js.h"');
-  cc = cc.replace(init, '$1\n  rnnx::cuda::RegisterCudaJs(env, exports);');
-  fs.writeFileSync(ccPath, cc);
-  console.log('device-build: added RegisterCudaJs to the copy of native/binding/binding.cc');
-}
-EOF
 
 cd "$work"
 if [ "$mode" = cuda ]; then export RNNX_CUDA=1; else export RNNX_CUDA=0; fi

@@ -2,9 +2,11 @@
 # GPU device check for the CUDA training step, sized for ONE device call of at most 8 minutes.
 #   On the GPU machine (repo root, .device-pack carried):  scripts/device-check.sh
 #   Here, without a GPU:                                   scripts/device-check.sh --dry-run
-# --dry-run builds and packs first (scripts/device-pack.sh), then runs every device step that
-# needs no GPU: unpack Node and onnxruntime-node into a temp folder, start the check program,
-# which must report "no CUDA device" and exit 0.
+# --dry-run (npm run device:dry-run) builds and packs first (scripts/device-pack.sh), then runs
+# every device step that needs no GPU with the packed Node: unpack Node and onnxruntime-node into
+# a temp folder, start the check program, which must exit 0 with the "no CUDA device" line, the
+# ONNX Runtime CPU row passed and the WebGPU row tried. Minutes: the CUDA build dominates (it is
+# reused while native/ is unchanged), so it is not part of npm test.
 # On the device: PyTorch's cuDNN timing (scripts/device-bench-torch.py), then the Node check
 # (scripts/device-check.ts): CUDA step vs its float64 emulation for every layer kind, timings
 # beside PyTorch, ONNX Runtime's WebGPU provider. One table at the end; JSON under $OUT.
@@ -28,7 +30,7 @@ work=$(mktemp -d /tmp/rnnx-device.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 out=${OUT:-$work}
 xz -dc "$pack/node.xz" >"$work/node" && chmod +x "$work/node"
-tar -C "$work" -xJf "$pack/ort.tar.xz"
+tar -C "$work" -xJf "$pack/ort.tar.xz"   # $work/node_modules/onnxruntime-{node,common}
 say "unpacked Node $("$work/node" --version) and onnxruntime-node into $work"
 
 # Vulkan/EGL loaders for ONNX Runtime's WebGPU provider (device README: unpack into /, ldconfig).
@@ -69,8 +71,17 @@ if [ $dry = 0 ] && command -v python3 >/dev/null; then
 fi
 
 say "Node check program"
-timeout 300 "$work/node" "$pack/check.mjs" --addon "$repo/$pack/rnnx_native.node" --ort "$work/onnxruntime-node" \
-  --torch "$torch_json" --out "$out/device-check.json" $([ $dry = 1 ] && echo --quick)
+timeout 300 "$work/node" "$pack/check.mjs" --addon "$repo/$pack/rnnx_native.node" --ort "$work/node_modules/onnxruntime-node" \
+  --torch "$torch_json" --out "$out/device-check.json" $([ $dry = 1 ] && echo --quick --dry-run) 2>&1 | tee "$work/check.log"
 rc=$?
+if [ $dry = 1 ] && [ $rc = 0 ]; then
+  # What the dry run promises: the packed program ran to its table, said why there is no CUDA
+  # device (when there is none), and ran ONNX Runtime from the pack on the CPU and tried WebGPU.
+  expect() { grep -Eq "$1" "$work/check.log" || { say "dry run: expected a line matching /$1/"; rc=1; }; }
+  expect '^addon built with CUDA +\| PASS'
+  if ! command -v nvidia-smi >/dev/null; then expect '^CUDA device +\| info +\| no CUDA device'; fi
+  expect '^ORT CPU EP \(peephole LSTM\) +\| PASS'
+  expect '^ORT WebGPU EP \(peephole LSTM\) +\| (PASS|info)'
+fi
 say "done, exit $rc"
 exit $rc

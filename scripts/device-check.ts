@@ -1,30 +1,35 @@
 // The Node side of scripts/device-check.sh, bundled into one .mjs by scripts/device-pack.sh so
 // that it runs on the GPU machine (which has no Node.js, no npm and no internet).
-//   node check.mjs --addon rnnx_native.node [--ort DIR] [--torch torch.json] [--out results.json] [--quick]
+//   node check.mjs --addon rnnx_native.node [--ort DIR] [--torch torch.json] [--out results.json] [--quick] [--dry-run]
 // (a) the CUDA step against the CPU step of the same addon (native/training/trainer.h) and against the
 //     float64 host emulation of the CUDA step (checked against the float64 reference forward pass,
 //     finite differences and the CPU trainer by tests/cuda.test.ts), for every layer kind, loss,
-//     clipping and optimizer: relative error <= 1e-4, outputs never all zero;
+//     clipping and optimizer: relative error <= 1e-4, outputs never all zero; and dropout,
+//     recurrent dropout, zoneout, truncated BPTT and stateful training against the CPU step
+//     (same seed, same masks): gradients, then the weights after two epochs;
 // (b) step time for LSTM N=64 T=100 I=64 H=256 (+ per-step dense(1), MSE, Adam, clipNorm 1) and
 //     N=16, beside PyTorch's cuDNN LSTM for the same shapes (torch.json from device-bench-torch.py);
-// (c) ONNX Runtime's WebGPU execution provider on an exported LSTM, against its CPU provider.
-// Prints ONE table. Without a usable CUDA device it says why and exits 0 (the dry run).
-import { createRequire } from 'node:module';
+// (c) ONNX Runtime (scripts/lib/ort-check.ts) on an exported peephole LSTM: its CPU provider
+//     against rnnx's float64 forward pass, its WebGPU provider against the CPU provider. These
+//     rows run without a CUDA device too.
+// Prints ONE table. Without a usable CUDA device it says why ("no CUDA device: ..."), runs (c) and
+// stops: with --dry-run (scripts/device-check.sh --dry-run, here without a GPU) that is expected
+// and it exits 0 unless an ONNX Runtime row failed; on the device it is a failure.
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { Rng } from '../src/layers/random.js';
 import { dense, gru, lstm, rnn, type LayerSpec } from '../src/layers/spec.js';
 import { Model } from '../src/model/model.js';
-import { toOnnx } from '../src/graph/export.js';
-import { native, type NativeOptimizer } from '../src/native.js';
+import { native, type NativeOptimizer, type NativeTrainOptions } from '../src/native.js';
 import type { TrainBatch } from '../src/train/batches.js';
-import { randomArray, randomizeParams } from '../tests/reference/util.js';
+import { allZero, relErr } from './lib/compare.js';
+import { ortChecks } from './lib/ort-check.js';
+import { randomArray, randomizeParams } from './lib/random-model.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string): string | undefined => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : undefined;
 };
-const require = createRequire(import.meta.url);
 const addonPath = arg('--addon');
 if (!addonPath) throw new Error('--addon PATH is required');
 // src/native.ts loads the addon (bundled into check.mjs with the rest): point it at this one.
@@ -50,11 +55,21 @@ function printTable(): void {
 
 const info = addon.cudaInfo();
 record('addon built with CUDA', info.built, `runtime ${info.runtimeVersion}, driver ${info.driverVersion}`);
+// ONNX Runtime's rows need no CUDA: without a device (the dry run) they still run, WebGPU as information.
+const ortDir = arg('--ort');
+const ortRows = async (gpuExpected: boolean) => {
+  if (!ortDir) return record('ORT WebGPU EP', false, 'not run: no --ort DIR');
+  for (const r of await ortChecks(ortDir, gpuExpected)) record(r.check, r.ok, r.detail);
+};
 if (!info.available) {
-  record('CUDA device', false, info.reason);
+  // Expected in the dry run (information; the dry run looks for the line), a failure on the device.
+  const dryRun = args.includes('--dry-run');
+  const why = /no CUDA device/i.test(info.reason) ? info.reason : `no CUDA device: ${info.reason}`;
+  record('CUDA device', dryRun ? null : false, why);
+  await ortRows(!dryRun);
   printTable();
-  console.log(`\n${info.reason}`);
-  process.exit(0);
+  console.log(`\n${why}`);
+  process.exit(rows.some((r) => r.result === 'FAIL') ? 1 : 0);
 }
 record('CUDA device', true, `${info.device} (sm ${info.computeCapability}, ${info.memoryGiB.toFixed(0)} GiB), cuBLAS ${info.cublas}`);
 
@@ -72,17 +87,6 @@ function makeBatch(model: Model, loss: Loss, N: number, T: number, seed: number,
   const y = loss === 'crossentropy' ? Int32Array.from({ length: count }, () => Math.floor(rng.range(0, F - 1e-9))) : randomArray(rng, count * F);
   return { x, batch: N, time: T, lengths: lens, y };
 }
-
-const relErr = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return den === 0 ? (num === 0 ? 0 : Infinity) : Math.sqrt(num / den);
-};
-const allZero = (a: ArrayLike<number>) => Array.prototype.every.call(a, (v: number) => v === 0);
 
 // ---------------------------------------------------------------- (a) correctness
 interface Case {
@@ -105,6 +109,10 @@ const cases: Case[] = [
   { name: 'stacked BGRU+LSTM, dense heads', inputSize: 8, layers: [gru({ units: H, direction: 'bidirectional', returnSequences: true }), lstm({ units: H, returnSequences: true }), dense({ units: 16, activation: 'tanh' }), dense({ units: 3, activation: 'sigmoid' })], loss: 'mse', lengths: true },
 ];
 
+/** A trainer of the one API on a copy of the model's weights ('cuda-emulated' in float64). */
+const trainer = (model: Model, device: 'cpu' | 'cuda' | 'cuda-emulated', opts: NativeTrainOptions) =>
+  new addon.Trainer(model.spec, model.layout, Float32Array.from(model.params), { threads: 1, ...opts, device, ...(device === 'cuda-emulated' ? { emulate: 'double' as const } : {}) });
+
 const N = 16;
 const T = 12;
 for (const c of cases) {
@@ -112,8 +120,8 @@ for (const c of cases) {
     const model = Model.create({ inputSize: c.inputSize, layers: c.layers }, { seed: 1 });
     randomizeParams(model, 2, 0.3);
     const b = makeBatch(model, c.loss, N, T, 3, c.lengths);
-    const gpu = new addon.CudaTrainer(model.spec, model.layout, model.params, { loss: c.loss });
-    const emu = new addon.CudaTrainer(model.spec, model.layout, model.params, { loss: c.loss, emulate: 'double' });
+    const gpu = trainer(model, 'cuda', { loss: { type: c.loss } });
+    const emu = trainer(model, 'cuda-emulated', { loss: { type: c.loss } });
     const g = gpu.gradients(b);
     const out = gpu.output();
     const r = emu.gradients(b);
@@ -143,13 +151,13 @@ for (const c of cases) {
   const b = makeBatch(model, c.loss, N, T, 6, true);
   for (const type of ['sgd', 'rmsprop', 'adam', 'adamw'] satisfies NativeOptimizer['type'][]) {
     try {
-      const opts = { loss: c.loss, optimizer: { type, lr: 0.01, momentum: type === 'sgd' ? 0.9 : 0 }, clipNorm: 0.5 };
-      const gpu = new addon.CudaTrainer(model.spec, model.layout, model.params, opts);
-      const emu = new addon.CudaTrainer(model.spec, model.layout, model.params, { ...opts, emulate: 'double' });
+      const opts = { loss: { type: c.loss }, optimizer: { type, momentum: type === 'sgd' ? 0.9 : 0 } as NativeOptimizer, clipNorm: 0.5 };
+      const gpu = trainer(model, 'cuda', opts);
+      const emu = trainer(model, 'cuda-emulated', opts);
       let clipped = false;
       for (let s = 0; s < 3; s++) {
-        const st = gpu.step(b);
-        emu.step(b);
+        const st = gpu.stepSync(b, 0.01);
+        emu.stepSync(b, 0.01);
         clipped ||= st.gradNorm > 0.5;
       }
       const pg = gpu.getParams();
@@ -158,7 +166,7 @@ for (const c of cases) {
       let refName = 'emulation';
       if (typeof addon.Trainer === 'function') {
         pe = Float32Array.from(model.params);
-        const cpu = new addon.Trainer(model.spec, model.layout, pe, { loss: { type: c.loss }, optimizer: { type, momentum: opts.optimizer.momentum }, clipNorm: 0.5 });
+        const cpu = new addon.Trainer(model.spec, model.layout, pe, { loss: { type: c.loss }, optimizer: opts.optimizer, clipNorm: 0.5 });
         for (let s = 0; s < 3; s++) cpu.stepSync(b, 0.01);
         cpu.dispose();
         refName = 'CPU step';
@@ -177,6 +185,45 @@ for (const c of cases) {
   }
 }
 
+// Dropout, recurrent dropout, zoneout, truncated BPTT, stateful: the CUDA step against the CPU
+// step with the same seed (the same counter-based masks): the gradients of the first batch, then
+// the weights after two epochs of four batches each.
+{
+  const reg: { name: string; layers: LayerSpec[]; opts: NativeTrainOptions }[] = [
+    { name: 'dropout + recurrentDropout (LSTM)', layers: [lstm({ units: H, dropout: 0.2, recurrentDropout: 0.3, returnSequences: true }), dense({ units: 3 })], opts: { outputDropout: 0.1 } },
+    { name: 'zoneout h+c (LSTM), zoneout (GRU)', layers: [lstm({ units: H, zoneoutH: 0.2, zoneoutC: 0.3, returnSequences: true }), gru({ units: H, zoneoutH: 0.15, recurrentDropout: 0.2, returnSequences: true }), dense({ units: 3 })], opts: {} },
+    { name: 'TBPTT 4 (LSTM + RNN, dropout)', layers: [lstm({ units: H, dropout: 0.1, returnSequences: true }), rnn({ units: H, zoneoutH: 0.1, returnSequences: true }), dense({ units: 3 })], opts: { tbptt: 4 } },
+    { name: 'stateful (GRU lbr0, zoneout)', layers: [gru({ units: H, linearBeforeReset: 0, zoneoutH: 0.2, returnSequences: true }), dense({ units: 3 })], opts: { stateful: true } },
+  ];
+  for (const r of reg) {
+    try {
+      const model = Model.create({ inputSize: 8, layers: r.layers }, { seed: 7 });
+      randomizeParams(model, 8, 0.3);
+      const batches = [0, 1, 2, 3].map((k) => makeBatch(model, 'mse', N, T, 20 + k, !r.opts.stateful && !r.opts.tbptt));
+      const opts: NativeTrainOptions = { loss: { type: 'mse' }, optimizer: { type: 'adam' }, seed: 5, clipNorm: 5, ...r.opts };
+      const gpu = trainer(model, 'cuda', opts);
+      const cpu = trainer(model, 'cpu', opts);
+      const eg = relErr(gpu.gradients(batches[0]).grads, cpu.gradients(batches[0]).grads);
+      for (let epoch = 0; epoch < 2; epoch++) {
+        gpu.resetStates();
+        cpu.resetStates();
+        for (const b of batches) {
+          gpu.stepSync(b, 0.01);
+          cpu.stepSync(b, 0.01);
+        }
+      }
+      const pc = cpu.getParams();
+      const ew = relErr(gpu.getParams(), pc);
+      const moved = relErr(pc, model.params) > 1e-3;
+      record(`parity ${r.name}`, eg <= 1e-4 && ew <= 1e-4 && moved, `rel err vs CPU step: gradients ${eg.toExponential(2)}, weights after 2 epochs ${ew.toExponential(2)}`);
+      gpu.dispose();
+      cpu.dispose();
+    } catch (e) {
+      record(`parity ${r.name}`, false, (e as Error).message);
+    }
+  }
+}
+
 // ---------------------------------------------------------------- (b) timing
 const torch = arg('--torch') && existsSync(arg('--torch')!) ? JSON.parse(readFileSync(arg('--torch')!, 'utf8')) : null;
 const timings: Record<string, number> = {};
@@ -187,12 +234,12 @@ for (const [label, n, t, i, h] of [
   try {
     const model = Model.create({ inputSize: i, layers: [lstm({ units: h, returnSequences: true }), dense({ units: 1 })] }, { seed: 1 });
     const b = makeBatch(model, 'mse', n, t, 9, false);
-    const tr = new addon.CudaTrainer(model.spec, model.layout, model.params, { loss: 'mse', optimizer: { type: 'adam', lr: 1e-3 }, clipNorm: 1 });
-    for (let w = 0; w < 5; w++) tr.step(b);
+    const tr = trainer(model, 'cuda', { loss: { type: 'mse' }, optimizer: { type: 'adam' }, clipNorm: 1 });
+    for (let w = 0; w < 5; w++) tr.stepSync(b, 1e-3);
     const times: number[] = [];
     for (let r = 0; r < (args.includes('--quick') ? 10 : 50); r++) {
       const t0 = process.hrtime.bigint();
-      tr.step(b); // returns after the loss is on the host: the step is complete
+      tr.stepSync(b, 1e-3); // returns after the loss is on the host: the step is complete
       times.push(Number(process.hrtime.bigint() - t0) / 1e6);
     }
     times.sort((a, z) => a - z);
@@ -208,28 +255,8 @@ for (const [label, n, t, i, h] of [
   }
 }
 
-// ---------------------------------------------------------------- (c) ONNX Runtime WebGPU
-const ortDir = arg('--ort');
-if (ortDir) {
-  try {
-    const ort = require(ortDir);
-    const model = Model.create({ inputSize: 8, layers: [lstm({ units: 32, peepholes: true, returnSequences: true }), dense({ units: 2 })] }, { seed: 3 });
-    randomizeParams(model, 3, 0.3);
-    const bytes = toOnnx(model);
-    const x = randomArray(new Rng(1), 4 * 10 * 8);
-    const feeds = { x: new ort.Tensor('float32', x, [4, 10, 8]) };
-    const cpu = await ort.InferenceSession.create(bytes, { executionProviders: ['cpu'] });
-    const yc = (await cpu.run(feeds)).y.data as Float32Array;
-    const gpuS = await ort.InferenceSession.create(bytes, { executionProviders: ['webgpu'] });
-    const yg = (await gpuS.run(feeds)).y.data as Float32Array;
-    const e = relErr(yg, yc);
-    record('ORT WebGPU EP (peephole LSTM)', e <= 1e-4 && !allZero(yg), `rel err vs CPU EP ${e.toExponential(2)}`);
-  } catch (e) {
-    record('ORT WebGPU EP (peephole LSTM)', false, `unavailable: ${(e as Error).message.split('\n')[0]}`);
-  }
-} else {
-  record('ORT WebGPU EP', false, 'not run: no --ort DIR');
-}
+// ---------------------------------------------------------------- (c) ONNX Runtime: CPU and WebGPU
+await ortRows(true);
 
 printTable();
 const outPath = arg('--out');

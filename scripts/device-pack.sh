@@ -4,7 +4,9 @@
 #   node.xz         this machine's Node binary, xz-compressed (the device has none)
 #   rnnx_native.node the addon built with CUDA (scripts/device-build.sh: static cudart, sm_80/90)
 #   check.mjs       scripts/device-check.ts bundled with its imports from src/ (esbuild)
-#   ort.tar.xz      onnxruntime-node's JS and its linux-x64 binaries only, for the WebGPU check
+#   ort.tar.xz      node_modules/onnxruntime-node (its JS and linux-x64 binaries only) and
+#                   node_modules/onnxruntime-common beside it, where require() finds it, for the
+#                   ONNX Runtime rows (CPU and WebGPU providers); checked here after packing
 #   gl/*.deb        Vulkan/EGL loaders for that check (apt-get download), when apt can fetch them
 # Fails if the pack exceeds 56 MiB (the device's working-tree limit is 64 MiB in all).
 set -euo pipefail
@@ -15,7 +17,15 @@ rm -rf "$tmp"
 mkdir -p "$tmp" "$pack"
 cd "$repo"
 
-scripts/device-build.sh "$tmp/rnnx_native.node" cuda
+# The CUDA build takes minutes; reuse the last one while its inputs are unchanged.
+addon_id=$( (nvcc --version 2>/dev/null; node --version; find native binding.gyp scripts/device-build.sh scripts/detect-nvcc.mjs -type f -print0 | sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-16)
+if [ -f "$pack/rnnx_native.node" ] && [ "$(cat "$pack/addon.id" 2>/dev/null)" = "$addon_id" ]; then
+  echo "device-pack: native sources unchanged, reusing the CUDA addon"
+  cp "$pack/rnnx_native.node" "$pack/addon.id" "$tmp/"
+else
+  scripts/device-build.sh "$tmp/rnnx_native.node" cuda
+  echo "$addon_id" >"$tmp/addon.id"
+fi
 
 # The Node binary compresses from ~95 MB to ~24 MB; reuse the last one if node is unchanged.
 node_bin=$(command -v node)
@@ -33,15 +43,26 @@ npx --no-install esbuild scripts/device-check.ts --bundle --platform=node --form
   --log-level=warning --outfile="$tmp/check.mjs" \
   --banner:js="import { createRequire as __rnnxCreateRequire } from 'node:module'; const require = __rnnxCreateRequire(import.meta.url);"
 
+# Packed as an install lays it out (node_modules/<name>), so that onnxruntime-node's
+# require('onnxruntime-common') finds its dependency beside it; the id names the layout too.
 ort=node_modules/onnxruntime-node
-if [ -f "$pack/ort.tar.xz" ] && [ "$(cat "$pack/ort.id" 2>/dev/null)" = "$(stat -c %Y $ort/package.json)" ]; then
+ort_id="node_modules $(stat -c %Y $ort/package.json node_modules/onnxruntime-common/package.json | tr '\n' ' ')"
+if [ -f "$pack/ort.tar.xz" ] && [ "$(cat "$pack/ort.id" 2>/dev/null)" = "$ort_id" ]; then
   cp "$pack/ort.tar.xz" "$pack/ort.id" "$tmp/"
 else
-  echo "device-pack: packing onnxruntime-node (linux-x64 only)"
-  tar -C node_modules -cf - onnxruntime-node/package.json onnxruntime-node/dist onnxruntime-node/bin/napi-v6/linux/x64 \
-    onnxruntime-common | xz -T2 -6 >"$tmp/ort.tar.xz"
-  stat -c %Y $ort/package.json >"$tmp/ort.id"
+  echo "device-pack: packing onnxruntime-node (linux-x64 only) and onnxruntime-common"
+  tar -cf - $ort/package.json $ort/dist $ort/bin/napi-v6/linux/x64 node_modules/onnxruntime-common | xz -T2 -6 >"$tmp/ort.tar.xz"
+  echo "$ort_id" >"$tmp/ort.id"
 fi
+# Unpack it as the device will and load it from outside this repository (no node_modules above).
+ort_try=$(mktemp -d /tmp/rnnx-ort-check.XXXXXX)
+tar -C "$ort_try" -xJf "$tmp/ort.tar.xz"
+if ! (cd / && env -u NODE_PATH node -e 'require(process.argv[1]).listSupportedBackends()' "$ort_try/node_modules/onnxruntime-node") >/dev/null 2>"$ort_try.log"; then
+  echo "device-pack: the packed onnxruntime-node does not load: $(grep -m1 -i error "$ort_try.log")" >&2
+  rm -rf "$ort_try" "$ort_try.log"
+  exit 1
+fi
+rm -rf "$ort_try" "$ort_try.log"
 
 if [ -d "$pack/gl" ] && ls "$pack/gl"/*.deb >/dev/null 2>&1; then
   cp -r "$pack/gl" "$tmp/gl"

@@ -75,9 +75,17 @@ export interface NativeTrainOptions {
   stateful?: boolean;
   /** Threads used inside a step (default 1 here; the TypeScript API picks the core count). */
   threads?: number;
-  /** Backend: 'cpu' (default), 'cuda' (throws when no usable device), 'auto' (CUDA when usable, else CPU). Trainer only. */
-  device?: 'cpu' | 'cuda' | 'auto';
+  /**
+   * Backend (Trainer only): 'cpu' (default); 'cuda' (throws, saying why, when no device is usable:
+   * never a silent fallback); 'cuda-emulated' (the CUDA backend's code run on the CPU, for tests);
+   * 'auto' (CUDA when usable, else CPU; info().deviceReason says which and why).
+   */
+  device?: NativeDevice;
+  /** Precision of device 'cuda-emulated' (default 'float'). */
+  emulate?: 'float' | 'double';
 }
+
+export type NativeDevice = 'cpu' | 'cuda' | 'cuda-emulated' | 'auto';
 
 /** A batch in batch-first layout. */
 export interface NativeBatch {
@@ -105,11 +113,24 @@ export interface NativeStepResult {
   updates: number;
 }
 
+/** Host <-> device copies a trainer made since it was created (all zero on the CPU). */
+export interface NativeTransfers {
+  toDevice: number;
+  toHost: number;
+  bytesToDevice: number;
+  bytesToHost: number;
+}
+
 export interface NativeTrainerInfo {
-  /** The backend running the steps ('cpu', or the CUDA backend's name). */
-  backend: string;
-  /** With device 'auto': why this backend was chosen. */
+  /** The backend running the steps: 'cpu', 'cuda' or 'cuda-emulated'. */
+  backend: 'cpu' | 'cuda' | 'cuda-emulated';
+  /** In words, e.g. 'cuda:0 (NVIDIA H200, sm_90)' or 'cuda-emulated (host emulation, float)'. */
+  device: string;
+  /** With device 'auto': which backend was chosen and why. */
   deviceReason?: string;
+  transfers: NativeTransfers;
+  /** Device backends: the model's params are behind the trainer's weights until syncParams(). */
+  paramsPending: boolean;
   gemm: string;
   threads: number;
   steps: number;
@@ -142,7 +163,13 @@ export interface NativeGradients<A extends Float32Array | Float64Array> extends 
   finalStates: NativeStates<A>[];
 }
 
-/** The native trainer. Every successful step writes the new weights into `params`; a step runs on native copies of them and of the batch. */
+/**
+ * The native trainer, for every device. A step runs on native copies of the weights and of the
+ * batch. CPU: every successful step writes the new weights into `params`. CUDA ('cuda',
+ * 'cuda-emulated'): the weights stay on the device between steps and reach `params` when read:
+ * syncParams(), dispose() (getParams() returns a copy); a write into `params` between steps is
+ * sent to the device before the next call (a host-side comparison finds it).
+ */
 export interface NativeTrainer {
   step(batch: NativeBatch, lr: number): Promise<NativeStepResult>;
   stepSync(batch: NativeBatch, lr: number): NativeStepResult;
@@ -152,38 +179,14 @@ export interface NativeTrainer {
   resetStates(): void;
   dispose(): void;
   info(): NativeTrainerInfo;
-}
-
-/** Options of the CUDA trainer (native/cuda/cuda_js.cc); every field has a default. */
-export interface NativeCudaTrainOptions {
-  /** The trainer's { type, delta } or a plain name (default 'mse'). */
-  loss?: NativeLoss | NativeLoss['type'];
-  /** Huber threshold when `loss` is a plain name (default 1). */
-  huberDelta?: number;
-  /** Default { type: 'adam' }; lr defaults to 0.01 for SGD, 1e-3 otherwise (the step applies it). */
-  optimizer?: NativeOptimizer & { lr?: number };
-  clipNorm?: number;
-  clipValue?: number;
-  l2?: NativeL2;
-  /** Run the CUDA step's code on the CPU (native/cuda/exec_host.h) in float or double, for tests (default false). */
-  emulate?: false | 'float' | 'double';
-}
-
-/** The CUDA trainer (native/cuda/cuda_js.cc): synchronous, owns a device copy of the parameters. */
-export interface NativeCudaTrainer {
-  /** One optimizer step; returns after the loss is on the host. */
-  step(batch: NativeBatch): { loss: number; gradNorm: number; correct: number; predictions: number };
-  /** Loss and gradients, no update. */
-  gradients(batch: NativeBatch): { loss: number; grads: Float32Array };
-  /** Output of the last forward pass (logits for cross-entropy). */
+  /** Loss and gradients of the whole batch without an update (training masks of the next step, carried states, L2 terms; gradNorm before clipping). */
+  gradients(batch: NativeBatch): NativeStepResult & { grads: Float32Array };
+  /** The model output of the last forward pass (step window, evaluation, gradients or predict), batch-first, after the output activation. */
   output(): Float32Array;
-  getParams(out?: Float32Array): Float32Array;
-  setParams(params: Float32Array): void;
-  setOptimizer(optimizer: NativeOptimizer & { lr?: number }): void;
-  resetOptimizer(): void;
-  dispose(): void;
-  readonly device: string;
-  readonly workspaceBytes: number;
+  /** A copy of the trainer's current weights. */
+  getParams(): Float32Array;
+  /** Writes the trainer's weights into the model's `params` (a no-op on the CPU, where steps do it). */
+  syncParams(): void;
 }
 
 /** The GEMM / thread-pool test and benchmark exports (native/binding/gemm_binding.cc documents each). */
@@ -218,10 +221,8 @@ export interface NativeAddon extends NativeGemmExports {
   ): A;
   gemmKernel(): string;
   hardwareThreads: number;
-  /** Whether the addon was built with CUDA and whether a device is usable (native/cuda/cuda_js.cc). */
+  /** Whether the addon was built with CUDA and whether a device is usable (native/binding/trainer_wrap.cc). */
   cudaInfo(): CudaInfo;
-  /** Throws when no CUDA device is usable, unless `options.emulate` is set. */
-  CudaTrainer: new (spec: ModelSpec, layout: ParamLayout, params: Float32Array, options?: NativeCudaTrainOptions) => NativeCudaTrainer;
 }
 
 /** cudaInfo(): every field is always present ('' or 0 where there is no device). */

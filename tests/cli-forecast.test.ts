@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { configSchema, validateConfig, type TrainConfig } from '../src/cli/config.js';
-import { configFromArgs, baselineForecasts } from '../src/cli/train.js';
-import { detectSeason, forecastColumn, suggest } from '../src/cli/init.js';
+import { configFromArgs, baselineForecasts } from '../src/cli/commands/train.js';
+import { detectSeason, forecastColumn, suggest } from '../src/cli/commands/init.js';
 import { modelFlagAsPositional } from '../src/cli/app.js';
 import { loadCsvSeries } from '../src/data/timeseries.js';
 

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseLayers, splitSequences } from '../src/cli/config.js';
 import { reportError, UserError } from '../src/cli/errors.js';
-import { sampleIndex } from '../src/cli/generate.js';
+import { sampleIndex } from '../src/cli/commands/generate.js';
 import { Progress } from '../src/cli/progress.js';
 import { linePlot, niceTicks } from '../src/cli/svg.js';
 import { Rng } from '../src/layers/random.js';

@@ -1,24 +1,25 @@
-// The CUDA backend of the training step (native/cuda). On machines without a GPU (CI, this
-// one) the GPU comparisons are skipped with the reason the addon gives, and what can run does:
-// the addon says whether it was built with CUDA and why no device is usable, asking for the
-// device throws a clear Error, and the CUDA step's own code path (the same kernels and the same
-// orchestration, executed on the CPU by native/cuda/exec_host.h) is checked against the
-// independent float64 reference forward pass (tests/reference/forward.ts) and float64 finite
-// differences of it, for every layer kind the backend trains.
+// The CUDA backend of the one trainer (native/cuda/step_core.h behind native().Trainer). On
+// machines without a GPU (CI, this one) the GPU comparisons are skipped with the reason the addon
+// gives, and what can run does: the addon says whether it was built with CUDA and why no device
+// is usable, device 'cuda' throws a clear Error, and the CUDA step's own code path (the same
+// kernels and the same orchestration, run on the CPU by native/cuda/exec_host.h: device
+// 'cuda-emulated') is checked against the independent float64 reference forward pass
+// (tests/reference/forward.ts) and float64 finite differences of it, for every layer kind, and
+// against the CPU trainer with dropout, zoneout, TBPTT and stateful training (tests/cuda-parity.test.ts).
 
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/layers/random.js';
 import { dense, gru, lstm, rnn, type LayerSpec } from '../src/layers/spec.js';
 import { Model } from '../src/model/model.js';
-import { missingExports, native, nativePath, type CudaInfo, type NativeAddon, type NativeCudaTrainer, type NativeOptimizer } from '../src/native.js';
+import { missingExports, native, nativePath, type CudaInfo, type NativeAddon, type NativeOptimizer, type NativeTrainer, type NativeTrainOptions } from '../src/native.js';
 import type { TrainBatch } from '../src/train/batches.js';
 import { referenceForward } from './reference/forward.js';
 import { randomArray, randomizeParams } from './reference/util.js';
 
 // The addon under test: RNNX_NATIVE_PATH (e.g. one built by scripts/device-build.sh) or the
-// repository's build (src/native.ts). Until binding.cc registers the CUDA exports, the suite says
-// so and skips. computeGradients / Trainer (the CPU trainer of the same addon) may be missing
-// from a separately built addon: the comparisons with them skip then.
+// repository's build (src/native.ts). An addon without the exports skips with the reason.
+// computeGradients (the CPU reference of the same addon) may be missing from a separately built
+// addon: the comparison with it skips then.
 let addonPath = '(unresolved)';
 let loadError = '';
 try {
@@ -27,11 +28,9 @@ try {
 } catch (e) {
   loadError = (e as Error).message;
 }
-const hooked = loadError === '' && missingExports(['cudaInfo', 'CudaTrainer']).length === 0;
-const skipReason = hooked
-  ? ''
-  : loadError || `${addonPath} has no cudaInfo/CudaTrainer exports: binding.cc must call rnnx::cuda::RegisterCudaJs (see native/cuda/cuda.gyp)`;
-const addon: Partial<NativeAddon> & Pick<NativeAddon, 'cudaInfo' | 'CudaTrainer'> = hooked ? native() : ({} as NativeAddon);
+const hooked = loadError === '' && missingExports(['cudaInfo', 'Trainer']).length === 0;
+const skipReason = hooked ? '' : loadError || `${addonPath} has no cudaInfo/Trainer exports (native/binding/trainer_wrap.cc registers them)`;
+const addon: Partial<NativeAddon> & Pick<NativeAddon, 'cudaInfo' | 'Trainer'> = hooked ? native() : ({} as NativeAddon);
 const info: CudaInfo | null = hooked ? addon.cudaInfo() : null;
 const cudaAvailable = info?.available === true;
 if (!hooked) console.warn(`[cuda.test] skipped: ${skipReason}`);
@@ -93,8 +92,11 @@ function referenceLoss(model: Model, c: Case, params: Float64Array | Float32Arra
   return sum / count;
 }
 
-function trainerFor(model: Model, c: Case, options: object): NativeCudaTrainer {
-  return new addon.CudaTrainer(model.spec, model.layout, model.params, { loss: c.loss, ...options });
+/** A trainer on a copy of the model's weights (its params buffer is `.params`); default device 'cuda-emulated'. */
+function trainerFor(model: Model, c: Case, options: NativeTrainOptions): NativeTrainer & { params: Float32Array } {
+  const params = Float32Array.from(model.params);
+  const t = new addon.Trainer(model.spec, model.layout, params, { loss: { type: c.loss }, device: 'cuda-emulated', ...options });
+  return Object.assign(t, { params });
 }
 
 describe.skipIf(!hooked)(`CUDA backend availability${hooked ? '' : ` (skipped: ${skipReason})`}`, () => {
@@ -109,18 +111,25 @@ describe.skipIf(!hooked)(`CUDA backend availability${hooked ? '' : ` (skipped: $
 
   it.skipIf(cudaAvailable)('asking for the CUDA device without one throws a clear Error, no crash', () => {
     const model = Model.create({ inputSize: 2, layers: [lstm({ units: 3 })] });
-    expect(() => new addon.CudaTrainer(model.spec, model.layout, model.params, { loss: 'mse' })).toThrow(/device 'cuda' is not available: .+/);
+    expect(() => new addon.Trainer(model.spec, model.layout, model.params, { device: 'cuda' })).toThrow(/device 'cuda' is not available: .+/);
+    const auto = new addon.Trainer(model.spec, model.layout, model.params.slice(), { device: 'auto' });
+    expect(auto.info().backend).toBe('cpu');
+    expect(auto.info().deviceReason).toMatch(/device 'auto' chose the CPU: no usable CUDA device \(.+\)/);
+    auto.dispose();
   });
 
-  it('refuses what it cannot train with a message naming the field', () => {
-    const model = Model.create({ inputSize: 2, layers: [lstm({ units: 3, dropout: 0.2 })] });
-    expect(() => new addon.CudaTrainer(model.spec, model.layout, model.params, { loss: 'mse', emulate: 'float' })).toThrow(/layers\[0\]\.dropout/);
+  it('refuses bad devices, options and batches with a message naming the field', () => {
     const ok = Model.create({ inputSize: 2, layers: [lstm({ units: 3 })] });
-    expect(() => new addon.CudaTrainer(ok.spec, ok.layout, new Float32Array(3), { loss: 'mse', emulate: 'float' })).toThrow(/params must have length/);
-    const t = new addon.CudaTrainer(ok.spec, ok.layout, ok.params, { loss: 'mse', emulate: 'float' });
-    expect(() => t.step({ x: new Float32Array(5), batch: 2, time: 2, y: new Float32Array(6) })).toThrow(/batch\.x must have length/);
+    const p = ok.params.slice();
+    expect(() => new addon.Trainer(ok.spec, ok.layout, p, { device: 'gpu' as never })).toThrow(/options\.device must be one of "cpu", "cuda", "cuda-emulated", "auto", got "gpu"/);
+    expect(() => new addon.Trainer(ok.spec, ok.layout, p, { device: 'cuda-emulated', emulate: 'half' as never })).toThrow(/options\.emulate must be one of "float", "double", got "half"/);
+    expect(() => new addon.Trainer(ok.spec, ok.layout, p, { emulate: 'double' })).toThrow(/options\.emulate applies to device "cuda-emulated" only, got device "cpu"/);
+    expect(() => new addon.Trainer(ok.spec, ok.layout, new Float32Array(3), { device: 'cuda-emulated' })).toThrow(/params must have length/);
+    const t = new addon.Trainer(ok.spec, ok.layout, p, { device: 'cuda-emulated' });
+    expect(t.info()).toMatchObject({ backend: 'cuda-emulated', device: 'cuda-emulated (host emulation, float)' });
+    expect(() => t.stepSync({ x: new Float32Array(5), batch: 2, time: 2, y: new Float32Array(6) }, 0.01)).toThrow(/batch\.x must have length/);
     t.dispose();
-    expect(() => t.getParams()).toThrow(/after dispose/);
+    expect(() => t.getParams()).toThrow(/disposed/);
   });
 });
 
@@ -185,14 +194,17 @@ describe.skipIf(!hooked)('CUDA step code path, run on the CPU by the host emulat
       adam: (w, gi) => w - (lr * ((0.1 * gi) / 0.1)) / (Math.sqrt((0.001 * gi * gi) / 0.001) + 1e-7),
     };
     for (const [type, f] of Object.entries(expected)) {
-      const tr = trainerFor(model, c, { emulate: 'double', optimizer: { type, lr }, clipNorm });
-      const s = tr.step(b);
+      const tr = trainerFor(model, c, { emulate: 'double', optimizer: { type } as NativeOptimizer, clipNorm });
+      const s = tr.stepSync(b, lr);
       expect(Math.abs(s.gradNorm - norm) / norm).toBeLessThan(1e-6); // g came back rounded to float32
       const p1 = tr.getParams();
       let maxErr = 0;
       for (let i = 0; i < p0.length; i++) maxErr = Math.max(maxErr, Math.abs(p1[i] - Math.fround(f(p0[i], gc[i]))));
       expect(maxErr, type).toBeLessThan(1e-6);
       expect(p1.some((v, i) => v !== model.params[i])).toBe(true);
+      expect(tr.params).toEqual(model.params); // the weights stay on the device until read
+      tr.syncParams();
+      expect(tr.params).toEqual(p1);
       tr.dispose();
     }
   });
@@ -215,7 +227,7 @@ describe.skipIf(!hooked)('CUDA step code path, run on the CPU by the host emulat
     }
   });
 
-  it.skipIf(typeof addon.Trainer !== 'function')('takes the same optimizer steps as the CPU trainer (L2, clipValue, clipNorm; float)', () => {
+  it('takes the same optimizer steps as the CPU trainer (L2, clipValue, clipNorm; float)', () => {
     const c = CASES[1];
     const optimizers: NativeOptimizer[] = [{ type: 'sgd', momentum: 0.9, nesterov: true }, { type: 'rmsprop' }, { type: 'adam' }, { type: 'adamw', weightDecay: 0.01 }];
     for (const optimizer of optimizers) {
@@ -226,10 +238,10 @@ describe.skipIf(!hooked)('CUDA step code path, run on the CPU by the host emulat
       const p0 = Float32Array.from(model.params);
       const cpuParams = Float32Array.from(model.params);
       const cpu = new addon.Trainer!(model.spec, model.layout, cpuParams, { ...opts, threads: 1 });
-      const emu = trainerFor(model, c, { ...opts, optimizer: { ...optimizer, lr: 0.01 }, emulate: 'float' });
+      const emu = trainerFor(model, c, { ...opts, emulate: 'float' });
       for (let s = 0; s < 3; s++) {
         const r1 = cpu.stepSync(b, 0.01);
-        const r2 = emu.step(b);
+        const r2 = emu.stepSync(b, 0.01);
         expect(Math.abs(r1.loss - r2.loss) / r1.loss, optimizer.type).toBeLessThan(1e-5);
         expect(Math.abs(r1.gradNorm - r2.gradNorm) / r1.gradNorm, optimizer.type).toBeLessThan(1e-5);
       }
@@ -253,7 +265,7 @@ describe.skipIf(!hooked)('CUDA step code path, run on the CPU by the host emulat
     const b = makeBatch(model, c, 2, 3, 6);
     (b.y as Float32Array)[0] = Number.NaN;
     const tr = trainerFor(model, c, { emulate: 'float' });
-    expect(() => tr.step(b)).toThrow(/batch\.y\[0\] is nan: targets must be finite/);
+    expect(() => tr.stepSync(b, 0.01)).toThrow(/batch\.y\[0\] is nan: targets must be finite/);
     expect(tr.getParams()).toEqual(model.params);
     tr.dispose();
   });
@@ -264,8 +276,8 @@ describe.skipIf(!hooked)('CUDA step code path, run on the CPU by the host emulat
     const b = makeBatch(model, c, 2, 3, 6);
     const huge = model.params.map(() => 1e30);  // outputs near 1e31: the squared error overflows float32
     const tr = trainerFor(model, c, { emulate: 'float' });
-    tr.setParams(huge);
-    expect(() => tr.step(b)).toThrow(/non-finite loss/);
+    tr.params.set(huge); // a write into the model's buffer reaches the device before the next step
+    expect(() => tr.stepSync(b, 0.01)).toThrow(/non-finite loss/);
     expect(tr.getParams()).toEqual(huge);
     tr.dispose();
   });
@@ -274,23 +286,96 @@ describe.skipIf(!hooked)('CUDA step code path, run on the CPU by the host emulat
     const c = CASES[0];
     const model = Model.create({ inputSize: c.inputSize, layers: c.layers }, { seed: 3 });
     const b = makeBatch(model, c, 2, 3, 6);
-    const adam = { type: 'adam' as const, lr: 0.01 };
+    const adam = { type: 'adam' as const };
     // Reference: one Adam step from the initial weights, moments and step count.
     const fresh = trainerFor(model, c, { emulate: 'float', optimizer: adam });
-    fresh.step(b);
+    fresh.stepSync(b, 0.01);
     const expected = fresh.getParams();
     fresh.dispose();
     // The same trainer first tries a step whose update overflows (finite loss and gradients).
     const tr = trainerFor(model, c, { emulate: 'float', optimizer: adam });
-    tr.setOptimizer({ ...adam, lr: 1e39 });
-    expect(() => tr.step(b)).toThrow(/non-finite weight after the update at training step 1 .* rolled back/);
+    expect(() => tr.stepSync(b, 1e39)).toThrow(/non-finite weight after the update at training step 1 .* rolled back/);
     expect(tr.getParams()).toEqual(model.params);
-    tr.setOptimizer(adam);
-    tr.step(b);
+    expect(tr.info().steps).toBe(0);
+    tr.stepSync(b, 0.01);
     // Bit-identical only if the failed step left the moments and the bias-correction step count untouched.
     expect(Array.from(tr.getParams())).toEqual(Array.from(expected));
     expect(Array.from(expected)).not.toEqual(Array.from(model.params));
     tr.dispose();
+  });
+});
+
+describe.skipIf(!hooked)('host <-> device traffic of the CUDA backend (counted by the host emulation\'s executor)', () => {
+  const c = CASES[1]; // LSTM with peepholes, last step, dense head, lengths
+  const N = 3;
+  const T = 5;
+  const snapshot = (t: NativeTrainer) => ({ ...t.info().transfers });
+  const delta = (a: ReturnType<typeof snapshot>, b: ReturnType<typeof snapshot>) => ({
+    toDevice: b.toDevice - a.toDevice, toHost: b.toHost - a.toHost, bytesToDevice: b.bytesToDevice - a.bytesToDevice, bytesToHost: b.bytesToHost - a.bytesToHost,
+  });
+
+  it('a step sends the batch and brings back only its scalars; the weights cross when read or written', async () => {
+    const model = Model.create({ inputSize: c.inputSize, layers: c.layers }, { seed: 3 });
+    const b = makeBatch(model, c, N, T, 6);
+    const P = model.params.length;
+    // loss, Σg², correct, one L2 sum per parameter group (W R B P of the LSTM, W b of the dense), the overflow flag
+    const scalarBytes = (4 + 4 + 2) * 4;
+    const batchBytes = (N * T * c.inputSize + N + N * model.outputSize) * 4; // x, lengths, targets
+    const tr = trainerFor(model, c, { emulate: 'float', optimizer: { type: 'adam' } });
+    expect(snapshot(tr)).toEqual({ toDevice: 1, toHost: 0, bytesToDevice: P * 4, bytesToHost: 0 }); // the initial weights
+    let before = snapshot(tr);
+    const lrs = [0.01, 0.003, 0.001]; // a new learning rate each step: nothing rebuilt, nothing sent
+    for (const lr of lrs) tr.stepSync(b, lr);
+    await tr.step(b, 0.002);
+    expect(delta(before, snapshot(tr))).toEqual({ toDevice: 3 * 4, toHost: 4, bytesToDevice: 4 * batchBytes, bytesToHost: 4 * scalarBytes });
+    expect(tr.info().steps).toBe(4);
+    // The model's buffer is behind until read.
+    expect(tr.params).toEqual(model.params);
+    expect(tr.info().paramsPending).toBe(true);
+    before = snapshot(tr);
+    tr.syncParams();
+    expect(delta(before, snapshot(tr))).toEqual({ toDevice: 0, toHost: 1, bytesToDevice: 0, bytesToHost: P * 4 });
+    expect(tr.params).not.toEqual(model.params);
+    expect(tr.getParams()).toEqual(tr.params);
+    expect(tr.info().paramsPending).toBe(false);
+    // evaluate: forward only, the loss and the correct count come back (3 scalars), no gradients.
+    before = snapshot(tr);
+    const ev = tr.evaluateSync(b);
+    await tr.evaluate(b);
+    expect(delta(before, snapshot(tr))).toEqual({ toDevice: 2 * 3, toHost: 2, bytesToDevice: 2 * batchBytes, bytesToHost: 2 * 3 * 4 });
+    expect(ev.loss).toBeGreaterThan(0);
+    // A write into the model's buffer goes to the device once, before the next call.
+    tr.params[0] += 0.25;
+    before = snapshot(tr);
+    tr.stepSync(b, 0.01);
+    expect(delta(before, snapshot(tr))).toEqual({ toDevice: 4, toHost: 1, bytesToDevice: P * 4 + batchBytes, bytesToHost: scalarBytes });
+    // gradients(): what the caller asks for (the gradient) comes back, and the scalars.
+    before = snapshot(tr);
+    tr.gradients(b);
+    expect(delta(before, snapshot(tr))).toEqual({ toDevice: 3, toHost: 2, bytesToDevice: batchBytes, bytesToHost: scalarBytes + P * 4 });
+    // dispose writes the weights into the model's buffer.
+    const last = tr.getParams();
+    tr.dispose();
+    expect(tr.params).toEqual(last);
+  });
+
+  it('truncated BPTT: one scalar download per window, the window lengths sent per window; the CPU backend moves nothing', () => {
+    const cs: Case = { name: 'tbptt', inputSize: 2, layers: [lstm({ units: 3, returnSequences: true }), dense({ units: 1 })], loss: 'mse', lengths: true };
+    const model = Model.create({ inputSize: cs.inputSize, layers: cs.layers }, { seed: 3 });
+    const b = makeBatch(model, cs, N, 6, 2);
+    const tr = trainerFor(model, cs, { emulate: 'float', tbptt: 3 });
+    const before = snapshot(tr);
+    const r = tr.stepSync(b, 0.01);
+    expect(r.updates).toBe(2);
+    const d = delta(before, snapshot(tr));
+    expect(d.toDevice).toBe(3 + 2);
+    expect(d.toHost).toBe(2);
+    tr.dispose();
+    const cpu = trainerFor(model, cs, { device: 'cpu', tbptt: 3 });
+    cpu.stepSync(b, 0.01);
+    expect(cpu.info().transfers).toEqual({ toDevice: 0, toHost: 0, bytesToDevice: 0, bytesToHost: 0 });
+    expect(cpu.params).not.toEqual(model.params); // the CPU writes the weights back after every step
+    cpu.dispose();
   });
 });
 
@@ -300,7 +385,7 @@ describe.skipIf(!cudaAvailable)(`CUDA step on the GPU${cudaAvailable ? '' : ` (s
       const model = Model.create({ inputSize: c.inputSize, layers: c.layers }, { seed: 9 });
       randomizeParams(model, 2);
       const b = makeBatch(model, c, 8, 6, 3);
-      const gpu = trainerFor(model, c, {});
+      const gpu = trainerFor(model, c, { device: 'cuda' });
       const cpu = trainerFor(model, c, { emulate: 'double' });
       const gg = gpu.gradients(b);
       const gr = cpu.gradients(b);

@@ -156,3 +156,19 @@ describe('CSV details', () => {
     expect(message(() => resolveColumn('v', [], 2, 'f'))).toBe('f: no column named "v"; columns: (the file has no header row; use 0-based indices)');
   });
 });
+
+describe('CSV edge cases', () => {
+  it('a closing quote before CRLF, a comment with CRLF, a header with an empty name, and an explicitly empty column list', () => {
+    expect(parseCsv('"a","b"\r\n# c\r\n"1",2\r\n', 'q.csv')).toEqual({ records: [['a', 'b'], ['1', '2']], lines: [1, 3] });
+    // An empty cell is not a number, so a first row of names with an empty one is still a header.
+    const t = readNumericTable(',a\n1,2\n', 'e.csv');
+    expect([t.header, t.names, t.rows, Array.from(t.values)]).toEqual([['', 'a'], ['', 'a'], 1, [1, 2]]);
+    expect(readNumericTable('x,1\ny,2\n', 'c.csv', { columns: [] }).indices).toEqual([1]);
+  });
+
+  it('resolveColumn: only strings made entirely of digits are indices', () => {
+    expect(resolveColumn('10', [], 12, 'f')).toBe(10);
+    expect(resolveColumn('a1', ['x', 'a1'], 2, 'f')).toBe(1);
+    expect(resolveColumn('1a', ['1a', 'b'], 2, 'f')).toBe(0);
+  });
+});

@@ -39,14 +39,12 @@ interface StepOptions {
 }
 
 /**
- * The one adapter between these tests and the addon's two backends. The CPU side is the CPU
- * trainer's computeGradients / forward / Trainer; the emulated side is the CUDA step on the host,
- * today `new CudaTrainer(..., { emulate })` (native/cuda/cuda_js.cc). When the N-API surface
- * becomes one Trainer (`{ device: 'cuda-emulated', emulate }` with `gradients(batch)`), re-point
- * this object and nothing else.
+ * The one adapter between these tests and the addon's two backends: the CPU side is
+ * computeGradients / forward / Trainer on device 'cpu', the emulated side the one Trainer on
+ * device 'cuda-emulated' (the CUDA step run on the host, native/cuda/exec_host.h).
  */
 const backend = {
-  available: (device: Device): boolean => missingExports(device === 'cpu' ? ['computeGradients', 'forward', 'Trainer'] : ['CudaTrainer']).length === 0,
+  available: (device: Device): boolean => missingExports(device === 'cpu' ? ['computeGradients', 'forward', 'Trainer'] : ['Trainer']).length === 0,
   run(device: Device, model: Model, batch: NativeBatch, loss: NativeLoss, dtype: Dtype): Run {
     const addon = native();
     if (device === 'cpu') {
@@ -55,7 +53,7 @@ const backend = {
       const out = addon.forward(model.spec, model.layout, params, { x: batch.x, batch: batch.batch, time: batch.time, lengths: batch.lengths });
       return { loss: g.loss, grads: Float64Array.from(g.grads), output: Float64Array.from(out) };
     }
-    const tr = new addon.CudaTrainer(model.spec, model.layout, model.params, { loss, emulate: dtype });
+    const tr = new addon.Trainer(model.spec, model.layout, Float32Array.from(model.params), { loss, device: 'cuda-emulated', emulate: dtype });
     try {
       const g = tr.gradients(batch);
       return { loss: g.loss, grads: Float64Array.from(g.grads), output: Float64Array.from(tr.output()) };
@@ -74,9 +72,9 @@ const backend = {
       tr.dispose();
       return params;
     }
-    const tr = new addon.CudaTrainer(model.spec, model.layout, model.params, { ...opts, optimizer: { ...o.optimizer, lr: o.lr }, emulate: 'float' });
+    const tr = new addon.Trainer(model.spec, model.layout, Float32Array.from(model.params), { ...opts, optimizer: o.optimizer, device: 'cuda-emulated', emulate: 'float' });
     try {
-      tr.step(batch);
+      tr.stepSync(batch, o.lr);
       return tr.getParams();
     } finally {
       tr.dispose();

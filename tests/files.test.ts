@@ -10,6 +10,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { isMainThread } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readBytes, readText, tempPathFor, writeFileAtomic } from '../src/data/files.js';
 import { UserError } from '../src/data/errors.js';
@@ -45,11 +46,12 @@ const RNNX_MODEL = 'models/airline/airline.onnx';
 
 /** writeFileAtomic with umask 022, as most shells have it. */
 function writeAtomicUnderUmask(f: string) {
-  const old = process.umask(0o022);
+  // Worker threads (StrykerJS runs vitest in them) cannot set the umask: there, the process's own.
+  const old = isMainThread ? process.umask(0o022) : undefined;
   try {
     writeFileAtomic(f, Uint8Array.of(4));
   } finally {
-    process.umask(old);
+    if (old !== undefined) process.umask(old);
   }
 }
 

@@ -15,7 +15,7 @@ import { parseJsonTensor, parseNpy } from '../src/data/tensor.js';
 import { isUserError } from '../src/data/errors.js';
 import { parseModelProto, readRnnxInfo } from '../src/graph/io.js';
 import { modelFromOnnx } from '../src/model/model.js';
-import { describeOnnx, formatDescription } from '../src/cli/inspect.js';
+import { describeOnnx, formatDescription } from '../src/cli/describe-onnx.js';
 import { FUZZ_SEED, damagedBytes, hostileOnnx, isBugError } from './fuzz/mutate.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rnnx-fuzz-'));

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dense, lstm } from '../src/layers/spec.js';
 import { Model } from '../src/model/model.js';
-import { describeOnnx, formatDescription } from '../src/cli/inspect.js';
+import { describeOnnx, formatDescription } from '../src/cli/describe-onnx.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'rnnx-import-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

@@ -1,7 +1,7 @@
 // The import graph of src/ points one way: no cycles, and inference code (src/runtime, src/serve)
-// never loads training code, the native addon loader, the Model class or the CLI. Only imports
-// that exist at run time count: `import type` / `export type` and type-only specifiers are erased
-// by the compiler and load nothing.
+// never loads training code, the native addon loader, the Model class, the CLI or the benchmarks.
+// Only imports that exist at run time count: `import type` / `export type` and type-only
+// specifiers are erased by the compiler and load nothing.
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -155,7 +155,7 @@ describe('src/ import graph', () => {
     expect(starts.length).toBeGreaterThan(5);
     const reached = [...closure(graph, starts)];
     const forbidden = reached.filter(
-      (f) => f.startsWith('src/train/') || f.startsWith('src/cli/') || f === 'src/native.ts' || f === 'src/model/model.ts',
+      (f) => f.startsWith('src/train/') || f.startsWith('src/cli/') || f.startsWith('src/bench/') || f === 'src/native.ts' || f === 'src/model/model.ts',
     );
     expect(forbidden).toEqual([]);
   });
@@ -165,7 +165,7 @@ describe('src/ import graph', () => {
     expect(reached).toContain('src/runtime/inference.ts');
     expect(reached).toContain('src/serve/service.ts');
     const forbidden = reached.filter(
-      (f) => f.startsWith('src/train/') || f.startsWith('src/cli/') || f === 'src/native.ts' || f === 'src/model/model.ts',
+      (f) => f.startsWith('src/train/') || f.startsWith('src/cli/') || f.startsWith('src/bench/') || f === 'src/native.ts' || f === 'src/model/model.ts',
     );
     expect(forbidden).toEqual([]);
   });
@@ -173,5 +173,20 @@ describe('src/ import graph', () => {
   it("the root entry (src/index.ts) re-exports the inference entry and adds the Model class and training", () => {
     const reached = closure(graph, ['src/index.ts']);
     for (const f of ['src/inference.ts', 'src/model/model.ts', 'src/train/index.ts', 'src/native.ts']) expect(reached.has(f)).toBe(true);
+  });
+});
+
+describe('scripts/ and bench/', () => {
+  it('import nothing from tests/ (scripts/device-check.ts is bundled for the GPU machine without it)', () => {
+    const files = ['scripts', 'bench'].flatMap((d) =>
+      readdirSync(join(root, d), { recursive: true, encoding: 'utf8' }).filter((f) => /\.(ts|mts|mjs|js)$/.test(f)).map((f) => join(root, d, f)),
+    );
+    expect(files.map((f) => relative(root, f))).toContain('scripts/device-check.ts');
+    const bad = files.flatMap((f) =>
+      runtimeImports(f, readFileSync(f, 'utf8'))
+        .filter((s) => relative(root, resolve(dirname(f), s)).split(/[\\/]/)[0] === 'tests')
+        .map((s) => `${relative(root, f)} -> ${s}`),
+    );
+    expect(bad).toEqual([]);
   });
 });

@@ -14,7 +14,7 @@ import { loadModel, Model, modelFromOnnx } from '../src/model/model.js';
 import { InferenceModel } from '../src/runtime/inference.js';
 import { parseJsonTensor, parseNpy } from '../src/data/tensor.js';
 import { UserError } from '../src/data/errors.js';
-import { describeOnnx, formatDescription } from '../src/cli/inspect.js';
+import { describeOnnx, formatDescription } from '../src/cli/describe-onnx.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rnnx-readers-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -4,7 +4,7 @@
 import yargs from 'yargs';
 import { describe, expect, it } from 'vitest';
 import { buildParser } from '../src/cli/app.js';
-import { SERVE_FLAGS, serveFlagOptions, serveSecrets } from '../src/serve/flags.js';
+import { parseServeFlag, SERVE_FLAGS, serveFlagOptions, serveSecrets, type ServeFlag } from '../src/serve/flags.js';
 import { exposureWarning } from '../src/serve/http.js';
 import { runCliCaptured } from './serve-helpers.js';
 import { parseServeArgs } from '../src/serve/main.js';
@@ -62,6 +62,54 @@ describe('serve flags', () => {
     expect(() => serveSecrets({ 'token-file': '/empty' }, {}, read)).toThrow(/the file is empty/);
     expect(() => serveSecrets({}, { RNNX_SERVE_TOKEN: 'short' }, read)).toThrow('the bearer token must be at least 16 characters');
     expect(() => serveSecrets({}, { RNNX_STATE_KEY: 'short' }, read)).toThrow('the state key must be at least 32 characters');
+  });
+
+  it('each kind of flag accepts exactly its range, from a string or a number', () => {
+    const flag = (name: string): ServeFlag => SERVE_FLAGS.find((f) => f.flag === name)!;
+    const err = (m: string) => new RangeError(`custom: ${m}`);
+    // int: integers in [min, max], both ends included.
+    const batch = flag('max-batch');
+    expect([parseServeFlag(batch, '1'), parseServeFlag(batch, 4096), parseServeFlag(batch, ' 7 ')]).toEqual([1, 4096, 7]);
+    for (const bad of ['0', '4097', '2.5', '', '  ', 'x', null, true]) {
+      expect(() => parseServeFlag(batch, bad), String(bad)).toThrow(`--max-batch must be an integer in [1, 4096], got ${JSON.stringify(bad)}`);
+    }
+    const workers = flag('workers');
+    expect(parseServeFlag(workers, '0')).toBe(0);
+    expect(() => parseServeFlag(workers, '-1')).toThrow(/--workers must be an integer in \[0, /);
+    // number: finite numbers in [min, max].
+    const wait = flag('max-wait-ms');
+    expect([parseServeFlag(wait, '0'), parseServeFlag(wait, '0.25'), parseServeFlag(wait, 60_000)]).toEqual([0, 0.25, 60_000]);
+    for (const bad of ['-0.5', '60000.5', 'Infinity', NaN]) expect(() => parseServeFlag(wait, bad)).toThrow(`--max-wait-ms must be a number in [0, 60000], got ${JSON.stringify(bad)}`);
+    // ms: 0 < v <= max.
+    const timeout = flag('timeout-ms');
+    expect([parseServeFlag(timeout, '0.5'), parseServeFlag(timeout, 2_147_483_647)]).toEqual([0.5, 2_147_483_647]);
+    for (const bad of ['0', '-1', '2147483648', 'NaN']) expect(() => parseServeFlag(timeout, bad)).toThrow(`--timeout-ms must be a number of milliseconds > 0 and <= 2147483647, got ${JSON.stringify(bad)}`);
+    // Absent: undefined, not an error; the caller's error type is used.
+    expect(parseServeFlag(batch, undefined)).toBeUndefined();
+    expect(() => parseServeFlag(batch, '0', err)).toThrow(RangeError);
+    expect(() => parseServeFlag(batch, '0', err)).toThrow('custom: --max-batch must be an integer in [1, 4096], got "0"');
+    // Only the flags given become options.
+    expect(serveFlagOptions({ 'max-batch': '3', 'unknown-flag': '5' })).toEqual({ maxBatch: 3 });
+    expect(serveFlagOptions({})).toEqual({});
+    expect(() => serveFlagOptions({ 'max-queue': '0' }, err)).toThrow('custom: --max-queue must be an integer in [1, 1000000], got "0"');
+  });
+
+  it('secrets: the first line trimmed (CRLF too), the file before the environment, the exact minimum lengths', () => {
+    const files: Record<string, string> = { '/crlf': '  token-with-crlf-0123  \r\nsecond', '/k32': 'k'.repeat(32), '/t16': 't'.repeat(16), '/blank': '   \nsecond line' };
+    const read = (p: string) => files[p];
+    expect(serveSecrets({ 'token-file': '/crlf' }, { RNNX_SERVE_TOKEN: 'env-token-0123456789' }, read)).toEqual({ token: 'token-with-crlf-0123', stateKey: undefined });
+    expect(serveSecrets({ 'token-file': '/t16', 'state-key-file': '/k32' }, { RNNX_STATE_KEY: 'e'.repeat(40) }, read)).toEqual({ token: 't'.repeat(16), stateKey: 'k'.repeat(32) });
+    // An empty variable counts as unset.
+    expect(serveSecrets({}, { RNNX_SERVE_TOKEN: '', RNNX_STATE_KEY: '' }, read)).toEqual({ token: undefined, stateKey: undefined });
+    expect(() => serveSecrets({}, { RNNX_SERVE_TOKEN: 't'.repeat(15) }, read)).toThrow('the bearer token must be at least 16 characters (e.g. `openssl rand -hex 32`), got 15');
+    expect(() => serveSecrets({}, { RNNX_STATE_KEY: 'k'.repeat(31) }, read)).toThrow('the state key must be at least 32 characters (e.g. `openssl rand -hex 32`), got 31');
+    expect(() => serveSecrets({ 'state-key-file': '/blank' }, {}, read)).toThrow('--state-key-file /blank: the file is empty; put the secret on its first line');
+    const err = (m: string) => new RangeError(m);
+    expect(() => serveSecrets({ 'state-key-file': '/gone' }, {}, () => { throw new Error('EACCES'); }, err)).toThrow(RangeError);
+    expect(() => serveSecrets({ 'state-key-file': '/gone' }, {}, () => { throw 'plain'; })).toThrow('--state-key-file /gone: cannot read: plain');
+    expect(() => serveSecrets({}, { RNNX_SERVE_TOKEN: 'short' }, read, err)).toThrow(RangeError);
+    expect(() => serveSecrets({}, { RNNX_STATE_KEY: 'short' }, read, err)).toThrow(RangeError);
+    expect(() => serveSecrets({ 'token-file': '/blank' }, {}, read, err)).toThrow(RangeError);
   });
 
   it('binding beyond loopback without a token warns; loopback or a token does not', () => {

@@ -41,6 +41,34 @@ describe.skipIf(cuda.available)(`device option without a usable GPU (here: ${cud
   });
 });
 
+describe("device 'cuda-emulated' (the CUDA backend's code on the CPU) through the public API", () => {
+  it('fit trains as on the CPU, writes model.params at the epoch ends, and refuses emulate without it', async () => {
+    const data = ramp();
+    const make = () => Model.create({ inputSize: 1, layers: [lstm({ units: 4, zoneoutH: 0.2, recurrentDropout: 0.2 }), dense({ units: 1 })] }, { seed: 3 });
+    const cpu = make();
+    const emu = make();
+    const opts = { epochs: 3, batchSize: 4, optimizer: { type: 'adam' as const, lr: 0.05 }, seed: 4, threads: 1 };
+    const seen: number[] = [];
+    const hc = await fit(cpu, data, opts);
+    const he = await fit(emu, data, { ...opts, device: 'cuda-emulated', callbacks: { onEpochEnd: () => { seen.push(emu.params[0]); } } });
+    expect(emu.params).not.toEqual(make().params);
+    expect(seen[seen.length - 1]).toBe(emu.params[0]); // the callback saw the epoch's weights
+    let num = 0;
+    let den = 0;
+    for (let i = 0; i < cpu.params.length; i++) {
+      num += (emu.params[i] - cpu.params[i]) ** 2;
+      den += cpu.params[i] ** 2;
+    }
+    expect(Math.sqrt(num / den)).toBeLessThan(1e-4);
+    expect(Math.abs(he.loss[2] - hc.loss[2]) / hc.loss[2]).toBeLessThan(1e-4);
+    const t = new Trainer(emu, { device: 'cuda-emulated', emulate: 'double' });
+    expect(t.info()).toMatchObject({ backend: 'cuda-emulated', device: 'cuda-emulated (host emulation, double)' });
+    t.dispose();
+    expect(() => new Trainer(emu, { emulate: 'double' })).toThrow(/emulate applies to device "cuda-emulated" only, got device "cpu"/);
+    expect(() => new Trainer(emu, { device: 'tpu' as never })).toThrow(/device must be one of "cpu", "cuda", "cuda-emulated", "auto", got "tpu"/);
+  });
+});
+
 describe('default thread count', () => {
   it('follows RNNX_NUM_THREADS and rejects a bad value by name', () => {
     const saved = process.env.RNNX_NUM_THREADS;

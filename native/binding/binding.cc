@@ -5,7 +5,6 @@
 #include "gemm/cpu_features.h"
 #include "binding/gemm_binding.h"
 #include "binding/trainer_wrap.h"
-#include "cuda/cuda_js.h"
 
 namespace {
 
@@ -22,7 +21,6 @@ Napi::Value CpuFeaturesJs(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cpuFeatures", Napi::Function::New(env, CpuFeaturesJs));
   rnnx::registerGemmExports(env, exports);
-  rnnx::cuda::RegisterCudaJs(env, exports);
   rnnx::RegisterTrainingExports(env, exports);
   return exports;
 }

@@ -1,6 +1,7 @@
 #include "binding/trainer_wrap.h"
 
 #include <cmath>
+#include <cstring>
 #include <exception>
 #include <memory>
 #include <string>
@@ -8,7 +9,7 @@
 #include <vector>
 
 #include "binding/binding_args.h"
-#include "cuda/trainer_backend.h"
+#include "cuda/cuda_backend.h"
 #include "gemm/gemm.h"
 #include "gemm/thread_pool.h"
 #include "training/trainer.h"
@@ -16,6 +17,45 @@
 namespace rnnx {
 
 namespace {
+
+// The one place that picks the backend for options.device (never a silent fallback):
+//   'cpu'           the CPU trainer (training/trainer.cc)
+//   'cuda'          the CUDA backend on the GPU, or InvalidArgument "device 'cuda' is not available: <reason>"
+//   'cuda-emulated' the CUDA backend's code run on the CPU (exec_host.h), float or double
+//   'auto'          'cuda' when a device is usable, else 'cpu'; *why says which and why
+std::unique_ptr<TrainerBackend> CreateTrainerBackend(const std::string& device, bool emulateDouble,
+                                                     const NetworkDesc& desc, const TrainConfig& config,
+                                                     const float* params, int threads, std::string* why) {
+  if (device == "cpu") return CreateCpuTrainer(desc, config, params, threads);
+  if (device == "cuda-emulated") return cuda::CreateEmulatedBackend(desc, config, params, emulateDouble);
+  if (device == "cuda") return cuda::CreateCudaBackend(desc, config, params);
+  const cuda::DeviceInfo info = cuda::Probe();  // 'auto'
+  if (!info.available) {
+    *why = "device 'auto' chose the CPU: no usable CUDA device (" + info.reason + ")";
+    return CreateCpuTrainer(desc, config, params, threads);
+  }
+  auto b = cuda::CreateCudaBackend(desc, config, params);
+  *why = "device 'auto' chose CUDA: " + b->description() + " is available";
+  return b;
+}
+
+// Names of options.device and options.emulate, checked by table.
+const char* const kDevices[] = {"cpu", "cuda", "cuda-emulated", "auto"};
+const char* const kEmulations[] = {"float", "double"};
+
+std::string ParseChoice(Napi::Env env, const Napi::Object& o, const char* key, const char* const* names, size_t count,
+                        const char* def) {
+  const Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return def;
+  const std::string got = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
+  std::string list;
+  for (size_t i = 0; i < count; ++i) {
+    if (got == names[i]) return got;
+    list += std::string(i ? ", " : "") + "\"" + names[i] + "\"";
+  }
+  const std::string shown = v.IsString() ? "\"" + got + "\"" : v.ToString().Utf8Value();
+  throw MakeError(env, std::string("options.") + key + " must be one of " + list + ", got " + shown, kCodeInvalid);
+}
 
 Napi::Object ResultObject(Napi::Env env, const StepResult& r) {
   Napi::Object o = Napi::Object::New(env);
@@ -41,6 +81,10 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
                            InstanceMethod<&TrainerWrap::ResetStates>("resetStates"),
                            InstanceMethod<&TrainerWrap::Dispose>("dispose"),
                            InstanceMethod<&TrainerWrap::Info>("info"),
+                           InstanceMethod<&TrainerWrap::Gradients>("gradients"),
+                           InstanceMethod<&TrainerWrap::Output>("output"),
+                           InstanceMethod<&TrainerWrap::GetParams>("getParams"),
+                           InstanceMethod<&TrainerWrap::SyncParams>("syncParams"),
                        });
   }
 
@@ -49,22 +93,22 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     Napi::Env env = info.Env();
     desc_ = ParseNetwork(info[0], info[1]);
     cfg_ = ParseTrainConfig(info[3], desc_, &threads_);
-    // device: 'cpu' (default), 'cuda' (error when unusable, never a silent fallback) or 'auto'.
-    std::string device = "cpu";
+    std::string device = "cpu", emulate = "float";
     if (info[3].IsObject()) {
-      Napi::Value d = info[3].As<Napi::Object>().Get("device");
-      if (!d.IsUndefined() && !d.IsNull()) {
-        device = d.IsString() ? d.As<Napi::String>().Utf8Value() : "";
-        if (device != "cpu" && device != "cuda" && device != "auto") {
-          throw MakeError(env, "options.device must be one of \"cpu\", \"cuda\", \"auto\"", kCodeInvalid);
-        }
+      const Napi::Object o = info[3].As<Napi::Object>();
+      device = ParseChoice(env, o, "device", kDevices, 4, "cpu");
+      const Napi::Value e = o.Get("emulate");
+      if (!e.IsUndefined() && !e.IsNull() && device != "cuda-emulated") {
+        throw MakeError(env, "options.emulate applies to device \"cuda-emulated\" only, got device \"" + device + "\"",
+                        kCodeInvalid);
       }
+      emulate = ParseChoice(env, o, "emulate", kEmulations, 2, "float");
     }
     const float* params = Float32Data(info[2], desc_.paramCount, "params");  // after every getter ran
     backend_ = Guard(env, [&] {
-      return device == "cpu" ? CreateCpuTrainer(desc_, cfg_, params, threads_)
-                             : cuda::CreateBackendForDevice(device, desc_, cfg_, params, threads_, &deviceReason_);
+      return CreateTrainerBackend(device, emulate == "double", desc_, cfg_, params, threads_, &deviceReason_);
     });
+    if (backend_->residentParams()) mirror_.assign(params, params + desc_.paramCount);
     paramsRef_ = Napi::Persistent(info[2]);
     ReportMemory(env);
   }
@@ -82,6 +126,9 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     busy_ = false;
     std::string error;
     if (disposed_) {
+      // A device backend's weights reach the model at dispose: the ones it holds now (after this
+      // step if it succeeded, from before it if it was rolled back).
+      SyncQuietly();
       backend_.reset();
       ReportMemory(Env());
       *code = kCodeState;
@@ -90,7 +137,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     }
     if (ok && !evaluate) {
       try {
-        backend_->GetParams(LiveParams(Env()));
+        AfterStep(Env());
       } catch (const Napi::Error& e) {
         *code = kCodeDetached;
         error = e.Message() + "; the step's update was discarded";
@@ -119,13 +166,54 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     return Float32Data(v, desc_.paramCount, "params (the model's parameter Float32Array)");
   }
 
-  // Copies the model's current weights into the backend (JavaScript may have changed them).
+  // Copies the model's current weights into the backend (JavaScript may have changed them). A
+  // device backend keeps its weights between steps: they are sent only when the model's buffer
+  // differs from what was last exchanged with it (mirror_), a host-side comparison.
   void LoadParams(Napi::Env env) {
     const float* p = LiveParams(env);
+    const bool resident = backend_->residentParams();
+    if (resident && std::memcmp(p, mirror_.data(), mirror_.size() * sizeof(float)) == 0) return;
     Guard(env, [&] {
       backend_->SetParams(p);
       return 0;
     });
+    if (resident) {
+      std::memcpy(mirror_.data(), p, mirror_.size() * sizeof(float));
+      jsStale_ = false;  // JavaScript wrote the weights: its buffer is the current one
+    }
+  }
+
+  // After a successful step. CPU: the new weights go into the model's buffer now (a host copy).
+  // Device: they stay on the device until read (syncParams, getParams, dispose); the buffer must
+  // still be attached (RNNX_DETACHED otherwise, as on the CPU).
+  void AfterStep(Napi::Env env) {
+    float* p = LiveParams(env);
+    if (backend_->residentParams()) {
+      jsStale_ = true;
+      return;
+    }
+    backend_->GetParams(p);
+  }
+
+  // Device backends: the weights into the model's buffer, when it is behind.
+  void Sync(Napi::Env env) {
+    if (!backend_->residentParams() || !jsStale_) return;
+    float* p = LiveParams(env);
+    Guard(env, [&] {
+      backend_->GetParams(p);
+      return 0;
+    });
+    std::memcpy(mirror_.data(), p, mirror_.size() * sizeof(float));
+    jsStale_ = false;
+  }
+
+  // At dispose: a detached buffer cannot take the weights, and dispose never throws.
+  void SyncQuietly() {
+    if (!backend_) return;
+    try {
+      Sync(Env());
+    } catch (const Napi::Error&) {
+    }
   }
 
   // Tells V8 what the native side holds, so that undisposed trainers are collected in time.
@@ -133,7 +221,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     int64_t now = 0;
     if (backend_) {
       now = static_cast<int64_t>(backend_->activationBytes() + backend_->backwardBytes() + backend_->persistentBytes() +
-                                 2 * desc_.paramCount * sizeof(float));
+                                 2 * desc_.paramCount * sizeof(float) + mirror_.size() * sizeof(float));
     }
     if (now != reported_) Napi::MemoryManagement::AdjustExternalMemory(env, now - reported_);
     reported_ = now;
@@ -150,9 +238,54 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     LoadParams(env);
     b.Recheck(env);
     const StepResult r = Guard(env, [&] { return backend_->TrainStep(b.view, lr); });
-    backend_->GetParams(LiveParams(env));  // no JavaScript ran since LoadParams
+    AfterStep(env);  // no JavaScript ran since LoadParams
     ReportMemory(env);
     return ResultObject(env, r);
+  }
+
+  // gradients(batch) → {loss, count, correct, predictions, gradNorm, grads: Float32Array}: no update.
+  Napi::Value Gradients(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckUsable(env, "gradients");
+    ParsedBatch b = ParseBatch(info[0], desc_, cfg_, true, "batch", false);
+    Napi::Float32Array g = Napi::Float32Array::New(env, desc_.paramCount);
+    LoadParams(env);
+    b.Recheck(env);
+    const StepResult r = Guard(env, [&] { return backend_->Gradients(b.view, g.Data()); });
+    Napi::Object out = ResultObject(env, r);
+    out.Set("grads", g);
+    ReportMemory(env);
+    return out;
+  }
+
+  // output() → Float32Array: the model output of the last forward pass, batch-first.
+  Napi::Value Output(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckUsable(env, "output");
+    const std::vector<float> o = Guard(env, [&] { return backend_->LastOutput(); });
+    Napi::Float32Array out = Napi::Float32Array::New(env, o.size());
+    std::copy(o.begin(), o.end(), out.Data());
+    return out;
+  }
+
+  // getParams() → a new Float32Array with the trainer's current weights (the model's buffer is untouched).
+  Napi::Value GetParams(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckUsable(env, "getParams");
+    Napi::Float32Array out = Napi::Float32Array::New(env, desc_.paramCount);
+    Guard(env, [&] {
+      backend_->GetParams(out.Data());
+      return 0;
+    });
+    return out;
+  }
+
+  // syncParams(): writes the trainer's weights into the model's buffer (device backends keep
+  // them on the device between steps; the CPU backend writes them after every step).
+  Napi::Value SyncParams(const Napi::CallbackInfo& info) {
+    CheckUsable(info.Env(), "syncParams");
+    Sync(info.Env());
+    return info.Env().Undefined();
   }
 
   Napi::Value EvaluateSync(const Napi::CallbackInfo& info) {
@@ -192,10 +325,11 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
       disposed_ = true;
       // A running step works on native copies only; it finishes, and Finish discards its result.
       if (!busy_) {
+        SyncQuietly();
         backend_.reset();
         ReportMemory(info.Env());
       }
-      paramsRef_.Reset();
+      if (!busy_) paramsRef_.Reset();  // else Finish still syncs into it
     }
     return info.Env().Undefined();
   }
@@ -205,7 +339,18 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     if (disposed_) throw MakeError(env, "Trainer.info: the trainer has been disposed", kCodeState);
     Napi::Object o = Napi::Object::New(env);
     o.Set("backend", backend_->name());
+    o.Set("device", backend_->description());
     if (!deviceReason_.empty()) o.Set("deviceReason", deviceReason_);
+    // Host <-> device copies since the trainer was made (zeros on the CPU).
+    const Transfers t = backend_->transfers();
+    Napi::Object tr = Napi::Object::New(env);
+    tr.Set("toDevice", t.toDevice);
+    tr.Set("toHost", t.toHost);
+    tr.Set("bytesToDevice", t.bytesToDevice);
+    tr.Set("bytesToHost", t.bytesToHost);
+    o.Set("transfers", tr);
+    // Device backends: whether the model's buffer is behind the trainer's weights (syncParams).
+    o.Set("paramsPending", backend_->residentParams() && jsStale_);
     o.Set("gemm", GemmKernelName());
     o.Set("threads", threads_);
     o.Set("steps", static_cast<double>(backend_->steps()));
@@ -220,6 +365,8 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   TrainConfig cfg_;
   int threads_ = 1;
   std::string deviceReason_;  // why 'auto' chose the backend it did
+  std::vector<float> mirror_;  // device backends: the weights last exchanged with the model's buffer
+  bool jsStale_ = false;       // device backends: the model's buffer is behind the trainer
   Napi::Reference<Napi::Value> paramsRef_;  // the model's parameter buffer (borrowed: re-checked at each use)
   std::unique_ptr<TrainerBackend> backend_;
   int64_t reported_ = 0;  // bytes reported to V8 as external memory
@@ -427,10 +574,31 @@ Napi::Value ForwardJs(const Napi::CallbackInfo& info) {
   return ForwardT<float>(info, desc, b, threads);
 }
 
+// cudaInfo(): { built, available, reason, device, deviceCount, computeCapability, memoryGiB,
+//               runtimeVersion, driverVersion, cublas }
+Napi::Value CudaInfoJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const cuda::DeviceInfo d = cuda::Probe();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("built", d.built);
+  out.Set("available", d.available);
+  out.Set("reason", d.reason);
+  out.Set("device", d.name);
+  out.Set("deviceCount", d.deviceCount);
+  out.Set("computeCapability", d.available ? std::to_string(d.computeMajor) + "." + std::to_string(d.computeMinor)
+                                           : std::string());
+  out.Set("memoryGiB", d.memoryGiB);
+  out.Set("runtimeVersion", d.runtimeVersion);
+  out.Set("driverVersion", d.driverVersion);
+  out.Set("cublas", d.cublasPath);
+  return out;
+}
+
 }  // namespace
 
 void RegisterTrainingExports(Napi::Env env, Napi::Object exports) {
   exports.Set("Trainer", TrainerWrap::Define(env));
+  exports.Set("cudaInfo", Napi::Function::New(env, CudaInfoJs, "cudaInfo"));
   exports.Set("computeGradients", Napi::Function::New(env, ComputeGradientsJs));
   exports.Set("forward", Napi::Function::New(env, ForwardJs));
   exports.Set("gemmKernel", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {

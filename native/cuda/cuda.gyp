@@ -4,14 +4,14 @@
 # CUDA runtime is linked statically, so the addon needs only the driver's libcuda at run time;
 # cuBLAS is dlopen'ed when a trainer starts. Without nvcc a stub takes its place: the addon then
 # has no CUDA dependency at all, and cudaInfo() says why CUDA is missing.
-# The CPU emulation of the CUDA step (emulated.cc) and the N-API adapter are plain C++ and are
-# always built: they let the test suite check the CUDA code path on machines without a GPU.
+# The CPU emulation of the CUDA step (emulated.cc, device 'cuda-emulated') is plain C++ and is
+# always built: it lets the test suite check the CUDA code path on machines without a GPU.
 # Host C++ is compiled with -ffp-contract=off, as binding.gyp's: math/elementwise.h then gives the
 # same bits in the CPU cells and in the host emulation. Device code keeps nvcc's fused multiply-add
 # (speed): the GPU agrees with the CPU within rounding, not to the bit.
 #
 # Use from binding.gyp:  "dependencies": [ "native/cuda/cuda.gyp:rnnx_cuda" ]
-# and from the binding:  #include "cuda/cuda_js.h"  …  rnnx::cuda::RegisterCudaJs(env, exports);
+# and from the binding:  #include "cuda/cuda_backend.h" (CreateCudaBackend, CreateEmulatedBackend, Probe).
 {
   'variables': {
     'rnnx_nvcc%': '<!(node ../../scripts/detect-nvcc.mjs)',
@@ -22,9 +22,8 @@
     {
       'target_name': 'rnnx_cuda',
       'type': 'static_library',
-      'sources': [ 'model_desc.cc', 'emulated.cc', 'cuda_js.cc', 'trainer_backend.cc' ],
-      'include_dirs': [ '<!(node -p "require(\'node-addon-api\').include_dir")', '.', '..' ],
-      'defines': [ 'NAPI_VERSION=8', 'NAPI_CPP_EXCEPTIONS', 'NODE_ADDON_API_CPP_EXCEPTIONS_ALL' ],
+      'sources': [ 'emulated.cc' ],
+      'include_dirs': [ '.', '..' ],
       'cflags!': [ '-fno-exceptions' ],
       'cflags_cc!': [ '-fno-exceptions', '-std=gnu++17' ],
       'cflags': [ '-fPIC' ],
@@ -45,7 +44,8 @@
             {
               'rule_name': 'nvcc',
               'extension': 'cu',
-              'inputs': [ 'kernels.h', 'step_core.h', 'exec_host.h', 'model_desc.h', 'backend.h', 'cublas_loader.h', '../math/elementwise.h', '../host_device.h' ],
+              'inputs': [ 'kernels.h', 'regularize.h', 'step_core.h', 'exec_host.h', 'cuda_backend.h', 'cublas_loader.h',
+                          '../cells/random.h', '../training/trainer.h', '../math/elementwise.h', '../host_device.h' ],
               'outputs': [ '<(INTERMEDIATE_DIR)/<(RULE_INPUT_ROOT).o' ],
               'action': [
                 '<(rnnx_nvcc)', '-std=c++17', '-O3', '-Xcompiler', '-fPIC', '-Xcompiler', '-ffp-contract=off',

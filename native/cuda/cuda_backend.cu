@@ -1,4 +1,4 @@
-// The GPU backend: StepCore (step_core.h) over CudaExec, which launches the functors of
+// The GPU backend (device 'cuda'): StepCore (step_core.h) over CudaExec, which launches the functors of
 // kernels.h one thread per index and sends every matrix product to cuBLAS (loaded at run time,
 // cublas_loader.h). The CUDA runtime is linked statically, so the addon needs only the
 // driver's libcuda at run time.
@@ -13,9 +13,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "backend.h"
-#include "core_trainer.h"
 #include "cublas_loader.h"
+#include "cuda_backend.h"
 #include "exec_host.h"
 #include "step_core.h"
 
@@ -108,13 +107,20 @@ class CudaExec {
   }
   template <typename U>
   void Upload(U* dst, const U* src, size_t n) {
+    CountTransfer(n * sizeof(U), true, &counts_);
     if (n) Check(cudaMemcpyAsync(dst, src, n * sizeof(U), cudaMemcpyHostToDevice, 0), "cudaMemcpy H2D");
   }
   template <typename U>
   void Download(U* dst, const U* src, size_t n) {
+    CountTransfer(n * sizeof(U), false, &counts_);
     if (n) Check(cudaMemcpyAsync(dst, src, n * sizeof(U), cudaMemcpyDeviceToHost, 0), "cudaMemcpy D2H");
     Check(cudaStreamSynchronize(0), "cudaStreamSynchronize");
   }
+  template <typename U>
+  void Copy(U* dst, const U* src, size_t n) {
+    if (n) Check(cudaMemcpyAsync(dst, src, n * sizeof(U), cudaMemcpyDeviceToDevice, 0), "cudaMemcpy D2D");
+  }
+  const Transfers& transfers() const { return counts_; }
   template <typename U>
   void Zero(U* p, size_t n) {
     if (n) Check(cudaMemsetAsync(p, 0, n * sizeof(U), 0), "cudaMemsetAsync");
@@ -154,14 +160,7 @@ class CudaExec {
   const CublasApi* blas_ = nullptr;
   cublasHandle_t handle_ = nullptr;
   float* partials_ = nullptr;
-};
-
-class CudaTrainer final : public CoreTrainer<float, CudaExec> {
- public:
-  using CoreTrainer<float, CudaExec>::CoreTrainer;
-
- protected:
-  void CopyGradsToHost(float* grads) override { ex_.Download(grads, core_.grads(), core_.model().paramCount); }
+  Transfers counts_;
 };
 
 DeviceInfo ProbeOnce() {
@@ -213,12 +212,13 @@ DeviceInfo Probe() {
   return info;
 }
 
-std::unique_ptr<Trainer> CreateCudaTrainer(const ModelDesc& model, const LossDesc& loss, const OptimizerDesc& opt) {
+std::unique_ptr<TrainerBackend> CreateCudaBackend(const NetworkDesc& desc, const TrainConfig& config,
+                                                  const float* params) {
   const DeviceInfo info = Probe();
-  if (!info.available) throw std::runtime_error("device 'cuda' is not available: " + info.reason);
+  if (!info.available) throw InvalidArgument("device 'cuda' is not available: " + info.reason);
   const std::string device = "cuda:0 (" + info.name + ", sm_" + std::to_string(info.computeMajor) +
                              std::to_string(info.computeMinor) + ")";
-  return std::make_unique<CudaTrainer>(model, loss, opt, device);
+  return std::make_unique<StepCore<float, CudaExec>>(desc, config, params, "cuda", device);
 }
 
 }  // namespace cuda

@@ -1,8 +1,6 @@
 // Compiled instead of the CUDA sources when the addon is built without nvcc (or RNNX_CUDA=0):
 // the backend reports why it is missing and refuses to start. No CUDA dependency.
-#include <stdexcept>
-
-#include "backend.h"
+#include "cuda_backend.h"
 
 namespace rnnx {
 namespace cuda {
@@ -17,8 +15,8 @@ DeviceInfo Probe() {
   return info;
 }
 
-std::unique_ptr<Trainer> CreateCudaTrainer(const ModelDesc&, const LossDesc&, const OptimizerDesc&) {
-  throw std::runtime_error("device 'cuda' is not available: " + Probe().reason);
+std::unique_ptr<TrainerBackend> CreateCudaBackend(const NetworkDesc&, const TrainConfig&, const float*) {
+  throw InvalidArgument("device 'cuda' is not available: " + Probe().reason);
 }
 
 }  // namespace cuda

@@ -3,15 +3,23 @@
 // exactly. It is not a fast path: it exists so that the orchestration (buffer offsets,
 // leading dimensions, the row-major → column-major GEMM mapping, masking, reductions) and the
 // gate math are checked on machines without a GPU, in float64 against finite differences.
-// CudaExec (cuda_backend.cu) has the same member functions.
+// CudaExec (cuda_backend.cu) has the same member functions. Both count the host <-> device
+// copies (Upload / Download) the way the GPU makes them, so tests can check the traffic here.
 #pragma once
 
 #include <cstddef>
 #include <cstring>
 #include <stdexcept>
 
+#include "training/trainer.h"
+
 namespace rnnx {
 namespace cuda {
+
+inline void CountTransfer(size_t bytes, bool toDevice, Transfers* t) {
+  (toDevice ? t->toDevice : t->toHost) += 1;
+  (toDevice ? t->bytesToDevice : t->bytesToHost) += static_cast<double>(bytes);
+}
 
 template <typename T>
 class HostExec {
@@ -31,12 +39,20 @@ class HostExec {
   }
   template <typename U>
   void Upload(U* dst, const U* src, size_t n) {
+    CountTransfer(n * sizeof(U), true, &counts_);
     if (n) std::memcpy(dst, src, n * sizeof(U));
   }
   template <typename U>
   void Download(U* dst, const U* src, size_t n) {
+    CountTransfer(n * sizeof(U), false, &counts_);
     if (n) std::memcpy(dst, src, n * sizeof(U));
   }
+  // Device to device.
+  template <typename U>
+  void Copy(U* dst, const U* src, size_t n) {
+    if (n) std::memcpy(dst, src, n * sizeof(U));
+  }
+  const Transfers& transfers() const { return counts_; }
   template <typename U>
   void Zero(U* p, size_t n) {
     if (n) std::memset(p, 0, n * sizeof(U));
@@ -79,6 +95,7 @@ class HostExec {
 
  private:
   size_t bytes_ = 0;
+  Transfers counts_;
 };
 
 }  // namespace cuda

@@ -8,12 +8,13 @@
 //   Y   [T, N, D*H]        layer output, directions side by side (forward first)
 //   G   [T, N, G*H]        per direction: input projections, overwritten in place by the
 //                          activated gates the backward pass needs (LSTM i,o,f,c; GRU z,r,h~)
-//   C   [T, N, H]          LSTM cell state per step (direction-local)
+//   HS  [T+1, N, H]        per direction: the state sequence, indexed as on the CPU (regularize.h);
+//   CS  [T+1, N, H]        the LSTM cell sequence. The kernels read H₋ / C₋ there and write their
+//                          raw state to the next slot (StepIO: ldY = H, y = the HS slot)
 //   RH  [T, N, H]          GRU: lbr=1 R_h·h + Rb_h (before the reset gate); lbr=0 r ⊙ h_prev
-// A step's "previous" state is the one of the previous step in processing order (t-1 forward,
-// t+1 reverse); the first processed step has zero state. Steps t >= len[n] are padding: their
-// outputs, gates and states are zero, which keeps the reverse direction starting from zero at
-// t = len-1 as ONNX does, and their gradients are zero.
+// At padded steps (t >= len[n]) the kernels zero gates, outputs and gradients; StepFinish
+// (regularize.h) then carries the previous state through and writes the layer output Y (zero
+// there), as the CPU cells do.
 // The math of each element is math/elementwise.h's, the same functions the CPU cells call;
 // these functors only find the element's operands and store its results.
 #pragma once

@@ -129,8 +129,6 @@ U* Take(Workspace<U>& w, size_t n) {
   return n == 0 ? nullptr : w.Reserve(n);
 }
 
-constexpr uint32_t kOutputLayerId = 0xffff;
-
 }  // namespace
 
 template <typename T>
@@ -335,7 +333,7 @@ void Network<T>::Forward(const T* params, const InputView& in, const std::vector
     const size_t count = static_cast<size_t>(m.rows) * m.width;
     T* mask = m.outMask.Reserve(count);
     T* od = m.outDrop.Reserve(count);
-    const uint64_t key = MaskKey(masks.seed, masks.step, kOutputLayerId, 0, MaskPurpose::kOutputDropout);
+    const uint64_t key = MaskKey(masks.seed, masks.step, kOutputMaskLayer, 0, MaskPurpose::kOutputDropout);
     const T keep = static_cast<T>(1.0 / (1.0 - desc_.outputDropout));
     for (size_t k = 0; k < count; ++k) {
       mask[k] = MaskHit(key, k, desc_.outputDropout) ? T(0) : keep;

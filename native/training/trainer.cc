@@ -12,20 +12,6 @@
 
 namespace rnnx {
 
-namespace {
-
-// 1e+39 rather than std::to_string's 43 digits.
-std::string Short(double v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
-}
-
-struct L2Region {
-  size_t offset, size;
-  int group;  // 0 input, 1 recurrent, 2 bias
-};
-
 std::vector<L2Region> L2Regions(const NetworkDesc& d) {
   std::vector<L2Region> out;
   for (const RecurrentLayerDesc& L : d.recurrent) {
@@ -40,6 +26,23 @@ std::vector<L2Region> L2Regions(const NetworkDesc& d) {
     out.push_back({L.offb, static_cast<size_t>(L.units), 2});
   }
   return out;
+}
+
+void CheckLossActivation(const NetworkDesc& desc, const LossConfig& loss) {
+  if (LossAcceptsActivation(loss.kind, desc.outputActivation())) return;
+  throw InvalidArgument(std::string("loss: ") +
+                        (loss.kind == LossKind::kCrossEntropy
+                             ? "crossentropy needs an output layer with softmax or no activation (logits)"
+                             : "binaryCrossentropy needs an output layer with sigmoid or no activation (logits)"));
+}
+
+namespace {
+
+// 1e+39 rather than std::to_string's 43 digits.
+std::string Short(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
 }
 
 // Adds 2λw to the gradients and returns the penalty Σ λ·w² (summed in order: deterministic).
@@ -90,6 +93,17 @@ TargetView Targets(const NetworkDesc& d, const BatchView& b, int t0, int Tw, con
   return y;
 }
 
+// A whole batch-first batch as the network's input window.
+InputView WholeBatch(const float* x, int N, int T, const int32_t* lengths) {
+  InputView in;
+  in.x = x;
+  in.N = N;
+  in.T = T;
+  in.timeStride = T;
+  in.lengths = lengths;
+  return in;
+}
+
 void Accumulate(StepResult& total, const LossStats& s, double windowLoss) {
   total.loss += windowLoss * s.count;  // normalised at the end
   total.count += s.count;
@@ -108,17 +122,13 @@ class CpuTrainer final : public TrainerBackend {
         opt_(config.optimizer, desc.paramCount),
         grads_(desc.paramCount),
         regions_(L2Regions(desc)) {
-    if (!LossAcceptsActivation(cfg_.loss.kind, desc_.outputActivation())) {
-      throw InvalidArgument(std::string("loss: ") +
-                            (cfg_.loss.kind == LossKind::kCrossEntropy
-                                 ? "crossentropy needs an output layer with softmax or no activation (logits)"
-                                 : "binaryCrossentropy needs an output layer with sigmoid or no activation (logits)"));
-    }
+    CheckLossActivation(desc_, cfg_.loss);
   }
 
   const char* name() const override { return "cpu"; }
+  std::string description() const override { return "cpu"; }
   void SetParams(const float* p) override { std::copy(p, p + params_.size(), params_.begin()); }
-  void GetParams(float* p) const override { std::copy(params_.begin(), params_.end(), p); }
+  void GetParams(float* p) override { std::copy(params_.begin(), params_.end(), p); }
 
   StepResult TrainStep(const BatchView& b, double lr) override {
     // Everything a step changes, so that a failure anywhere leaves the trainer as it was.
@@ -141,13 +151,10 @@ class CpuTrainer final : public TrainerBackend {
   }
 
  private:
+  void CheckStateBatch(int N) const { CheckCarriedBatch(cfg_, stateN_, N); }
+
   StepResult TrainWindows(const BatchView& b, double lr) {
-    if (cfg_.stateful && stateN_ != 0 && stateN_ != b.N) {
-      throw InvalidArgument("batch size " + std::to_string(b.N) + " differs from the previous batch's " +
-                            std::to_string(stateN_) +
-                            ": stateful training continues row j of each batch in row j of the next, so every batch "
-                            "must have the same size (call resetStates() to start over)");
-    }
+    CheckStateBatch(b.N);
     const int window = cfg_.tbptt > 0 ? std::min(cfg_.tbptt, b.T) : b.T;
     const bool carry = cfg_.stateful || cfg_.tbptt > 0;
     bool haveState = cfg_.stateful && stateN_ == b.N;
@@ -168,6 +175,8 @@ class CpuTrainer final : public TrainerBackend {
       masks.step = maskStep_++;
       PointState(haveState, b.N);
       net_.Forward(params_.data(), in, haveState ? &h0_ : nullptr, haveState ? &c0_ : nullptr, masks);
+      lastN_ = b.N;
+      lastT_ = Tw;
       const LossStats st = ComputeLoss<float>(cfg_.loss, desc_.outputActivation(), desc_.outputSize(), net_.outputPre(),
                                               net_.output(), Targets(desc_, b, t0, Tw, lengths), net_.outputGrad());
       if (st.count > 0) {
@@ -207,6 +216,40 @@ class CpuTrainer final : public TrainerBackend {
   }
 
  public:
+  StepResult Gradients(const BatchView& b, float* grads) override {
+    CheckStateBatch(b.N);
+    const bool haveState = cfg_.stateful && stateN_ == b.N;
+    const InputView in = WholeBatch(b.x, b.N, b.T, b.lengths);
+    MaskSettings masks;
+    masks.training = true;
+    masks.seed = cfg_.seed;
+    masks.step = maskStep_;  // the next step's masks; not advanced
+    PointState(haveState, b.N);
+    net_.Forward(params_.data(), in, haveState ? &h0_ : nullptr, haveState ? &c0_ : nullptr, masks);
+    lastN_ = b.N;
+    lastT_ = b.T;
+    const LossStats st = ComputeLoss<float>(cfg_.loss, desc_.outputActivation(), desc_.outputSize(), net_.outputPre(),
+                                            net_.output(), Targets(desc_, b, 0, b.T, b.lengths), net_.outputGrad());
+    std::fill(grads, grads + desc_.paramCount, 0.0f);
+    if (st.count > 0) net_.Backward(params_.data(), grads);
+    StepResult r;
+    r.loss = (st.count > 0 ? st.sum / st.count : 0) + AddL2<float>(cfg_, regions_, params_.data(), grads);
+    r.count = st.count;
+    r.correct = st.correct;
+    r.predictions = st.predictions;
+    double s = 0;
+    for (size_t k = 0; k < desc_.paramCount; ++k) s += static_cast<double>(grads[k]) * grads[k];
+    r.gradNorm = std::sqrt(s);
+    return r;
+  }
+
+  std::vector<float> LastOutput() override {
+    const size_t rows = desc_.sequenceOutput() ? static_cast<size_t>(lastN_) * lastT_ : lastN_;
+    std::vector<float> y(rows * desc_.outputSize());
+    if (lastN_ > 0) OutputBatchFirst(net_, lastN_, lastT_, y.data());
+    return y;
+  }
+
   StepResult Evaluate(const BatchView& b) override {
     InferenceForward(b.x, b.N, b.T, b.lengths);
     const LossStats st = ComputeLoss<float>(cfg_.loss, desc_.outputActivation(), desc_.outputSize(), net_.outputPre(),
@@ -245,14 +288,11 @@ class CpuTrainer final : public TrainerBackend {
   }
 
   void InferenceForward(const float* x, int N, int T, const int32_t* lengths) {
-    InputView in;
-    in.x = x;
-    in.N = N;
-    in.T = T;
-    in.timeStride = T;
-    in.lengths = lengths;
+    const InputView in = WholeBatch(x, N, T, lengths);
     MaskSettings masks;  // training = false: no dropout, no zoneout
     net_.Forward(params_.data(), in, nullptr, nullptr, masks);
+    lastN_ = N;
+    lastT_ = T;
   }
 
   void PointState(bool have, int N) {
@@ -300,6 +340,7 @@ class CpuTrainer final : public TrainerBackend {
   std::vector<int32_t> lengths_;
   int stateN_ = 0;
   uint64_t maskStep_ = 0;
+  int lastN_ = 0, lastT_ = 0;  // shape of the last forward pass (LastOutput)
 };
 
 }  // namespace
@@ -313,13 +354,7 @@ template <typename T>
 void ForwardBatch(const NetworkDesc& desc, const T* params, const float* x, int N, int Tn, const int32_t* lengths,
                   T* y, ThreadPool* pool) {
   Network<T> net(desc, pool);
-  InputView in;
-  in.x = x;
-  in.N = N;
-  in.T = Tn;
-  in.timeStride = Tn;
-  in.lengths = lengths;
-  net.Forward(params, in, nullptr, nullptr, MaskSettings());
+  net.Forward(params, WholeBatch(x, N, Tn, lengths), nullptr, nullptr, MaskSettings());
   OutputBatchFirst(net, N, Tn, y);
 }
 
@@ -332,10 +367,7 @@ template <typename T>
 StepResult ComputeGradients(const NetworkDesc& desc, const TrainConfig& config, const T* params,
                             const BatchView& b, bool training, const StateSet<T>* initial, T* grads,
                             StateSet<T>* finalOut, ThreadPool* pool) {
-  if (!LossAcceptsActivation(config.loss.kind, desc.outputActivation())) {
-    throw InvalidArgument("loss: the output layer's activation does not suit this loss (crossentropy: softmax or none; "
-                          "binaryCrossentropy: sigmoid or none)");
-  }
+  CheckLossActivation(desc, config.loss);
   Network<T> net(desc, pool);
   std::vector<const T*> h0(desc.recurrent.size(), nullptr), c0(desc.recurrent.size(), nullptr);
   if (initial) {
@@ -344,12 +376,7 @@ StepResult ComputeGradients(const NetworkDesc& desc, const TrainConfig& config, 
       if (l < initial->c.size() && !initial->c[l].empty()) c0[l] = initial->c[l].data();
     }
   }
-  InputView in;
-  in.x = b.x;
-  in.N = b.N;
-  in.T = b.T;
-  in.timeStride = b.T;
-  in.lengths = b.lengths;
+  const InputView in = WholeBatch(b.x, b.N, b.T, b.lengths);
   MaskSettings masks;
   masks.training = training;
   masks.seed = config.seed;

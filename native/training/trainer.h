@@ -1,5 +1,5 @@
 // The training step behind one interface, implemented by the CPU trainer (trainer.cc) and the
-// CUDA backend (cuda/trainer_backend.cc over cuda/step_core.h), with the same semantics:
+// CUDA backend (cuda/step_core.h, on the GPU or in its host emulation), with the same semantics:
 //
 //   TrainStep(batch, lr): for each window of the batch (the whole sequence, or tbptt steps at a
 //   time): forward over every step and layer from the carried state, loss over valid steps,
@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "common.h"
@@ -62,21 +63,39 @@ struct StateSet {
   std::vector<std::vector<T>> h, c;
 };
 
+// Host <-> device copies a backend made (zero for the CPU): what info() reports, so that tests can
+// check that a step moves only the batch in and the loss out.
+struct Transfers {
+  double toDevice = 0, toHost = 0;            // copies
+  double bytesToDevice = 0, bytesToHost = 0;  // their bytes
+};
+
 // A backend owns its copy of the parameters: the binding copies the model's Float32Array in
-// (SetParams) before a call and out (GetParams) after a step, on the JavaScript thread, so no
-// kernel ever touches memory JavaScript can detach, transfer or collect while a step runs.
+// (SetParams) and out (GetParams) on the JavaScript thread, so no kernel ever touches memory
+// JavaScript can detach, transfer or collect while a step runs. A device backend (residentParams)
+// keeps them on the device between steps: the binding then copies in only when JavaScript changed
+// them and out only when they are read (trainer_wrap.cc).
 class TrainerBackend {
  public:
   virtual ~TrainerBackend() = default;
-  virtual const char* name() const = 0;
+  virtual const char* name() const = 0;            // the device: "cpu", "cuda", "cuda-emulated"
+  virtual std::string description() const = 0;     // e.g. "cuda:0 (NVIDIA H200, sm_90)"
+  virtual bool residentParams() const { return false; }
   virtual void SetParams(const float* params) = 0;  // [paramCount]
-  virtual void GetParams(float* params) const = 0;  // [paramCount]
+  virtual void GetParams(float* params) = 0;        // [paramCount]
   // All or nothing: on an exception the weights, optimizer state, carried states and step count
   // are those from before the call. Throws InvalidArgument (bad batch) and NonFiniteError (a
   // non-finite loss, gradient or updated weight in any window: the whole step is rolled back).
   virtual StepResult TrainStep(const BatchView& batch, double lr) = 0;
-  // Loss and accuracy without an update, in inference mode, from zero states.
+  // Loss and accuracy without an update, in inference mode, from zero states (forward only).
   virtual StepResult Evaluate(const BatchView& batch) = 0;
+  // The gradient the next step's first update would start from, over the whole batch (no TBPTT
+  // windows): training mode with the next step's masks, the carried states when stateful, the L2
+  // terms; gradNorm before clipping. Changes nothing. grads: [paramCount].
+  virtual StepResult Gradients(const BatchView& batch, float* grads) = 0;
+  // The model output of the last forward pass (step window, evaluation, gradients or predict),
+  // batch-first [N, T, F] or [N, F], after the output activation.
+  virtual std::vector<float> LastOutput() = 0;
   // Inference forward pass from zero states: y [N, T, F] or [N, F] (batch-first).
   virtual void Predict(const float* x, int N, int T, const int32_t* lengths, float* y) = 0;
   virtual void ResetStates() = 0;
@@ -85,7 +104,28 @@ class TrainerBackend {
   virtual size_t backwardBytes() const = 0;
   virtual size_t persistentBytes() const = 0;  // gradients, optimizer state, carried states
   virtual int64_t steps() const = 0;
+  virtual Transfers transfers() const { return Transfers(); }
 };
+
+// Stateful training continues row j of each batch in row j of the next: throws InvalidArgument
+// when a batch of N rows follows carried states of stateN rows (0: none).
+inline void CheckCarriedBatch(const TrainConfig& c, int stateN, int N) {
+  if (!c.stateful || stateN == 0 || stateN == N) return;
+  throw InvalidArgument("batch size " + std::to_string(N) + " differs from the previous batch's " +
+                        std::to_string(stateN) +
+                        ": stateful training continues row j of each batch in row j of the next, so every batch "
+                        "must have the same size (call resetStates() to start over)");
+}
+
+// Throws InvalidArgument when the output layer's activation does not suit the loss (both backends).
+void CheckLossActivation(const NetworkDesc& desc, const LossConfig& loss);
+
+// The parameter groups the L2 penalties apply to, as ranges of the flat buffer.
+struct L2Region {
+  size_t offset, size;
+  int group;  // 0 input, 1 recurrent, 2 bias
+};
+std::vector<L2Region> L2Regions(const NetworkDesc& d);
 
 // params: the initial weights [paramCount], copied. threads: the shared pool's size (SharedPool).
 std::unique_ptr<TrainerBackend> CreateCpuTrainer(const NetworkDesc& desc, const TrainConfig& config,

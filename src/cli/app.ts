@@ -1,10 +1,11 @@
-// The yargs definition of every rnnx command. Handlers are imported lazily so that `rnnx inspect`
-// does not pay for loading ONNX Runtime or the native trainer.
+// The yargs definition of every rnnx command. Each handler, commands/<command>.ts, is imported
+// lazily so that `rnnx inspect` does not pay for loading ONNX Runtime or the native trainer.
 
 import yargs, { type Argv, type Options } from 'yargs';
 import { CONFIG_FLAGS, CONFIG_SCHEMA_PATH, configSchema, schemaField } from './config.js';
 import { EXIT_OK, EXIT_USER, reportError } from './errors.js';
 import { SERVE_FLAGS } from '../serve/flags.js';
+import { OLD_PROVIDER_OPTION, PROVIDERS_OPTION } from './providers.js';
 
 type Handler = (argv: Record<string, unknown>) => Promise<void> | void;
 
@@ -136,7 +137,7 @@ export function buildParser(y: Argv, wrap: (load: () => Promise<any>) => Handler
           .example('$0 train models/airline/config.json -o out/airline.onnx', 'The shipped airline forecaster, written under out/')
           .example('$0 train --data models/data/airline-passengers.csv --columns Passengers --window 12 --transform log-difference --season 12 --test-rows 24 --validation-rows 12 --layers lstm:32,dense:1 -o out/air.onnx', 'Same task from flags')
           .epilog(`${configFieldsHelp()}\n\nTransforms: none, log, difference, log-difference. Losses: mse, mae, huber, crossentropy, binaryCrossentropy. Optimizers: adam, adamw, rmsprop, sgd.\nA CSV forecaster holds out the last rows for test (scored against persistence, seasonal naive and the training mean) and the rows before them for validation and early stopping.\n\n${EPILOG}`),
-      wrap(() => import('./train.js')),
+      wrap(() => import('./commands/train.js')),
     )
     .command(
       'init <data>',
@@ -150,7 +151,7 @@ export function buildParser(y: Argv, wrap: (load: () => Promise<any>) => Handler
           .option('force', { type: 'boolean', default: false, describe: 'Overwrite an existing config file' })
           .example('$0 init models/data/airline-passengers.csv -o out/airline/config.json', 'Then: rnnx train out/airline/config.json')
           .epilog(EPILOG),
-      wrap(() => import('./init.js')),
+      wrap(() => import('./commands/init.js')),
     )
     .command(
       'export <model> [out]',
@@ -169,7 +170,7 @@ export function buildParser(y: Argv, wrap: (load: () => Promise<any>) => Handler
           .example('$0 export model.onnx padded.onnx --sequence-lens --opset 17', 'Variable-length batches, opset 17')
           .example('$0 export models/airline/airline.onnx --triton model_repository', 'Triton model repository entry')
           .epilog(EPILOG),
-      wrap(() => import('./export.js')),
+      wrap(() => import('./commands/export.js')),
     )
     .command(
       'inspect <file>',
@@ -181,7 +182,7 @@ export function buildParser(y: Argv, wrap: (load: () => Promise<any>) => Handler
           .example('$0 inspect models/airline/airline.onnx', 'Describe the shipped forecaster')
           .example('$0 inspect tests/fixtures/pytorch_lstm.onnx --json', 'A PyTorch export, as JSON')
           .epilog(EPILOG),
-      wrap(() => import('./inspect-command.js')),
+      wrap(() => import('./commands/inspect.js')),
     )
     .command(
       'predict <model>',
@@ -196,12 +197,13 @@ export function buildParser(y: Argv, wrap: (load: () => Promise<any>) => Handler
           .option('backtest', { type: 'number', describe: 'Forecaster: also predict the last N rows one step ahead; prints the RMSE, and -o gets rows (row, kind, actual, predicted) for the backtest and the forecast' })
           .option('plot', { type: 'string', describe: 'Forecaster: SVG of history plus forecast' })
           .option('raw', { type: 'boolean', default: false, describe: 'Skip the normalisation stored in the model' })
-          .option('provider', { type: 'string', default: 'cpu', describe: 'Execution providers, comma-separated (cpu, cuda, webgpu)' })
+          .option('providers', PROVIDERS_OPTION)
+          .option('provider', OLD_PROVIDER_OPTION)
           .example('$0 predict models/airline/airline.onnx -i models/data/airline-passengers.csv --steps 24 --plot out/forecast.svg', 'Forecast two years')
           .example('$0 predict --model models/airline/airline.onnx -i models/data/airline-passengers.csv --backtest 24 -o out/backtest.csv', 'Backtest rows (row, kind, actual, predicted) and the forecast')
           .example('$0 predict model.onnx -i x.npy -o y.npy', 'Tensor in, tensor out')
           .epilog(EPILOG),
-      wrap(() => import('./predict.js')),
+      wrap(() => import('./commands/predict.js')),
     )
     .command(
       'generate <model>',
@@ -214,9 +216,10 @@ export function buildParser(y: Argv, wrap: (load: () => Promise<any>) => Handler
           .option('temperature', { alias: 't', type: 'number', default: 0.8, describe: 'Sampling temperature (> 0; lower is more conservative)' })
           .option('random-seed', { type: 'number', describe: 'Seed of the sampler (default: random)' })
           .option('output', { alias: 'o', type: 'string', describe: 'Write the text to a file instead of stdout' })
+          .option('providers', PROVIDERS_OPTION)
           .example('$0 generate models/shakespeare/char-lstm.onnx --seed "ROMEO:" -n 300 -t 0.7', 'Continue a line')
           .epilog(EPILOG),
-      wrap(() => import('./generate.js')),
+      wrap(() => import('./commands/generate.js')),
     )
     .command(
       'bench [model]',
@@ -227,7 +230,7 @@ export function buildParser(y: Argv, wrap: (load: () => Promise<any>) => Handler
           .option('batch', { type: 'string', default: '1,16,64', describe: 'Batch sizes, comma-separated' })
           .option('time', { type: 'number', default: 100, describe: 'Sequence length' })
           .option('threads', { type: 'string', default: '1,2', describe: 'ONNX Runtime intra-op thread counts' })
-          .option('providers', { type: 'string', default: 'cpu', describe: 'Execution providers to try' })
+          .option('providers', PROVIDERS_OPTION)
           .option('iterations', { type: 'number', default: 20, describe: 'Timed runs per configuration' })
           .option('warmup', { type: 'number', default: 3 })
           .option('train-steps', { type: 'number', default: 5, describe: 'Timed training steps (0: skip training)' })
@@ -235,7 +238,7 @@ export function buildParser(y: Argv, wrap: (load: () => Promise<any>) => Handler
           .example('$0 bench --batch 1,64 --threads 1,2', 'Default LSTM')
           .example('$0 bench models/airline/airline.onnx --time 12 --json bench.json', 'A shipped model')
           .epilog(EPILOG),
-      wrap(() => import('./bench-command.js')),
+      wrap(() => import('./commands/bench.js')),
     )
     .command(
       'serve <model..>',
@@ -247,13 +250,14 @@ export function buildParser(y: Argv, wrap: (load: () => Promise<any>) => Handler
           .option('state-key-file', { type: 'string', describe: 'HMAC key of client-carried stream state, shared by replicas (or set RNNX_STATE_KEY)' })
           .option('port', { type: 'number', default: 8080 })
           .option('host', { type: 'string', default: '127.0.0.1' })
-          .option('provider', { type: 'string', default: 'cpu', describe: 'Execution providers in order of preference (cpu, cuda, webgpu)' })
-          // The tuning flags src/serve/main.ts takes too (one table); strings, checked by serve-command.
+          .option('providers', PROVIDERS_OPTION)
+          .option('provider', OLD_PROVIDER_OPTION)
+          // The tuning flags src/serve/main.ts takes too (one table); strings, checked by commands/serve.ts.
           .options(Object.fromEntries(SERVE_FLAGS.map((f) => [f.flag, { type: 'string' as const, describe: f.describe }])))
           .example('$0 serve models/airline/airline.onnx --port 8080', 'Serve the forecaster')
           .example('$0 serve models/shakespeare/char-lstm.onnx --port 0 --workers 2', 'Any free port, two worker threads')
           .epilog(EPILOG),
-      wrap(() => import('./serve-command.js')),
+      wrap(() => import('./commands/serve.js')),
     )
     .command(
       'quickstart',
@@ -264,7 +268,7 @@ export function buildParser(y: Argv, wrap: (load: () => Promise<any>) => Handler
           .option('epochs', { type: 'number', describe: 'Override the epochs of models/airline/config.json' })
           .example('$0 quickstart', 'The README one-liner runs this')
           .epilog(EPILOG),
-      wrap(() => import('./quickstart.js')),
+      wrap(() => import('./commands/quickstart.js')),
     )
     .demandCommand(1, 'Give a command: init, train, export, inspect, predict, generate, bench, serve or quickstart')
     .recommendCommands()

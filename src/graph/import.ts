@@ -568,6 +568,7 @@ class Importer {
         return [this.concat(ins.map((i) => this.get(i)).filter((v): v is Val => v !== null), attrInt(a, 'axis', 0))];
       case 'Transpose': {
         const v = this.get(ins[0])!;
+        if (v.kind === 'zeros') return [v]; // zeros of a run-time shape have no known rank, and stay zeros
         const rank = this.rank(v);
         const perm = attrInts(a, 'perm') ?? Array.from({ length: rank }, (_, i) => rank - 1 - i);
         return [this.transpose(v, perm)];
@@ -581,7 +582,9 @@ class Importer {
       case 'Flatten': {
         const v = this.get(ins[0])!;
         const rank = this.rank(v);
-        const axis = normAxis(attrInt(a, 'axis', 1), rank + 1, 'Flatten.axis');
+        // axis lies in [-r, r]: a negative one counts from the back (-1 is r - 1), r flattens everything.
+        const raw = attrInt(a, 'axis', 1);
+        const axis = raw < 0 ? normAxis(raw, rank, 'Flatten.axis') : normAxis(raw, rank + 1, 'Flatten.axis');
         const dims = this.symDims(v);
         return [this.reshape(v, [this.symProduct(dims.slice(0, axis)), this.symProduct(dims.slice(axis))])];
       }
@@ -683,7 +686,9 @@ class Importer {
     if (x.kind !== 'const' || y.kind !== 'const') return fail(`${op} of a run-time shaped value is not supported`);
     const rank = Math.max(x.dims.length, y.dims.length);
     const pad = (d: number[]) => [...Array<number>(rank - d.length).fill(1), ...d];
-    const dims = pad(x.dims).map((d, i) => Math.max(d, pad(y.dims)[i]));
+    const [px, py] = [pad(x.dims), pad(y.dims)];
+    if (px.some((d, i) => d !== py[i] && d !== 1 && py[i] !== 1)) fail(`${op}: shapes ${JSON.stringify(x.dims)} and ${JSON.stringify(y.dims)} do not broadcast`);
+    const dims = px.map((d, i) => Math.max(d, py[i]));
     const xe = this.expandConst(x, dims).data as ArrayLike<SymInt>;
     const ye = this.expandConst(y, dims).data as ArrayLike<SymInt>;
     const float = x.float || y.float;
@@ -760,6 +765,7 @@ class Importer {
     const v = this.get((n.input ?? [])[0])!;
     const idx = this.constInput(n, 1, 'Gather.indices')!;
     const indices = this.intList(idx, 'Gather.indices')!;
+    if (v.kind === 'zeros') return v;
     const rank = this.rank(v);
     const axis = normAxis(attrInt(a, 'axis', 0), rank, 'Gather.axis');
     if (idx.dims.length > 1) fail('Gather with indices of rank > 1 is not supported');
@@ -773,7 +779,6 @@ class Importer {
       if (drop) dims.splice(axis, 1);
       return { kind: 'const', float: v.float, dims, data: r.data as Float64Array | SymInt[] };
     }
-    if (v.kind === 'zeros') return v;
     if (v.kind === 'state') {
       if (axis !== 0 || drop) fail('initial states may only be selected by rows (Gather along axis 0 with a list of indices)');
       return { ...v, rows: indices.map((i) => v.rows[i < 0 ? i + v.rows.length : i] ?? fail(`Gather index ${i} out of range for ${v.rows.length} state rows`)) };
@@ -883,7 +888,6 @@ class Importer {
   }
 
   private transpose(v: Val, perm: number[]): Val {
-    if (v.kind === 'zeros') return v;
     const rank = this.rank(v);
     if (perm.length !== rank || [...perm].sort((p, q) => p - q).some((p, i) => p !== i)) fail(`Transpose.perm must be a permutation of 0..${rank - 1}, got ${JSON.stringify(perm)}`);
     if (v.kind === 'const') {

@@ -27,6 +27,20 @@ export const PROVIDER_NAMES: readonly ProviderName[] = ['cpu', 'cuda', 'tensorrt
 export const DEFAULT_PROVIDERS: readonly ProviderName[] = ['cuda', 'cpu'];
 
 /**
+ * A provider list as typed on a command line ("cuda,cpu"; repeated flags arrive as an array),
+ * checked against PROVIDER_NAMES: the one parser of `--providers` for every rnnx command and
+ * the stand-alone server (src/serve/main.ts), so all accept the same values with one message.
+ */
+export function parseProviderList(value: unknown, flag = '--providers'): ProviderName[] {
+  const text = Array.isArray(value) ? value.map(String).join(',') : typeof value === 'string' ? value : '';
+  const list = text.split(',').map((p) => p.trim()).filter(Boolean);
+  const expected = `one or more of ${PROVIDER_NAMES.join(', ')}, separated by commas`;
+  if (list.length === 0) throw new Error(`${flag} must be ${expected}, got ${JSON.stringify(value ?? '')}`);
+  for (const p of list) if (!PROVIDER_NAMES.includes(p as ProviderName)) throw new Error(`${flag} must be ${expected}, got ${JSON.stringify(p)}`);
+  return [...new Set(list)] as ProviderName[];
+}
+
+/**
  * Providers whose recurrent kernels read only W, R, B and run peepholes, clip, input_forget,
  * non-default activations and GRU linear_before_reset = 0 silently wrong. CUDA: cuDNN
  * (cudnn_rnn_base.h). TensorRT: its provider library ships with the CUDA one and nodes it does

@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { startServer, type RunningServer, type ServerOptions } from './http.js';
-import type { ProviderName } from './engine.js';
+import { parseProviderList } from '../runtime/providers.js';
 import { readFileSync } from 'node:fs';
 import { SERVE_FLAGS, serveFlagOptions, serveSecrets } from './flags.js';
 
@@ -34,7 +34,8 @@ export function parseServeArgs(argv: string[]): ServerOptions {
     modelPath: positionals.length === 1 ? positionals[0] : positionals,
     port,
     host: values.host as string | undefined,
-    providers: (values.providers as string | undefined)?.split(',').map((p) => p.trim()) as ProviderName[] | undefined,
+    // The same parser as the rnnx commands' --providers (src/cli/providers.ts).
+    providers: values.providers === undefined ? undefined : parseProviderList(values.providers),
     ...serveFlagOptions(values),
     ...serveSecrets(values, process.env, (p) => readFileSync(p, 'utf8')),
     handleSignals: true,

@@ -93,7 +93,7 @@ export interface History {
 
 const FIT_KEYS = [
   'epochs', 'batchSize', 'shuffle', 'validation', 'earlyStopping', 'callbacks', 'checkpoint',
-  'loss', 'optimizer', 'clipNorm', 'clipValue', 'l2', 'outputDropout', 'tbptt', 'stateful', 'seed', 'threads', 'device',
+  'loss', 'optimizer', 'clipNorm', 'clipValue', 'l2', 'outputDropout', 'tbptt', 'stateful', 'seed', 'threads', 'device', 'emulate',
 ];
 
 function posInt(field: string, v: unknown, def: number): number {
@@ -184,9 +184,11 @@ export async function fit(model: Model, data: SequenceDataset, options: FitOptio
         predictions += r.predictions;
         steps += r.updates;
         if (callbacks?.onBatchEnd) {
+          trainer.syncParams(); // a callback may read model.params (CUDA keeps them on the device)
           await callbacks.onBatchEnd({ epoch, batch: b, batches: batchesPerEpoch, loss: r.loss, accuracy: classification && r.predictions > 0 ? r.correct / r.predictions : undefined, lr });
         }
       }
+      trainer.syncParams(); // checkpoints, callbacks and early stopping read model.params
       const logs: EpochLogs = { epoch, loss: count > 0 ? sum / count : NaN, lr, seconds: 0, steps };
       if (classification) logs.accuracy = predictions > 0 ? correct / predictions : undefined;
       if (valData) {

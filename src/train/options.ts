@@ -1,7 +1,7 @@
 // Training options: the shapes users pass, their defaults, and their translation into what the
 // native trainer takes (src/native.ts). Checked here once, with messages naming the field.
 
-import type { NativeL2, NativeLoss, NativeOptimizer, NativeTrainOptions } from '../native.js';
+import type { NativeDevice, NativeL2, NativeLoss, NativeOptimizer, NativeTrainOptions } from '../native.js';
 import type { LrSchedule } from './schedule.js';
 import { checkSchedule } from './schedule.js';
 
@@ -41,9 +41,18 @@ export interface TrainerOptions {
   seed?: number;
   /** Threads inside a step. Default: os.availableParallelism(). */
   threads?: number;
-  /** Where the step runs: 'cpu' (default), 'cuda' (error without a usable GPU), 'auto'. */
-  device?: 'cpu' | 'cuda' | 'auto';
+  /**
+   * Where the step runs: 'cpu' (default), 'cuda' (an error saying why without a usable GPU),
+   * 'cuda-emulated' (the CUDA backend's code on the CPU: slow, for tests), 'auto' (CUDA when
+   * usable, else CPU; Trainer.info().deviceReason says which and why). With CUDA the weights stay
+   * on the device and reach model.params at Trainer.syncParams(), dispose() and fit's epoch ends.
+   */
+  device?: NativeDevice;
+  /** Precision of device 'cuda-emulated': 'float' (default) or 'double'. */
+  emulate?: 'float' | 'double';
 }
+
+const DEVICES: NativeDevice[] = ['cpu', 'cuda', 'cuda-emulated', 'auto'];
 
 function num(field: string, v: unknown, check: (x: number) => boolean, expected: string): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || !check(v)) throw new Error(`${field} must be ${expected}, got ${JSON.stringify(v)}`);
@@ -95,8 +104,13 @@ export function nativeOptions(o: TrainerOptions, targets: 'labels' | 'values', t
     out.stateful = o.stateful;
   }
   if (o.device !== undefined) {
-    if (!['cpu', 'cuda', 'auto'].includes(o.device)) throw new Error(`device must be one of "cpu", "cuda", "auto", got ${JSON.stringify(o.device)}`);
+    if (!DEVICES.includes(o.device)) throw new Error(`device must be one of ${DEVICES.map((d) => JSON.stringify(d)).join(', ')}, got ${JSON.stringify(o.device)}`);
     out.device = o.device;
+  }
+  if (o.emulate !== undefined) {
+    if (o.device !== 'cuda-emulated') throw new Error(`emulate applies to device "cuda-emulated" only, got device ${JSON.stringify(o.device ?? 'cpu')}`);
+    if (o.emulate !== 'float' && o.emulate !== 'double') throw new Error(`emulate must be "float" or "double", got ${JSON.stringify(o.emulate)}`);
+    out.emulate = o.emulate;
   }
   if (o.seed !== undefined) out.seed = num('seed', o.seed, (x) => Number.isInteger(x) && x >= 0, 'a non-negative integer');
   return out;

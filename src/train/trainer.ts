@@ -1,7 +1,10 @@
 // Step-level training API over the native trainer: a Trainer holds one native trainer bound to
-// a model's parameter buffer (the step runs on a native copy, written back into the model's
-// Float32Array on the JavaScript thread when it succeeds), its optimizer state and carried
-// states. `fit` (fit.ts) drives it; users who want their own loop call step() themselves.
+// a model's parameter buffer, its optimizer state and carried states, on the device the options
+// name. The step runs on a native copy of the weights. On the CPU it is written back into the
+// model's Float32Array on the JavaScript thread after every step; on CUDA the weights stay on the
+// device and reach model.params when read (syncParams(), getParams() returns a copy, dispose(),
+// and fit's epoch ends and callbacks). `fit` (fit.ts) drives it; users who want their own loop
+// call step() themselves.
 
 import { availableParallelism } from 'node:os';
 import type { SequenceDataset } from '../data/dataset.js';
@@ -129,6 +132,26 @@ export class Trainer {
     return this.trainer.predict(input);
   }
 
+  /** Loss and gradients of one batch without an update (training masks of the next step, carried states, L2 terms; gradNorm before clipping). */
+  gradients(batch: TrainBatch): StepResult & { grads: Float32Array } {
+    return this.trainer.gradients(batch);
+  }
+
+  /** The model output of the last forward pass (a step's last window, evaluation, gradients or predict), batch-first. */
+  output(): Float32Array {
+    return this.trainer.output();
+  }
+
+  /** A copy of the trainer's current weights (on CUDA: read from the device). */
+  getParams(): Float32Array {
+    return this.trainer.getParams();
+  }
+
+  /** Writes the trainer's weights into model.params (CUDA keeps them on the device between steps; on the CPU they are already there). */
+  syncParams(): void {
+    this.trainer.syncParams();
+  }
+
   /** Forget the carried states (stateful training starts over from zeros). */
   resetStates(): void {
     this.trainer.resetStates();
@@ -143,7 +166,7 @@ export class Trainer {
     return this.handle === null;
   }
 
-  /** Frees the native workspaces and optimizer state. The model keeps its (trained) weights. */
+  /** Frees the native workspaces and optimizer state. The model keeps its (trained) weights: on CUDA they are written into model.params first. */
   dispose(): void {
     this.handle?.dispose();
     this.handle = null;

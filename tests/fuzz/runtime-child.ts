@@ -7,8 +7,8 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { InferenceModel } from '../../src/runtime/inference.js';
 import { isUserError } from '../../src/data/errors.js';
-import inspect from '../../src/cli/inspect-command.js';
-import predict from '../../src/cli/predict.js';
+import inspect from '../../src/cli/commands/inspect.js';
+import predict from '../../src/cli/commands/predict.js';
 import { isBugError } from './mutate.js';
 
 const [dir, csv] = process.argv.slice(2);

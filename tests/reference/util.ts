@@ -1,37 +1,8 @@
 // Shared test helpers: seeded non-trivial weights and inputs, and comparisons.
 
-import { Rng } from '../../src/layers/random.js';
-import type { Model } from '../../src/model/model.js';
-
-/**
- * Overwrites every parameter of `model` with seeded uniform values: weights in ±scale, biases in
- * ±0.5 and peepholes in ±1, so that no path of the equations (biases, peepholes, forget bias) is
- * left at its zero initial value and a wrong gate order or layout shows up in the outputs.
- */
-export function randomizeParams(model: Model, seed: number, scale = 0.5): void {
-  const rng = new Rng(seed);
-  model.layout.layers.forEach((_, i) => {
-    const p = model.layerParams(i);
-    const fill = (a: Float32Array, s: number) => {
-      for (let k = 0; k < a.length; k++) a[k] = rng.range(-s, s);
-    };
-    if (p.kind === 'dense') {
-      fill(p.W, scale * 1.5);
-      fill(p.b, 0.5);
-    } else {
-      fill(p.W, scale);
-      fill(p.R, scale);
-      fill(p.B, 0.5);
-      if (p.P) fill(p.P, 1);
-    }
-  });
-}
-
-export function randomArray(rng: Rng, n: number, scale = 1): Float32Array {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = rng.range(-scale, scale);
-  return a;
-}
+// Weights and inputs come from scripts/lib (scripts/device-check.ts uses them too; scripts never
+// import tests/).
+export { randomArray, randomizeParams } from '../../scripts/lib/random-model.js';
 
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) throw new Error(`length mismatch: ${a.length} vs ${b.length}`);

@@ -241,24 +241,37 @@ async function main() {
     t.dispose();
   }), { ...params, numRuns: Math.max(1, Math.round(numRuns / 2)) });
 
-  // CudaTrainer's host emulation: the same inputs as the CPU trainer.
-  fc.assert(fc.property(mutated, fc.constantFrom<unknown>('float', 'float', 'double', 'double', 'triple', 1, undefined), fc.array(fc.constantFrom('step', 'gradients', 'output', 'getParams', 'setParams', 'setOptimizer', 'resetOptimizer', 'dispose', 'device', 'workspaceBytes'), { maxLength: 4 }), hostile, (m, emulate, ops, h) => {
-    const made = call('CudaTrainer', () => new addon.CudaTrainer(m.spec as never, m.layout as never, m.model.params.slice(), { ...m.options, emulate } as never));
+  // The same Trainer on device 'cuda-emulated' (the CUDA backend's code on the CPU): the same
+  // inputs, its own methods, the weights kept off the model's buffer until read (syncParams),
+  // the buffer written or detached between calls, dispose while a step runs.
+  await fc.assert(fc.asyncProperty(mutated, fc.constantFrom<unknown>('float', 'double', 'triple', 1, undefined), fc.array(fc.constantFrom('step', 'stepSync', 'evaluate', 'gradients', 'output', 'getParams', 'syncParams', 'predict', 'writeParams', 'detachParams', 'dispose', 'disposeDuring', 'info'), { maxLength: 5 }), fc.oneof(fc.constant(0.01), hostile), async (m, emulate, ops, lr) => {
+    const own = m.model.params.slice();
+    const made = call('Trainer(cuda-emulated)', () => new addon.Trainer(m.spec as never, m.layout as never, own, { ...m.options, device: 'cuda-emulated', emulate } as never));
     if (!made.ok) return;
-    const t = made.value as InstanceType<typeof addon.CudaTrainer>;
+    const t = made.value as InstanceType<typeof addon.Trainer>;
     for (const op of ops) {
-      if (op === 'step') call('CudaTrainer.step', () => t.step(m.batch as never));
-      else if (op === 'gradients') call('CudaTrainer.gradients', () => t.gradients(m.batch as never));
-      else if (op === 'output') call('CudaTrainer.output', () => t.output());
-      else if (op === 'getParams') call('CudaTrainer.getParams', () => t.getParams(h as never));
-      else if (op === 'setParams') call('CudaTrainer.setParams', () => t.setParams(h as never));
-      else if (op === 'setOptimizer') call('CudaTrainer.setOptimizer', () => t.setOptimizer(h as never));
-      else if (op === 'resetOptimizer') call('CudaTrainer.resetOptimizer', () => t.resetOptimizer());
-      else if (op === 'dispose') call('CudaTrainer.dispose', () => t.dispose());
-      else call(`CudaTrainer.${op}`, () => (t as unknown as Record<string, unknown>)[op]);
+      if (op === 'step') await callAsync('Trainer(cuda-emulated).step', () => t.step(m.batch as never, lr as never));
+      else if (op === 'stepSync') call('Trainer(cuda-emulated).stepSync', () => t.stepSync(m.batch as never, lr as never));
+      else if (op === 'evaluate') await callAsync('Trainer(cuda-emulated).evaluate', () => t.evaluate(m.batch as never));
+      else if (op === 'gradients') checkResult('computeGradients', call('Trainer(cuda-emulated).gradients', () => t.gradients(m.batch as never)));
+      else if (op === 'output') call('Trainer(cuda-emulated).output', () => t.output());
+      else if (op === 'getParams') call('Trainer(cuda-emulated).getParams', () => t.getParams());
+      else if (op === 'syncParams') call('Trainer(cuda-emulated).syncParams', () => t.syncParams());
+      else if (op === 'predict') call('Trainer(cuda-emulated).predict', () => t.predict(m.batch as never));
+      else if (op === 'info') call('Trainer(cuda-emulated).info', () => t.info());
+      else if (op === 'writeParams') { if (own.length > 0) own[0] = 0.5; }
+      else if (op === 'detachParams') structuredClone(own.buffer, { transfer: [own.buffer] });
+      else if (op === 'dispose') call('Trainer(cuda-emulated).dispose', () => t.dispose());
+      else if (op === 'disposeDuring') {
+        const p = callAsync('Trainer(cuda-emulated).step', () => t.step(m.batch as never, 0.01));
+        call('Trainer(cuda-emulated).dispose', () => t.dispose());
+        const r = await p;
+        if (r.ok) throw new Error('a step whose trainer was disposed while it ran resolved');
+      }
     }
     t.dispose();
-  }), params);
+    if (own.length > 0 && !own.every(Number.isFinite)) throw new Error('the trainer left a non-finite weight in the parameter buffer');
+  }), { ...params, numRuns: Math.max(1, Math.round(numRuns / 2)) });
 
   // The GEMM and thread-pool test exports: small sizes, hostile everything else.
   const small = fc.oneof(fc.integer({ min: 0, max: 6 }), hostile);

@@ -1,0 +1,323 @@
+// The request handler's door rules, on 127.0.0.1 with an in-process model: option checks, which
+// Host and Origin headers each allowedHosts setting lets in, bearer-token syntax, content types,
+// a base path, methods, readiness while refusing or draining, the memory budget and the
+// receive budget, and /v1/model's report of the limits. Answers of work routes are checked
+// against ONNX Runtime on the file.
+
+import { request, createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dense, gru } from '../src/layers/spec.js';
+import { InferenceModel } from '../src/runtime/inference.js';
+import { BODY_MEMORY_FACTOR, createRequestHandler, type HandlerOptions, type RequestHandler } from '../src/serve/handler.js';
+import { newRegistry } from '../src/serve/metrics.js';
+import { openService, type InferenceService } from '../src/serve/service.js';
+import { maxAbsDiff } from './reference/util.js';
+import { makeModel, tempDir } from './serve-helpers.js';
+
+const tmp = tempDir('rnnx-handler-');
+let svc: InferenceService;
+let ref: InferenceModel;
+const I = 2;
+const x = [[0.5, -1], [0.25, 2]];
+let expected: Float32Array;
+
+beforeAll(async () => {
+  const { path } = makeModel(tmp.dir, 'door', I, [gru({ units: 4 }), dense({ units: 2 })], 9);
+  svc = await openService(path, { workers: 0, intraOpNumThreads: 1, maxWaitMs: 0, registry: newRegistry() });
+  ref = await InferenceModel.open(path, { intraOpNumThreads: 1 });
+  expected = (await ref.run(Float32Array.from(x.flat()), { batch: 1 })).y;
+});
+afterAll(async () => {
+  await svc?.close();
+  await ref?.release();
+  tmp.cleanup();
+});
+
+interface Reply { status: number; headers: Record<string, string | string[] | undefined>; body: any }
+
+function send(port: number, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const r = request({ host: '127.0.0.1', port, method, path, headers: { ...(body === undefined || headers['transfer-encoding'] ? {} : { 'content-length': String(Buffer.byteLength(body)) }), ...headers } }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => {
+        let parsed: unknown = text;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          // not JSON
+        }
+        resolve({ status: res.statusCode!, headers: res.headers, body: parsed });
+      });
+    });
+    r.on('error', reject);
+    if (body !== undefined) r.write(body);
+    r.end();
+  });
+}
+
+async function withHandler(options: HandlerOptions, fn: (port: number, h: RequestHandler) => Promise<void>): Promise<void> {
+  const h = createRequestHandler(svc, options);
+  const server: Server = createServer(h);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  try {
+    await fn((server.address() as AddressInfo).port, h);
+  } finally {
+    h.dispose();
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+}
+
+const json = { 'content-type': 'application/json' };
+const predictBody = JSON.stringify({ input: x });
+
+describe('options', () => {
+  it('limits must be positive integers, the token 16+ characters, the base path absolute; services distinct and present', async () => {
+    for (const [o, message] of [
+      [{ maxBodyBytes: 0 }, 'maxBodyBytes must be a positive integer, got 0'],
+      [{ maxBufferedBodyBytes: 1.5 }, 'maxBufferedBodyBytes must be a positive integer, got 1.5'],
+      [{ memoryBudgetBytes: -1 }, 'memoryBudgetBytes must be a positive integer, got -1'],
+      [{ bodyTimeoutMs: 0 }, 'bodyTimeoutMs must be a positive number of milliseconds'],
+      [{ token: 'x'.repeat(15) }, 'token must be a string of at least 16 characters, got 15 characters'],
+      [{ token: 12 as unknown as string }, 'token must be a string of at least 16 characters, got number'],
+      [{ basePath: 'rnnx' }, 'basePath must start with "/", got "rnnx"'],
+    ] as [HandlerOptions, string][]) {
+      expect(() => createRequestHandler(svc, o), JSON.stringify(o)).toThrow(message);
+    }
+    expect(() => createRequestHandler([])).toThrow('createRequestHandler needs at least one service');
+    expect(() => createRequestHandler([svc, svc])).toThrow('two models are named "door"; give each a distinct name');
+    const h = createRequestHandler(svc, { token: 'x'.repeat(16), basePath: '/' });
+    expect(h.services.get('door')).toBe(svc);
+    expect([h.inFlight, h.memoryInUse]).toEqual([0, 0]);
+    h.dispose();
+  });
+});
+
+describe('Host and Origin', () => {
+  it('loopback: loopback names and addresses with or without a port, any case; others 403', async () => {
+    await withHandler({ allowedHosts: 'loopback' }, async (port) => {
+      for (const host of ['localhost', 'LOCALHOST:8080', 'localhost.', 'app.localhost', '127.0.0.1', '127.1.2.3:99', '[::1]', '[::1]:8080']) {
+        expect((await send(port, 'GET', '/v1/model', { host })).status, host).toBe(200);
+      }
+      for (const host of ['example.com', '127.0.0.1.example.com', '128.0.0.1', '[::2]', 'localhost.example']) {
+        const r = await send(port, 'GET', '/v1/model', { host });
+        expect(r.status, host).toBe(403);
+        expect(r.body.error.code).toBe('forbidden');
+        expect(r.body.error.message).toBe(`Host ${JSON.stringify(host)} is not allowed: this server answers only loopback names (localhost, 127.0.0.1, [::1]) (protection against DNS rebinding)`);
+      }
+      // Origins: a loopback page may call; a foreign one, "null" and garbage may not.
+      for (const origin of ['http://localhost:3000', 'http://127.0.0.1', 'http://[::1]:5173']) {
+        expect((await send(port, 'GET', '/v1/model', { host: 'localhost', origin })).status, origin).toBe(200);
+      }
+      const foreign = await send(port, 'GET', '/v1/model', { host: 'localhost', origin: 'https://attacker.example' });
+      expect([foreign.status, foreign.body.error.message]).toEqual([403, 'Origin "https://attacker.example" is not allowed: cross-site requests from web pages are refused']);
+      const nul = await send(port, 'GET', '/v1/model', { host: 'localhost', origin: 'null' });
+      expect([nul.status, nul.body.error.message]).toEqual([403, 'Origin "null" (a sandboxed or file: page) is not allowed']);
+      const bad = await send(port, 'GET', '/v1/model', { host: 'localhost', origin: 'not a url' });
+      expect([bad.status, bad.body.error.message]).toEqual([403, 'Origin "not a url" is not a valid origin']);
+    });
+  });
+
+  it('a list of names: those only (any case), for Host and Origin', async () => {
+    await withHandler({ allowedHosts: ['api.example', '[::1]'] }, async (port) => {
+      expect((await send(port, 'GET', '/healthz', { host: 'API.example:443' })).status).toBe(200);
+      expect((await send(port, 'GET', '/healthz', { host: '[::1]:80', origin: 'http://[::1]:8080' })).status).toBe(200);
+      const r = await send(port, 'GET', '/healthz', { host: 'localhost' });
+      expect(r.status).toBe(403);
+      expect(r.body.error.message).toBe('Host "localhost" is not allowed: this server answers only api.example, [::1] (protection against DNS rebinding)');
+      expect((await send(port, 'GET', '/healthz', { host: 'api.example', origin: 'https://other.example' })).status).toBe(403);
+      expect((await send(port, 'GET', '/healthz', { host: 'api.example', origin: 'https://api.example' })).status).toBe(200);
+    });
+  });
+
+  it('any (the default when mounted): every Host and Origin', async () => {
+    await withHandler({}, async (port) => {
+      expect((await send(port, 'GET', '/healthz', { host: 'whatever.example', origin: 'null' })).status).toBe(200);
+    });
+  });
+});
+
+describe('bearer token and content type', () => {
+  it('Bearer in any case, with extra spaces; anything else 401 saying which', async () => {
+    const token = 'tok-0123456789abcdef';
+    await withHandler({ token }, async (port) => {
+      for (const auth of [`Bearer ${token}`, `bearer ${token}`, `BEARER   ${token}  `]) {
+        expect((await send(port, 'GET', '/v1/model', { authorization: auth })).status, auth).toBe(200);
+      }
+      const wrong = await send(port, 'GET', '/v1/model', { authorization: `Bearer ${token}x` });
+      expect([wrong.status, wrong.body.error.code, wrong.body.error.message]).toEqual([401, 'unauthorized', 'the bearer token is not valid']);
+      expect(wrong.headers['www-authenticate']).toBe('Bearer realm="rnnx"');
+      const none = await send(port, 'GET', '/v1/model');
+      expect(none.body.error.message).toBe('this server needs "Authorization: Bearer <token>"');
+      for (const auth of [`Bearer ${token} extra`, `Bearer`, `Token ${token}`]) expect((await send(port, 'GET', '/v1/model', { authorization: auth })).status, auth).toBe(401);
+      // Health probes need none.
+      expect((await send(port, 'GET', '/v2/models/door/ready')).status).toBe(200);
+    });
+  });
+
+  it('JSON, +json or no content type; anything else 415', async () => {
+    await withHandler({}, async (port) => {
+      for (const ct of ['application/json', 'Application/JSON; charset=utf-8', 'application/vnd.api+json']) {
+        const r = await send(port, 'POST', '/v1/predict', { 'content-type': ct }, predictBody);
+        expect(r.status, ct).toBe(200);
+        expect(maxAbsDiff(r.body.output, expected)).toBeLessThanOrEqual(1e-6);
+      }
+      expect((await send(port, 'POST', '/v1/predict', {}, predictBody)).status).toBe(200);
+      const form = await send(port, 'POST', '/v1/predict', { 'content-type': 'application/x-www-form-urlencoded' }, predictBody);
+      expect([form.status, form.body.error.code, form.body.error.message]).toEqual([415, 'unsupported_media_type', 'content-type must be application/json, got "application/x-www-form-urlencoded"']);
+    });
+  });
+});
+
+describe('routes', () => {
+  it('a base path: routes live under it only', async () => {
+    await withHandler({ basePath: '/rnnx/' }, async (port) => {
+      expect((await send(port, 'GET', '/rnnx/healthz')).status).toBe(200);
+      expect((await send(port, 'GET', '/rnnx/v2/health/live?x=1')).body).toEqual({ live: true });
+      expect((await send(port, 'GET', '/healthz')).status).toBe(404);
+      expect((await send(port, 'GET', '/rnnxhealthz')).status).toBe(404);
+      const root = await send(port, 'GET', '/rnnx');
+      expect([root.status, root.body.error.message]).toEqual([404, 'no route GET /']);
+    });
+  });
+
+  it('405 lists the allowed methods (GET routes allow HEAD); v2 errors are strings, v1 errors objects', async () => {
+    await withHandler({}, async (port) => {
+      const r = await send(port, 'PUT', '/v1/model');
+      expect([r.status, r.headers.allow, r.body.error]).toEqual([405, 'GET, HEAD', { code: 'method_not_allowed', message: 'PUT is not allowed on /v1/model; use GET or HEAD' }]);
+      const s = await send(port, 'GET', '/v1/streams/abc');
+      expect([s.status, s.headers.allow]).toEqual([405, 'POST, DELETE']);
+      const v2 = await send(port, 'DELETE', '/v2/models/door/infer');
+      expect([v2.status, v2.body.error]).toEqual([405, 'DELETE is not allowed on /v2/models/door/infer; use POST']);
+      const none = await send(port, 'GET', '/v3');
+      expect(none.body.error).toEqual({ code: 'not_found', message: 'no route GET /v3' });
+      const noneV2 = await send(port, 'GET', '/v2/nothing');
+      expect(noneV2.body.error).toBe('no route GET /v2/nothing');
+      const head = await send(port, 'HEAD', '/healthz');
+      expect([head.status, head.body]).toEqual([200, '']);
+    });
+  });
+
+  it('without next every unknown path is answered; with next it is passed on', async () => {
+    const h = createRequestHandler(svc, {});
+    let passed = 0;
+    const server = createServer((req, res) => h(req, res, () => {
+      passed++;
+      res.end('app');
+    }));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      expect((await send(port, 'GET', '/elsewhere')).body).toBe('app');
+      expect((await send(port, 'GET', '/healthz')).body).toEqual({ status: 'ok' });
+      expect(passed).toBe(1);
+    } finally {
+      h.dispose();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
+  it('/v1/model reports the model and every limit; /v2 the server', async () => {
+    await withHandler({ maxBodyBytes: 5000, bodyTimeoutMs: 700, memoryBudgetBytes: 90_000 }, async (port) => {
+      const m = (await send(port, 'GET', '/v1/model')).body;
+      expect(m).toMatchObject({
+        name: 'door', inputSize: 2, outputSize: 2, returnsSequences: false, workers: 0, streaming: true, units: { mode: 'model' },
+        limits: { maxBatch: 64, maxWaitMs: 0, maxQueue: 1024, timeoutMs: 30_000, maxTime: 20_000, maxBodyBytes: 5000, maxBatchBytes: 256 * 1024 * 1024, bodyTimeoutMs: 700, memoryBudgetBytes: 90_000 },
+      });
+      expect(m.spec.inputSize).toBe(2);
+      expect((await send(port, 'GET', '/v2')).body).toEqual({ name: 'rnnx', version: expect.any(String), extensions: [] });
+      expect((await send(port, 'GET', '/v2/')).status).toBe(200);
+    });
+  });
+});
+
+describe('readiness and budgets', () => {
+  it('draining: work 503 with connection close, health and metadata still answer, readiness says no', async () => {
+    await withHandler({}, async (port, h) => {
+      expect(h.ready()).toBe(true);
+      expect((await send(port, 'GET', '/readyz')).body).toEqual({ status: 'ready', provider: svc.provider });
+      h.drain();
+      expect(h.ready()).toBe(false);
+      const w = await send(port, 'POST', '/v1/predict', json, predictBody);
+      expect([w.status, w.body.error.code, w.headers.connection]).toEqual([503, 'shutting_down', 'close']);
+      expect((await send(port, 'GET', '/readyz')).body).toEqual({ status: 'draining' });
+      expect((await send(port, 'GET', '/readyz')).status).toBe(503);
+      expect((await send(port, 'GET', '/v2/health/ready')).body).toEqual({ ready: false });
+      expect((await send(port, 'GET', '/v2/health/ready')).status).toBe(400);
+      expect((await send(port, 'GET', '/v2/models/door/ready')).body).toEqual({ name: 'door', ready: false });
+      expect((await send(port, 'GET', '/v1/model')).status).toBe(200);
+      expect((await send(port, 'GET', '/v2/health/live')).status).toBe(200);
+      await h.idle();
+    });
+  });
+
+  it('the memory budget: a body charged 6x past it is refused 503, readiness says no for a second, then yes', async () => {
+    const body = JSON.stringify({ input: x, pad: 'p'.repeat(200) });
+    const charge = Buffer.byteLength(body) * BODY_MEMORY_FACTOR;
+    expect(BODY_MEMORY_FACTOR).toBe(6);
+    await withHandler({ memoryBudgetBytes: charge }, async (port, h) => {
+      // Exactly the budget: accepted.
+      expect((await send(port, 'POST', '/v1/predict', json, body)).status).toBe(200);
+      expect(h.memoryInUse).toBe(0);
+      expect(h.ready()).toBe(true);
+    });
+    await withHandler({ memoryBudgetBytes: charge - 1 }, async (port, h) => {
+      const r = await send(port, 'POST', '/v1/predict', json, body);
+      expect([r.status, r.body.error.code]).toEqual([503, 'overloaded']);
+      expect(r.body.error.message).toBe(`overloaded: requests in progress hold about 0 bytes (memoryBudgetBytes ${charge - 1}); retry later`);
+      expect(h.memoryInUse).toBe(0);
+      expect(h.ready()).toBe(false);
+      expect((await send(port, 'GET', '/readyz')).body).toEqual({ status: 'overloaded' });
+      await new Promise((r) => setTimeout(r, 1100));
+      expect(h.ready()).toBe(true);
+      // A small request still fits.
+      expect((await send(port, 'POST', '/v1/predict', json, predictBody)).status).toBe(200);
+    });
+  });
+
+  it('bodies over maxBodyBytes: 413 from the declared length or while reading; over the receive budget: 503', async () => {
+    const body = JSON.stringify({ input: x });
+    const n = Buffer.byteLength(body);
+    await withHandler({ maxBodyBytes: n }, async (port) => {
+      expect((await send(port, 'POST', '/v1/predict', json, body)).status).toBe(200);
+    });
+    await withHandler({ maxBodyBytes: n - 1 }, async (port) => {
+      const r = await send(port, 'POST', '/v1/predict', json, body);
+      expect([r.status, r.body.error.code, r.body.error.message]).toEqual([413, 'payload_too_large', `request body is ${n} bytes, over the limit of ${n - 1} bytes (maxBodyBytes)`]);
+      expect(r.headers.connection).toBe('close');
+      const chunked = await send(port, 'POST', '/v1/predict', { ...json, 'transfer-encoding': 'chunked' }, body);
+      expect([chunked.status, chunked.body.error.message]).toEqual([413, `request body exceeds the limit of ${n - 1} bytes (maxBodyBytes)`]);
+    });
+    await withHandler({ maxBufferedBodyBytes: n - 1 }, async (port, h) => {
+      const r = await send(port, 'POST', '/v1/predict', json, body);
+      expect([r.status, r.body.error.message]).toEqual([503, `overloaded: request bodies being received already hold 0 bytes (maxBufferedBodyBytes ${n - 1}); retry later`]);
+      expect(h.ready()).toBe(false);
+    });
+    await withHandler({ maxBufferedBodyBytes: n }, async (port) => {
+      expect((await send(port, 'POST', '/v1/predict', json, body)).status).toBe(200);
+    });
+  });
+});
+
+describe('v1 predict bodies', () => {
+  it('input or inputs, not both; raw must be a boolean; inputs a non-empty list within the queue\'s bytes', async () => {
+    await withHandler({}, async (port) => {
+      const post = (b: unknown) => send(port, 'POST', '/v1/predict', json, JSON.stringify(b));
+      const list = await post({ inputs: [x, x.slice(0, 1)] });
+      expect(list.status).toBe(200);
+      expect(maxAbsDiff(list.body.outputs[0].output, expected)).toBeLessThanOrEqual(1e-6);
+      expect(list.body.outputs[1].dims).toEqual([2]);
+      expect((await post({ input: x, inputs: [x] })).body.error.message).toBe('give either "input" (one sequence) or "inputs" (a list of sequences), not both');
+      expect((await post({ input: x, raw: 'yes' })).body.error.message).toBe('raw must be true or false, got "yes"');
+      expect((await post({ input: x, raw: false })).status).toBe(200);
+      expect((await post({ inputs: [] })).body.error.message).toBe('inputs must be a non-empty array of sequences ([batch][time][2]), got an empty array');
+      expect((await post({ inputs: 'abc' })).body.error.message).toBe('inputs must be a non-empty array of sequences ([batch][time][2]), got "abc"');
+      expect((await post({})).body.error.message).toBe('request body must have "input" (one sequence, [time][2]) or "inputs" (a list of them)');
+      expect((await post(null)).body.error.message).toBe('request body must be a JSON object, got null');
+      expect((await post({ input: x, timeoutMs: 5000 })).status).toBe(200);
+    });
+  });
+});

@@ -1,0 +1,84 @@
+// What `rnnx serve` decides before it opens a model: which files a command line or a Triton-style
+// repository folder names (highest numeric version of each, names distinct), which hosts count as
+// loopback, and the checks of the listener's options, each refusal naming the value.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { exposureWarning, isLoopbackHost, resolveModels, startServer } from '../src/serve/http.js';
+import { tempDir } from './serve-helpers.js';
+
+const tmp = tempDir('rnnx-resolve-');
+afterAll(() => tmp.cleanup());
+
+function touch(...parts: string[]): string {
+  const f = join(tmp.dir, ...parts);
+  mkdirSync(join(f, '..'), { recursive: true });
+  writeFileSync(f, 'not read here');
+  return f;
+}
+
+describe('resolveModels', () => {
+  it('a file is served under its base name, without .onnx (any case), version 1', () => {
+    const a = touch('files', 'sensor.onnx');
+    const b = touch('files', 'Other.ONNX');
+    const c = touch('files', 'plain.bin');
+    expect(resolveModels(a)).toEqual([{ name: 'sensor', version: '1', path: a }]);
+    expect(resolveModels([a, b, c])).toEqual([
+      { name: 'sensor', version: '1', path: a },
+      { name: 'Other', version: '1', path: b },
+      { name: 'plain.bin', version: '1', path: c },
+    ]);
+  });
+
+  it('a repository folder: each <name>/<version>/model.onnx at its highest numeric version, names sorted', () => {
+    const repo = join(tmp.dir, 'repo');
+    touch('repo', 'zeta', '2', 'model.onnx');
+    touch('repo', 'alpha', '9', 'model.onnx');
+    touch('repo', 'alpha', '10', 'model.onnx');
+    touch('repo', 'alpha', '11', 'notes.txt'); // a version folder without model.onnx is no version
+    touch('repo', 'alpha', 'v12', 'model.onnx'); // nor is a folder whose name is not a number
+    touch('repo', 'alpha', 'config.pbtxt');
+    touch('repo', 'README.md'); // files beside the model folders are skipped
+    mkdirSync(join(repo, 'empty'), { recursive: true }); // a folder without versions is skipped
+    expect(resolveModels(repo)).toEqual([
+      { name: 'alpha', version: '10', path: join(repo, 'alpha', '10', 'model.onnx') },
+      { name: 'zeta', version: '2', path: join(repo, 'zeta', '2', 'model.onnx') },
+    ]);
+  });
+
+  it('refuses what names no model, and two models of one name', () => {
+    for (const bad of ['', 5 as unknown as string]) {
+      expect(() => resolveModels(bad)).toThrow(`modelPath must be a path to an .onnx file or a model repository folder, got ${JSON.stringify(bad)}`);
+    }
+    const missing = join(tmp.dir, 'missing.onnx');
+    expect(() => resolveModels(missing)).toThrow(`${missing}: cannot read: no such file or directory`);
+    const none = join(tmp.dir, 'none');
+    touch('none', 'm', 'latest', 'model.onnx');
+    expect(() => resolveModels(none)).toThrow(`${none}: a model repository folder must hold <name>/<version>/model.onnx, found none`);
+    const twice = touch('dup', 'sensor.onnx');
+    const other = touch('dup2', 'sensor.onnx');
+    expect(() => resolveModels([twice, other])).toThrow(`two models are named "sensor" (${other}); model names must be distinct`);
+  });
+});
+
+describe('loopback hosts', () => {
+  it('localhost, ::1 and 127.0.0.0/8 are loopback; other addresses and names are not', () => {
+    for (const h of ['localhost', '::1', '127.0.0.1', '127.255.3.4']) expect(isLoopbackHost(h), h).toBe(true);
+    for (const h of ['0.0.0.0', '::', '128.0.0.1', '10.0.0.1', '127.example.com', 'example.com', '::2']) expect(isLoopbackHost(h), h).toBe(false);
+    expect(exposureWarning('10.0.0.1', false)).toBe('listening on 10.0.0.1, beyond this machine, without authentication: anyone who can reach it can run the models. Set a token (--token-file, RNNX_SERVE_TOKEN) or put an authenticating proxy in front');
+  });
+});
+
+describe('listener options are checked before any model is opened', () => {
+  const model = touch('opts', 'm.onnx'); // never parsed: the checks come first
+  const base = { modelPath: model, handleSignals: false, log: false as const };
+  it('port, request and header timeouts', async () => {
+    for (const port of [-1, 65536, 1.5]) await expect(startServer({ ...base, port })).rejects.toThrow(`port must be an integer in [0, 65535], got ${port}`);
+    await expect(startServer({ ...base, port: 0, requestTimeoutMs: 0 })).rejects.toThrow('requestTimeoutMs must be a positive integer of milliseconds, got 0');
+    await expect(startServer({ ...base, port: 0, requestTimeoutMs: 2.5 })).rejects.toThrow('requestTimeoutMs must be a positive integer of milliseconds, got 2.5');
+    await expect(startServer({ ...base, port: 0, headersTimeoutMs: -5 })).rejects.toThrow('headersTimeoutMs must be a positive integer of milliseconds, got -5');
+    // Past the checks, the (fake) model file itself is what fails.
+    await expect(startServer({ ...base, port: 65535, requestTimeoutMs: 1, headersTimeoutMs: 1 })).rejects.toThrow(/m\.onnx/);
+  });
+});

@@ -1,0 +1,240 @@
+// The in-process serving API (src/serve/service.ts) on the in-process engine: the units a model's
+// stored normalisation gives (inputs normalised and outputs denormalised by hand in the test,
+// checked against ONNX Runtime on the file), client-carried stream state across step() calls
+// equal to one long run, names and versions, limits handed to the batchers, and close().
+
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { saveModel } from '../src/graph/io.js';
+import { dense, gru, lstm, rnn, type LayerSpec } from '../src/layers/spec.js';
+import { Model } from '../src/model/model.js';
+import type { ModelMetadata } from '../src/model/types.js';
+import { InferenceModel } from '../src/runtime/inference.js';
+import { BadRequestError, ServeError } from '../src/serve/errors.js';
+import { newRegistry } from '../src/serve/metrics.js';
+import { openService } from '../src/serve/service.js';
+import { StreamUnsupportedError } from '../src/serve/stream.js';
+import { maxAbsDiff, randomizeParams } from './reference/util.js';
+import { makeModel, randomSequences, tempDir } from './serve-helpers.js';
+
+const tmp = tempDir('rnnx-service-');
+afterAll(() => tmp.cleanup());
+
+const local = { workers: 0, intraOpNumThreads: 1, maxWaitMs: 1 };
+
+function withMetadata(name: string, inputSize: number, layers: LayerSpec[], metadata: ModelMetadata): string {
+  const model = Model.create({ inputSize, layers }, { seed: 3, metadata });
+  randomizeParams(model, 103);
+  const path = join(tmp.dir, `${name}.onnx`);
+  saveModel(model, path);
+  return path;
+}
+
+const inNorm = { mean: [10, -2], std: [4, 0.5] };
+const outNorm = { mean: [100, 5, -1], std: [20, 2, 0.25] };
+
+describe('units from the stored normalisation', () => {
+  const layers = [gru({ units: 5, returnSequences: true }), dense({ units: 3 })];
+
+  it('input and output normalised: x normalised before the network, y denormalised after it', async () => {
+    const path = withMetadata('norm-both', 2, layers, { inputNormalization: inNorm, targetNormalization: outNorm });
+    const svc = await openService(path, { ...local, registry: newRegistry() });
+    const ref = await InferenceModel.open(path, { intraOpNumThreads: 1 });
+    try {
+      expect(svc.units).toEqual({ mode: 'normalized', input: true, output: true });
+      const x = Float32Array.from([12, -1.5, 6, -2.25, 14, -3]);
+      const xn = Float32Array.from(x, (v, i) => (v - inNorm.mean[i % 2]) / inNorm.std[i % 2]);
+      const net = await ref.run(xn, { batch: 1 });
+      const expected = Float32Array.from(net.y, (v, i) => v * outNorm.std[i % 3] + outNorm.mean[i % 3]);
+      const r = await svc.predict(x);
+      expect(r.dims).toEqual([3, 3]);
+      expect(maxAbsDiff(r.y, expected)).toBeLessThanOrEqual(1e-4);
+      // Nested rows are converted the same way.
+      const rows = await svc.predict([[12, -1.5], [6, -2.25], [14, -3]]);
+      expect(maxAbsDiff(rows.y, expected)).toBeLessThanOrEqual(1e-4);
+      // raw: the network's own tensors.
+      const raw = await svc.predict(xn, { raw: true });
+      expect(maxAbsDiff(raw.y, net.y)).toBeLessThanOrEqual(1e-6);
+      // step() converts like predict; raw skips it.
+      const s = await svc.step(x, null);
+      expect(maxAbsDiff(s.y, expected)).toBeLessThanOrEqual(1e-4);
+      const sRaw = await svc.step(xn, null, { raw: true });
+      expect(maxAbsDiff(sRaw.y, net.y)).toBeLessThanOrEqual(1e-6);
+    } finally {
+      await svc.close();
+      await ref.release();
+    }
+  });
+
+  it('a target normalisation of another width than the output is not applied; input only', async () => {
+    const path = withMetadata('norm-in', 2, layers, { inputNormalization: inNorm, targetNormalization: { mean: [1], std: [2] } });
+    const svc = await openService(path, { ...local, registry: newRegistry() });
+    const ref = await InferenceModel.open(path, { intraOpNumThreads: 1 });
+    try {
+      expect(svc.units).toEqual({ mode: 'normalized', input: true, output: false });
+      const x = Float32Array.from([2, 0]);
+      const net = await ref.run(Float32Array.from([(2 - 10) / 4, (0 + 2) / 0.5]), { batch: 1 });
+      expect(maxAbsDiff((await svc.predict(x)).y, net.y)).toBeLessThanOrEqual(1e-6);
+    } finally {
+      await svc.close();
+      await ref.release();
+    }
+  });
+
+  it('output only; and without any normalisation the model\'s own tensors', async () => {
+    const outOnly = withMetadata('norm-out', 2, layers, { targetNormalization: outNorm });
+    const svc = await openService(outOnly, { ...local, registry: newRegistry() });
+    const ref = await InferenceModel.open(outOnly, { intraOpNumThreads: 1 });
+    try {
+      expect(svc.units).toEqual({ mode: 'normalized', input: false, output: true });
+      const x = Float32Array.from([0.5, -0.5]);
+      const net = await ref.run(x, { batch: 1 });
+      const expected = Float32Array.from(net.y, (v, i) => v * outNorm.std[i % 3] + outNorm.mean[i % 3]);
+      expect(maxAbsDiff((await svc.predict(x)).y, expected)).toBeLessThanOrEqual(1e-4);
+    } finally {
+      await svc.close();
+      await ref.release();
+    }
+    const plain = withMetadata('norm-none', 2, layers, { targetNormalization: { mean: [1, 2], std: [1, 1] } });
+    const svc2 = await openService(plain, { ...local, registry: newRegistry() });
+    try {
+      expect(svc2.units).toEqual({ mode: 'model' });
+    } finally {
+      await svc2.close();
+    }
+  });
+
+  it('a non-finite output is an error, never an answer', async () => {
+    const model = Model.create({ inputSize: 2, layers: [rnn({ units: 2 }), dense({ units: 1 })] }, { seed: 1 });
+    model.params.fill(3e38); // finite weights whose sums overflow float32
+    const path = join(tmp.dir, 'overflow.onnx');
+    saveModel(model, path);
+    const svc = await openService(path, { ...local, registry: newRegistry() });
+    try {
+      const err = (await svc.predict(Float32Array.from([1, 1])).catch((e: unknown) => e)) as ServeError;
+      expect(err).toBeInstanceOf(ServeError);
+      expect([err.code, err.status]).toEqual(['run_failed', 500]);
+      expect(err.message).toMatch(/^the model produced a non-finite output \((-?Infinity|NaN) at y\[0\]\); the answer is withheld$/);
+      await expect(svc.step(Float32Array.from([1, 1]), null)).rejects.toThrow(/non-finite output/);
+    } finally {
+      await svc.close();
+    }
+  });
+});
+
+describe('client-carried stream state (step)', () => {
+  it('chunks with the token of the one before equal one run; steps count; tokens of other models or edited are refused', async () => {
+    const { path } = makeModel(tmp.dir, 'steps', 2, [lstm({ units: 6, returnSequences: true }), dense({ units: 2 })], 4);
+    const other = makeModel(tmp.dir, 'steps-other', 2, [lstm({ units: 6, returnSequences: true }), dense({ units: 2 })], 5).path;
+    const svc = await openService(path, { ...local, registry: newRegistry(), stateKey: 'k'.repeat(32) });
+    const svc2 = await openService(other, { ...local, registry: newRegistry(), stateKey: 'k'.repeat(32) });
+    const ref = await InferenceModel.open(path, { intraOpNumThreads: 1 });
+    try {
+      const [x] = randomSequences(3, 1, 2, 9, 9);
+      const whole = await ref.run(x, { batch: 1 });
+      const a = await svc.step(x.subarray(0, 8), null);
+      expect(a.steps).toBe(4);
+      expect(a.dims).toEqual([4, 2]);
+      // Nested rows count their steps too.
+      const rowsB = [[x[8], x[9]], [x[10], x[11]]];
+      const b = await svc.step(rowsB, a.token);
+      expect(b.steps).toBe(6);
+      const c = await svc.step(x.subarray(12), b.token);
+      expect(c.steps).toBe(9);
+      expect(maxAbsDiff([...a.y, ...b.y, ...c.y], whole.y)).toBeLessThanOrEqual(1e-5);
+      // Same key, another model file: refused.
+      await expect(svc2.step(x.subarray(0, 2), a.token)).rejects.toThrow(/made for another model file/);
+      await expect(svc.step(x.subarray(0, 2), `${a.token.slice(0, -2)}AA`)).rejects.toBeInstanceOf(BadRequestError);
+      // A service with another key does not accept it.
+      const svc3 = await openService(path, { ...local, registry: newRegistry(), stateKey: 'z'.repeat(32) });
+      try {
+        await expect(svc3.step(x.subarray(0, 2), a.token)).rejects.toThrow(/does not verify/);
+      } finally {
+        await svc3.close();
+      }
+      expect(svc.hash).toMatch(/^[0-9a-f]{64}$/);
+      expect(svc.hash).not.toBe(svc2.hash);
+    } finally {
+      await svc.close();
+      await svc2.close();
+      await ref.release();
+    }
+  });
+
+  it('a model that cannot stream refuses step() and openStream() with the reason', async () => {
+    const { path } = makeModel(tmp.dir, 'nostream', 2, [gru({ units: 3, direction: 'reverse' })], 4);
+    const svc = await openService(path, { ...local, registry: newRegistry() });
+    try {
+      expect(svc.streamBatcher).toBeNull();
+      expect(svc.streams).toBeNull();
+      await expect(svc.step(Float32Array.from([1, 2]), null)).rejects.toThrow(StreamUnsupportedError);
+      await expect(svc.step(Float32Array.from([1, 2]), null)).rejects.toThrow(/^layers\[0\] \(gru\) is reverse: a reverse or bidirectional layer needs the future steps/);
+      expect(() => svc.openStream()).toThrow(/^layers\[0\] \(gru\) is reverse/);
+    } finally {
+      await svc.close();
+    }
+  });
+
+  it('a short state key is refused when the service opens, and the engine is released', async () => {
+    const { path } = makeModel(tmp.dir, 'shortkey', 2, [gru({ units: 3 })], 4);
+    await expect(openService(path, { ...local, stateKey: 'short' })).rejects.toThrow('stateKey must be at least 32 bytes');
+  });
+});
+
+describe('names, versions and limits', () => {
+  it('the name defaults to the file name without .onnx, or "model" for bytes; bad names are refused', async () => {
+    const { path } = makeModel(tmp.dir, 'Named.Model', 2, [gru({ units: 3 })], 4);
+    const a = await openService(path, { ...local, registry: newRegistry() });
+    const b = await openService(new Uint8Array(readFileSync(path)), { ...local, registry: newRegistry() });
+    const c = await openService(path, { ...local, registry: newRegistry(), name: 'x'.repeat(128), version: '12' });
+    try {
+      expect([a.name, a.version]).toEqual(['Named.Model', '1']);
+      expect(b.name).toBe('model');
+      expect([c.name, c.version]).toEqual(['x'.repeat(128), '12']);
+    } finally {
+      await Promise.all([a.close(), b.close(), c.close()]);
+    }
+    for (const bad of ['', 'a b', 'a/b', 'x'.repeat(129)]) {
+      await expect(openService(path, { ...local, name: bad })).rejects.toThrow(`name must be 1-128 characters of letters, digits, '_', '.' or '-', got ${JSON.stringify(bad)}`);
+    }
+  });
+
+  it('limits reach both batchers; streamMaxBatch only the stream one; maxInFlight defaults to the engine\'s concurrency', async () => {
+    const { path } = makeModel(tmp.dir, 'limits', 2, [gru({ units: 3 })], 4);
+    const o = { maxBatch: 7, maxWaitMs: 3, maxQueue: 9, timeoutMs: 1234, maxTime: 55, maxQueueBytes: 4096, maxBatchBytes: 8192 };
+    const svc = await openService(path, { ...local, ...o, streamMaxBatch: 2, registry: newRegistry() });
+    const two = await openService(path, { ...local, maxInFlight: 2, registry: newRegistry() });
+    try {
+      const pick = (b: typeof svc.batcher) => ({ maxBatch: b.maxBatch, maxWaitMs: b.maxWaitMs, maxQueue: b.maxQueue, timeoutMs: b.timeoutMs, maxTime: b.maxTime, maxQueueBytes: b.maxQueueBytes, maxBatchBytes: b.maxBatchBytes });
+      expect(pick(svc.batcher)).toEqual(o);
+      expect(pick(svc.streamBatcher!)).toEqual({ ...o, maxBatch: 2 });
+      expect(svc.batcher.maxInFlight).toBe(1);
+      expect(two.batcher.maxInFlight).toBe(2);
+      expect(two.streamBatcher!.maxBatch).toBe(64);
+      expect(svc.overloaded).toBe(false);
+    } finally {
+      await Promise.all([svc.close(), two.close()]);
+    }
+  });
+
+  it('overloaded while either batcher would refuse; close() is idempotent and removes the metrics source', async () => {
+    const { path } = makeModel(tmp.dir, 'over', 2, [gru({ units: 3 })], 4);
+    const registry = newRegistry();
+    const svc = await openService(path, { ...local, maxQueue: 1, maxWaitMs: 10_000, registry });
+    const release = svc.streamBatcher!.reserve(8);
+    expect(svc.overloaded).toBe(true);
+    release();
+    expect(svc.overloaded).toBe(false);
+    const pending = svc.predict(Float32Array.from([1, 2]));
+    expect(svc.overloaded).toBe(true);
+    expect(svc.metrics.sources.size).toBe(1);
+    const c1 = svc.close();
+    expect(svc.close()).toBe(c1);
+    await c1;
+    expect((await pending).dims).toEqual([3]);
+    expect(svc.metrics.sources.size).toBe(0);
+    const text = await registry.metrics();
+    expect(text).toMatch(/rnnx_batch_size_count\{model="over",kind="predict"\} 1/);
+  });
+});
