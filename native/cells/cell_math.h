@@ -1,10 +1,15 @@
 // The loop bodies behind cell_kernels.h, as always-inline templates: cell_kernels.cc compiles
 // them once per instruction set. Compile-time flags remove the branches of options a layer
-// does not use, so every loop is straight-line code the compiler vectorises.
+// does not use, so every loop is straight-line code the compiler vectorises. The math of one
+// unit is math/elementwise.h's, shared with the CUDA kernels; these loops only move the data.
 #pragma once
 
-#include "cells/activations.h"
 #include "cells/cell_kernels.h"
+#include "math/elementwise.h"
+
+// Forces inlining, so that the loops are compiled with the instruction set of the SIMD-targeted
+// row kernel that calls them (cell_kernels.cc).
+#define RNNX_INLINE inline __attribute__((always_inline))
 
 namespace rnnx {
 namespace cellmath {
@@ -16,41 +21,23 @@ RNNX_INLINE void LstmForwardLoop(const int H, T* __restrict gi, T* __restrict go
                                  const T* __restrict Pf, uint8_t* __restrict ki, uint8_t* __restrict ko,
                                  uint8_t* __restrict kf, uint8_t* __restrict kc, const T clip, const T* __restrict cp,
                                  T* __restrict c, T* __restrict h) {
-  const T one = T(1);
   for (int j = 0; j < H; ++j) {
-    T pi = gi[j] + b[j];
-    T po = go[j] + b[H + j];
-    T pf = gf[j] + b[2 * H + j];
-    T pc = gc[j] + b[3 * H + j];
-    if (kPeep) {
-      pi += Pi[j] * cp[j];
-      pf += Pf[j] * cp[j];
-    }
+    const T zero = T(0);
+    const math::LstmUnit<T> u = math::LstmUnitForward<T>(
+        kPeep, kClip, kIF, gi[j] + b[j], go[j] + b[H + j], gf[j] + b[2 * H + j], gc[j] + b[3 * H + j],
+        kPeep ? Pi[j] : zero, kPeep ? Po[j] : zero, kPeep ? Pf[j] : zero, clip, cp[j]);
     if (kClip) {
-      ki[j] = (pi > clip) | (pi < -clip);
-      kf[j] = (pf > clip) | (pf < -clip);
-      kc[j] = (pc > clip) | (pc < -clip);
-      pi = Clamp(pi, clip);
-      pf = Clamp(pf, clip);
-      pc = Clamp(pc, clip);
+      ki[j] = u.ki;
+      ko[j] = u.ko;
+      kf[j] = u.kf;
+      kc[j] = u.kc;
     }
-    const T i = Sigmoid(pi);
-    const T fs = Sigmoid(pf);
-    const T f = kIF ? one - i : fs;
-    const T cc = Tanh(pc);
-    const T cn = f * cp[j] + i * cc;
-    if (kPeep) po += Po[j] * cn;
-    if (kClip) {
-      ko[j] = (po > clip) | (po < -clip);
-      po = Clamp(po, clip);
-    }
-    const T o = Sigmoid(po);
-    gi[j] = i;
-    go[j] = o;
-    gf[j] = f;
-    gc[j] = cc;
-    c[j] = cn;
-    h[j] = o * Tanh(cn);
+    gi[j] = u.i;
+    go[j] = u.o;
+    gf[j] = u.f;
+    gc[j] = u.c;
+    c[j] = u.cn;
+    h[j] = u.h;
   }
 }
 
@@ -87,32 +74,18 @@ RNNX_INLINE void LstmBackwardLoop(const int H, T* __restrict gi, T* __restrict g
                                   const uint8_t* __restrict ki, const uint8_t* __restrict ko,
                                   const uint8_t* __restrict kf, const uint8_t* __restrict kc, const T* __restrict cp,
                                   const T* __restrict cn, const T* __restrict dh, T* __restrict dc) {
-  const T one = T(1), zero = T(0);
   for (int j = 0; j < H; ++j) {
-    const T i = gi[j], o = go[j], f = gf[j], cc = gc[j];
-    const T tc = Tanh(cn[j]);
-    T dpo = dh[j] * tc * o * (one - o);
-    if (kClip) dpo = ko[j] ? zero : dpo;
-    T dcn = dc[j] + dh[j] * o * (one - tc * tc);
-    if (kPeep) dcn += dpo * Po[j];
-    const T dfRaw = dcn * cp[j];
-    const T di = kIF ? dcn * cc - dfRaw : dcn * cc;
-    const T df = kIF ? zero : dfRaw;
-    T dpi = di * i * (one - i);
-    T dpf = df * f * (one - f);
-    T dpc = dcn * i * (one - cc * cc);
-    if (kClip) {
-      dpi = ki[j] ? zero : dpi;
-      dpf = kf[j] ? zero : dpf;
-      dpc = kc[j] ? zero : dpc;
-    }
-    T dcp = dcn * f;
-    if (kPeep) dcp += dpi * Pi[j] + dpf * Pf[j];
-    dc[j] = dcp;
-    gi[j] = dpi;
-    go[j] = dpo;
-    gf[j] = dpf;
-    gc[j] = dpc;
+    const T zero = T(0);
+    const uint8_t no = 0;
+    const math::LstmUnitGrad<T> d = math::LstmUnitBackward<T>(
+        kPeep, kClip, kIF, gi[j], go[j], gf[j], gc[j], cp[j], cn[j], kPeep ? Pi[j] : zero, kPeep ? Po[j] : zero,
+        kPeep ? Pf[j] : zero, kClip ? ki[j] : no, kClip ? ko[j] : no, kClip ? kf[j] : no, kClip ? kc[j] : no, dh[j],
+        dc[j]);
+    dc[j] = d.dcp;
+    gi[j] = d.dpi;
+    go[j] = d.dpo;
+    gf[j] = d.dpf;
+    gc[j] = d.dpc;
   }
 }
 
@@ -150,8 +123,8 @@ RNNX_INLINE void GruGates(const GruRowForward<T>& a) {
   T* __restrict e = a.e;
   const T* __restrict hin = a.hin;
   for (int j = 0; j < H; ++j) {
-    const T z = Sigmoid(g[j] + a.Wb[j] + a.Rb[j]);
-    const T r = Sigmoid(g[H + j] + a.Wb[H + j] + a.Rb[H + j]);
+    const T z = math::Sigmoid(g[j] + a.Wb[j] + a.Rb[j]);
+    const T r = math::Sigmoid(g[H + j] + a.Wb[H + j] + a.Rb[H + j]);
     g[j] = z;
     g[H + j] = r;
     e[j] = r * hin[j];
@@ -165,24 +138,23 @@ RNNX_INLINE void GruForward(const GruRowForward<T>& a) {
   T* __restrict e = a.e;
   T* __restrict h = a.h;
   const T* __restrict hp = a.hprev;
-  const T one = T(1);
   for (int j = 0; j < H; ++j) {
     T z, r, hh;
     if (kLbr) {
-      z = Sigmoid(g[j] + a.Wb[j] + a.Rb[j]);
-      r = Sigmoid(g[H + j] + a.Wb[H + j] + a.Rb[H + j]);
-      const T ghh = e[j] + a.Rb[2 * H + j];
-      e[j] = ghh;
-      hh = Tanh(g[2 * H + j] + a.Wb[2 * H + j] + r * ghh);
+      z = math::Sigmoid(g[j] + a.Wb[j] + a.Rb[j]);
+      r = math::Sigmoid(g[H + j] + a.Wb[H + j] + a.Rb[H + j]);
+      const T lin = e[j] + a.Rb[2 * H + j];
+      e[j] = lin;
+      hh = math::GruCandidateLbr1(g[2 * H + j], a.Wb[2 * H + j], r, lin);
     } else {
       z = g[j];
       r = g[H + j];
-      hh = Tanh(g[2 * H + j] + a.Wb[2 * H + j] + a.Rb[2 * H + j]);
+      hh = math::GruCandidateLbr0(g[2 * H + j], a.Wb[2 * H + j], a.Rb[2 * H + j]);
     }
     g[j] = z;
     g[H + j] = r;
     g[2 * H + j] = hh;
-    h[j] = (one - z) * hh + z * hp[j];
+    h[j] = math::GruState(z, hh, hp[j]);
   }
 }
 
@@ -200,17 +172,17 @@ RNNX_INLINE void GruBackward(const GruRowBackward<T>& a) {
   const T* __restrict hp = a.hprev;
   const T* __restrict dh = a.dh;
   T* __restrict dd = a.dhDirect;
-  const T one = T(1);
   for (int j = 0; j < H; ++j) {
-    const T z = g[j], r = g[H + j], hh = g[2 * H + j];
-    const T dz = dh[j] * (hp[j] - hh);
-    dd[j] += dh[j] * z;
-    const T dph = dh[j] * (one - z) * (one - hh * hh);
-    g[j] = dz * z * (one - z);
-    g[2 * H + j] = dph;
+    const T z = g[j], r = g[H + j];
+    const math::GruUnitGrad<T> d = math::GruUnitBackward(z, g[2 * H + j], hp[j], dh[j]);
+    dd[j] += d.dhz;
+    g[j] = d.dpz;
+    g[2 * H + j] = d.dph;
     if (kLbr) {
-      g[H + j] = dph * e[j] * r * (one - r);
-      e[j] = dph * r;
+      T dpr, dlin;
+      math::GruResetGrad(d.dph, e[j], r, dpr, dlin);
+      g[H + j] = dpr;
+      e[j] = dlin;
     }
   }
 }
@@ -230,9 +202,10 @@ RNNX_INLINE void GruResetBackward(const GruRowResetBackward<T>& a) {
   const T* __restrict hin = a.hin;
   const T one = T(1);
   for (int j = 0; j < H; ++j) {
-    const T r = g[H + j];
-    g[H + j] = drh[j] * hin[j] * r * (one - r);
-    dn[j] += drh[j] * r * (a.mask ? a.mask[j] : one);
+    T dpr, dh;
+    math::GruResetGrad(drh[j], hin[j], g[H + j], dpr, dh);
+    g[H + j] = dpr;
+    dn[j] += dh * (a.mask ? a.mask[j] : one);
   }
 }
 
@@ -240,14 +213,10 @@ template <typename T>
 RNNX_INLINE void RnnForward(const RnnRowForward<T>& a) {
   T* __restrict g = a.g;
   const T* __restrict b = a.bias;
-  const T zero = T(0);
   if (a.relu) {
-    for (int j = 0; j < a.H; ++j) {
-      const T p = g[j] + b[j];
-      g[j] = p > zero ? p : zero;
-    }
+    for (int j = 0; j < a.H; ++j) g[j] = math::RnnUnitForward(true, g[j] + b[j]);
   } else {
-    for (int j = 0; j < a.H; ++j) g[j] = Tanh(g[j] + b[j]);
+    for (int j = 0; j < a.H; ++j) g[j] = math::RnnUnitForward(false, g[j] + b[j]);
   }
 }
 
@@ -255,11 +224,10 @@ template <typename T>
 RNNX_INLINE void RnnBackward(const RnnRowBackward<T>& a) {
   T* __restrict g = a.g;
   const T* __restrict dh = a.dh;
-  const T one = T(1), zero = T(0);
   if (a.relu) {
-    for (int j = 0; j < a.H; ++j) g[j] = g[j] > zero ? dh[j] : zero;
+    for (int j = 0; j < a.H; ++j) g[j] = math::RnnUnitBackward(true, g[j], dh[j]);
   } else {
-    for (int j = 0; j < a.H; ++j) g[j] = dh[j] * (one - g[j] * g[j]);
+    for (int j = 0; j < a.H; ++j) g[j] = math::RnnUnitBackward(false, g[j], dh[j]);
   }
 }
 

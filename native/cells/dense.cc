@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include "cells/activations.h"
-#include "gemm/gemm.h"
 #include "cells/recurrent.h"
+#include "gemm/gemm.h"
+#include "math/elementwise.h"
 
 namespace rnnx {
 
@@ -20,26 +20,17 @@ void ApplyActivation(Activation act, int rows, int cols, const T* z, T* out, Thr
           for (int j = 0; j < cols; ++j) o[j] = zr[j];
           break;
         case Activation::kRelu:
-          for (int j = 0; j < cols; ++j) o[j] = zr[j] > T(0) ? zr[j] : T(0);
+          for (int j = 0; j < cols; ++j) o[j] = math::Relu(zr[j]);
           break;
         case Activation::kTanh:
-          for (int j = 0; j < cols; ++j) o[j] = Tanh(zr[j]);
+          for (int j = 0; j < cols; ++j) o[j] = math::Tanh(zr[j]);
           break;
         case Activation::kSigmoid:
-          for (int j = 0; j < cols; ++j) o[j] = Sigmoid(zr[j]);
+          for (int j = 0; j < cols; ++j) o[j] = math::Sigmoid(zr[j]);
           break;
-        case Activation::kSoftmax: {
-          T m = zr[0];
-          for (int j = 1; j < cols; ++j) m = std::max(m, zr[j]);
-          T s = 0;
-          for (int j = 0; j < cols; ++j) {
-            o[j] = std::exp(zr[j] - m);
-            s += o[j];
-          }
-          const T inv = T(1) / s;
-          for (int j = 0; j < cols; ++j) o[j] *= inv;
+        case Activation::kSoftmax:
+          math::SoftmaxRow(zr, o, cols);
           break;
-        }
       }
     }
   });
@@ -57,20 +48,17 @@ void ActivationBackward(Activation act, int rows, int cols, const T* out, const 
           for (int j = 0; j < cols; ++j) g[j] = d[j];
           break;
         case Activation::kRelu:
-          for (int j = 0; j < cols; ++j) g[j] = o[j] > T(0) ? d[j] : T(0);
+          for (int j = 0; j < cols; ++j) g[j] = math::ReluGrad(o[j], d[j]);
           break;
         case Activation::kTanh:
-          for (int j = 0; j < cols; ++j) g[j] = d[j] * (T(1) - o[j] * o[j]);
+          for (int j = 0; j < cols; ++j) g[j] = math::TanhGrad(o[j], d[j]);
           break;
         case Activation::kSigmoid:
-          for (int j = 0; j < cols; ++j) g[j] = d[j] * o[j] * (T(1) - o[j]);
+          for (int j = 0; j < cols; ++j) g[j] = math::SigmoidGrad(o[j], d[j]);
           break;
-        case Activation::kSoftmax: {
-          T dot = 0;
-          for (int j = 0; j < cols; ++j) dot += d[j] * o[j];
-          for (int j = 0; j < cols; ++j) g[j] = o[j] * (d[j] - dot);
+        case Activation::kSoftmax:
+          math::SoftmaxGradRow(o, d, g, cols);
           break;
-        }
       }
     }
   });

@@ -6,6 +6,9 @@
 # has no CUDA dependency at all, and cudaInfo() says why CUDA is missing.
 # The CPU emulation of the CUDA step (emulated.cc, device 'cuda-emulated') is plain C++ and is
 # always built: it lets the test suite check the CUDA code path on machines without a GPU.
+# Host C++ is compiled with -ffp-contract=off, as binding.gyp's: math/elementwise.h then gives the
+# same bits in the CPU cells and in the host emulation. Device code keeps nvcc's fused multiply-add
+# (speed): the GPU agrees with the CPU within rounding, not to the bit.
 #
 # Use from binding.gyp:  "dependencies": [ "native/cuda/cuda.gyp:rnnx_cuda" ]
 # and from the binding:  #include "cuda/cuda_backend.h" (CreateCudaBackend, CreateEmulatedBackend, Probe).
@@ -24,7 +27,7 @@
       'cflags!': [ '-fno-exceptions' ],
       'cflags_cc!': [ '-fno-exceptions', '-std=gnu++17' ],
       'cflags': [ '-fPIC' ],
-      'cflags_cc': [ '-std=c++17', '-O3', '-fexceptions', '-pthread' ],
+      'cflags_cc': [ '-std=c++17', '-O3', '-fexceptions', '-pthread', '-ffp-contract=off' ],
       'xcode_settings': { 'GCC_ENABLE_CPP_EXCEPTIONS': 'YES', 'CLANG_CXX_LANGUAGE_STANDARD': 'c++17', 'MACOSX_DEPLOYMENT_TARGET': '11.0' },
       'msvs_settings': { 'VCCLCompilerTool': { 'ExceptionHandling': 1, 'AdditionalOptions': [ '/std:c++17' ] } },
       'conditions': [
@@ -42,10 +45,10 @@
               'rule_name': 'nvcc',
               'extension': 'cu',
               'inputs': [ 'kernels.h', 'regularize.h', 'step_core.h', 'exec_host.h', 'cuda_backend.h', 'cublas_loader.h',
-                          '../cells/random.h', '../training/trainer.h' ],
+                          '../cells/random.h', '../training/trainer.h', '../math/elementwise.h', '../host_device.h' ],
               'outputs': [ '<(INTERMEDIATE_DIR)/<(RULE_INPUT_ROOT).o' ],
               'action': [
-                '<(rnnx_nvcc)', '-std=c++17', '-O3', '-Xcompiler', '-fPIC',
+                '<(rnnx_nvcc)', '-std=c++17', '-O3', '-Xcompiler', '-fPIC', '-Xcompiler', '-ffp-contract=off',
                 '-gencode', 'arch=compute_80,code=sm_80',
                 '-gencode', 'arch=compute_90,code=sm_90',
                 '-gencode', 'arch=compute_90,code=compute_90',

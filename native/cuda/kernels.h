@@ -15,41 +15,19 @@
 // At padded steps (t >= len[n]) the kernels zero gates, outputs and gradients; StepFinish
 // (regularize.h) then carries the previous state through and writes the layer output Y (zero
 // there), as the CPU cells do.
+// The math of each element is math/elementwise.h's, the same functions the CPU cells call;
+// these functors only find the element's operands and store its results.
 #pragma once
 
-#include <cmath>
 #include <cstdint>
 
-#include "../host_device.h"
+#include "math/elementwise.h"
 
 namespace rnnx {
 namespace cuda {
 namespace k {
 
-RNNX_HD float Exp(float x) { return expf(x); }
-RNNX_HD double Exp(double x) { return exp(x); }
-RNNX_HD float Tanh(float x) { return tanhf(x); }
-RNNX_HD double Tanh(double x) { return tanh(x); }
-RNNX_HD float Log(float x) { return logf(x); }
-RNNX_HD double Log(double x) { return log(x); }
-RNNX_HD float Sqrt(float x) { return sqrtf(x); }
-RNNX_HD double Sqrt(double x) { return sqrt(x); }
-RNNX_HD float Abs(float x) { return fabsf(x); }
-RNNX_HD double Abs(double x) { return fabs(x); }
-
-template <typename T>
-RNNX_HD T Sigmoid(T x) {
-  return T(1) / (T(1) + Exp(-x));
-}
-template <typename T>
-RNNX_HD T Clamp(T x, T c) {
-  return c > T(0) ? (x > c ? c : (x < -c ? -c : x)) : x;
-}
-// Derivative of Clamp at x: 0 where the clamp was active.
-template <typename T>
-RNNX_HD T ClampGrad(T x, T c) {
-  return (c > T(0) && (x > c || x < -c)) ? T(0) : T(1);
-}
+using namespace ::rnnx::math;
 
 // dst[t, n, i] = src[n, t, i]: batch-first → time-major.
 template <typename T>
@@ -106,7 +84,8 @@ struct LstmForward {
   const T* cPrev;  // [N, H] or null
   T* c;            // [N, H]
   const T* P;      // [3H] i, o, f or null
-  T clip;
+  T clip;          // > 0: clamp the pre-activations
+  uint8_t* k;      // clip > 0: K row [N, 4H], Clipped() of each pre-activation (read by LstmBackward)
   bool inputForget;
   RNNX_HD void operator()(int e) const {
     const int H = s.H, n = e / H, j = e % H, GH = 4 * H;
@@ -119,26 +98,25 @@ struct LstmForward {
     }
     const T* r = s.rh + n * GH;
     const T cp = cPrev ? cPrev[e] : T(0);
-    T pi = g[j] + r[j] + s.bW[j] + s.bR[j];
-    T po = g[H + j] + r[H + j] + s.bW[H + j] + s.bR[H + j];
-    T pf = g[2 * H + j] + r[2 * H + j] + s.bW[2 * H + j] + s.bR[2 * H + j];
-    T pc = g[3 * H + j] + r[3 * H + j] + s.bW[3 * H + j] + s.bR[3 * H + j];
-    if (P) {
-      pi += P[j] * cp;
-      pf += P[2 * H + j] * cp;
+    // (products) + (Wb + Rb): the CPU cells' order of the sums.
+    const LstmUnit<T> u = LstmUnitForward<T>(
+        P != nullptr, clip > T(0), inputForget, g[j] + r[j] + (s.bW[j] + s.bR[j]),
+        g[H + j] + r[H + j] + (s.bW[H + j] + s.bR[H + j]), g[2 * H + j] + r[2 * H + j] + (s.bW[2 * H + j] + s.bR[2 * H + j]),
+        g[3 * H + j] + r[3 * H + j] + (s.bW[3 * H + j] + s.bR[3 * H + j]), P ? P[j] : T(0), P ? P[H + j] : T(0),
+        P ? P[2 * H + j] : T(0), clip, cp);
+    if (clip > T(0)) {
+      uint8_t* kr = k + n * GH;
+      kr[j] = u.ki;
+      kr[H + j] = u.ko;
+      kr[2 * H + j] = u.kf;
+      kr[3 * H + j] = u.kc;
     }
-    const T ig = Sigmoid(Clamp(pi, clip));
-    const T fg = inputForget ? T(1) - ig : Sigmoid(Clamp(pf, clip));
-    const T cc = Tanh(Clamp(pc, clip));
-    const T cn = fg * cp + ig * cc;
-    if (P) po += P[H + j] * cn;  // the output peephole sees the new cell
-    const T og = Sigmoid(Clamp(po, clip));
-    g[j] = ig;
-    g[H + j] = og;
-    g[2 * H + j] = fg;
-    g[3 * H + j] = cc;
-    c[e] = cn;
-    s.y[n * s.ldY + j] = og * Tanh(cn);
+    g[j] = u.i;
+    g[H + j] = u.o;
+    g[2 * H + j] = u.f;
+    g[3 * H + j] = u.c;
+    c[e] = u.cn;
+    s.y[n * s.ldY + j] = u.h;
   }
 };
 
@@ -154,8 +132,7 @@ struct RnnForward {
       s.y[n * s.ldY + j] = T(0);
       return;
     }
-    const T p = g[j] + s.rh[n * H + j] + s.bW[j] + s.bR[j];
-    const T h = relu ? (p > T(0) ? p : T(0)) : Tanh(p);
+    const T h = RnnUnitForward(relu, g[j] + s.rh[n * H + j] + (s.bW[j] + s.bR[j]));
     g[j] = h;
     s.y[n * s.ldY + j] = h;
   }
@@ -180,12 +157,12 @@ struct GruForwardLbr1 {
     const T z = Sigmoid(g[j] + r[j] + s.bW[j] + s.bR[j]);
     const T rg = Sigmoid(g[H + j] + r[H + j] + s.bW[H + j] + s.bR[H + j]);
     const T lin = r[2 * H + j] + s.bR[2 * H + j];
-    const T hc = Tanh(g[2 * H + j] + s.bW[2 * H + j] + rg * lin);
+    const T hc = GruCandidateLbr1(g[2 * H + j], s.bW[2 * H + j], rg, lin);
     g[j] = z;
     g[H + j] = rg;
     g[2 * H + j] = hc;
     hn[e] = lin;
-    s.y[n * s.ldY + j] = (T(1) - z) * hc + z * hp;
+    s.y[n * s.ldY + j] = GruState(z, hc, hp);
   }
 };
 
@@ -227,9 +204,9 @@ struct GruForwardLbr0B {
     }
     const T hp = s.hPrev ? s.hPrev[n * s.ldY + j] : T(0);
     const T z = g[j];
-    const T hc = Tanh(g[2 * H + j] + s.rh[e] + s.bW[2 * H + j] + s.bR[2 * H + j]);
+    const T hc = GruCandidateLbr0(g[2 * H + j] + s.rh[e], s.bW[2 * H + j], s.bR[2 * H + j]);
     g[2 * H + j] = hc;
-    s.y[n * s.ldY + j] = (T(1) - z) * hc + z * hp;
+    s.y[n * s.ldY + j] = GruState(z, hc, hp);
   }
 };
 
@@ -259,6 +236,7 @@ struct LstmBackward {
   const T* P;      // [3H] or null
   T* dP;           // [N, 3H] accumulated over steps, or null
   T clip;
+  const uint8_t* k;  // clip > 0: the K row LstmForward stored
   bool inputForget;
   RNNX_HD void operator()(int e) const {
     const int H = s.H, n = e / H, j = e % H, GH = 4 * H;
@@ -273,34 +251,15 @@ struct LstmBackward {
     const T ig = g[j], og = g[H + j], fg = g[2 * H + j], cc = g[3 * H + j];
     const T cn = c[e], cp = cPrev ? cPrev[e] : T(0);
     const T dh = s.dy[n * s.ldY + j] + s.dhRec[e] + s.dhDirect[e];
-    const T tc = Tanh(cn);
-    // A clamped pre-activation has zero gradient; the clamp was active exactly when the gate
-    // equals the activation of ±clip, which recomputing the same expression detects.
-    T mo = T(1), mi = T(1), mf = T(1), mc = T(1);
-    if (clip > T(0)) {
-      const T hi = Sigmoid(clip), lo = Sigmoid(-clip), th = Tanh(clip);
-      mo = (og >= hi || og <= lo) ? T(0) : T(1);
-      mi = (ig >= hi || ig <= lo) ? T(0) : T(1);
-      mf = (!inputForget && (fg >= hi || fg <= lo)) ? T(0) : T(1);
-      mc = (cc >= th || cc <= -th) ? T(0) : T(1);
-    }
-    const T dpo = dh * tc * og * (T(1) - og) * mo;
-    T dcn = dc[e] + dh * og * (T(1) - tc * tc);
-    if (P) dcn += dpo * P[H + j];
-    T di = dcn * cc;
-    const T dcc = dcn * ig;
-    const T df = dcn * cp;
-    T dpf = T(0);
-    if (inputForget) {
-      di -= df;
-    } else {
-      dpf = df * fg * (T(1) - fg) * mf;
-    }
-    const T dpi = di * ig * (T(1) - ig) * mi;
-    const T dpc = dcc * (T(1) - cc * cc) * mc;
-    T dcp = dcn * fg;
+    const bool clipped = clip > T(0);
+    const uint8_t* kr = clipped ? k + n * GH : nullptr;
+    const uint8_t no = 0;
+    const LstmUnitGrad<T> d = LstmUnitBackward<T>(
+        P != nullptr, clipped, inputForget, ig, og, fg, cc, cp, cn, P ? P[j] : T(0), P ? P[H + j] : T(0),
+        P ? P[2 * H + j] : T(0), clipped ? kr[j] : no, clipped ? kr[H + j] : no, clipped ? kr[2 * H + j] : no,
+        clipped ? kr[3 * H + j] : no, dh, dc[e]);
+    const T dpi = d.dpi, dpo = d.dpo, dpf = d.dpf, dpc = d.dpc;
     if (P) {
-      dcp += dpi * P[j] + dpf * P[2 * H + j];
       T* dp = dP + n * 3 * H;
       dp[j] += dpi * cp;
       dp[H + j] += dpo * cn;
@@ -310,7 +269,7 @@ struct LstmBackward {
     dg[H + j] = dpo;
     dg[2 * H + j] = dpf;
     dg[3 * H + j] = dpc;
-    dc[e] = dcp;
+    dc[e] = d.dcp;
     s.dhDirect[e] = T(0);
   }
 };
@@ -328,7 +287,7 @@ struct RnnBackward {
     }
     const T h = s.g[n * H + j];
     const T dh = s.dy[n * s.ldY + j] + s.dhRec[e] + s.dhDirect[e];
-    s.dg[n * H + j] = relu ? (h > T(0) ? dh : T(0)) : dh * (T(1) - h * h);
+    s.dg[n * H + j] = RnnUnitBackward(relu, h, dh);
     s.dhDirect[e] = T(0);
   }
 };
@@ -354,16 +313,16 @@ struct GruBackwardLbr1 {
     const T z = g[j], rg = g[H + j], hc = g[2 * H + j];
     const T hp = s.hPrev ? s.hPrev[n * s.ldY + j] : T(0);
     const T dh = s.dy[n * s.ldY + j] + s.dhRec[e] + s.dhDirect[e];
-    const T dph = dh * (T(1) - z) * (T(1) - hc * hc);
-    const T dpz = dh * (hp - hc) * z * (T(1) - z);
-    const T dpr = dph * hn[e] * rg * (T(1) - rg);
-    dg[j] = dpz;
+    const GruUnitGrad<T> d = GruUnitBackward(z, hc, hp, dh);
+    T dpr, dlin;
+    GruResetGrad(d.dph, hn[e], rg, dpr, dlin);
+    dg[j] = d.dpz;
     dg[H + j] = dpr;
-    dg[2 * H + j] = dph;
-    dr[j] = dpz;
+    dg[2 * H + j] = d.dph;
+    dr[j] = d.dpz;
     dr[H + j] = dpr;
-    dr[2 * H + j] = dph * rg;
-    s.dhDirect[e] = dh * z;
+    dr[2 * H + j] = dlin;
+    s.dhDirect[e] = d.dhz;
   }
 };
 
@@ -383,9 +342,10 @@ struct GruBackwardLbr0A {
     const T z = g[j], hc = g[2 * H + j];
     const T hp = s.hPrev ? s.hPrev[n * s.ldY + j] : T(0);
     const T dh = s.dy[n * s.ldY + j] + s.dhRec[e] + s.dhDirect[e];
-    dg[j] = dh * (hp - hc) * z * (T(1) - z);
-    dg[2 * H + j] = dh * (T(1) - z) * (T(1) - hc * hc);
-    s.dhDirect[e] = dh * z;
+    const GruUnitGrad<T> d = GruUnitBackward(z, hc, hp, dh);
+    dg[j] = d.dpz;
+    dg[2 * H + j] = d.dph;
+    s.dhDirect[e] = d.dhz;
   }
 };
 
@@ -400,8 +360,10 @@ struct GruBackwardLbr0B {
     if (s.t >= s.len[n]) return;  // A already zeroed this row
     const T rg = s.g[n * GH + H + j];
     const T hp = s.hPrev ? s.hPrev[n * s.ldY + j] : T(0);
-    s.dg[n * GH + H + j] = drh[e] * hp * rg * (T(1) - rg);
-    s.dhDirect[e] += drh[e] * rg;
+    T dpr, dhp;
+    GruResetGrad(drh[e], hp, rg, dpr, dhp);
+    s.dg[n * GH + H + j] = dpr;
+    s.dhDirect[e] += dhp;
   }
 };
 
@@ -449,7 +411,7 @@ struct BiasAct {
   int act;  // DenseAct as int
   RNNX_HD void operator()(int e) const {
     T v = z[e] + b[e % units];
-    if (act == 1) v = v > T(0) ? v : T(0);
+    if (act == 1) v = Relu(v);
     else if (act == 2) v = Tanh(v);
     else if (act == 3) v = Sigmoid(v);
     z[e] = v;
@@ -463,17 +425,8 @@ struct SoftmaxRows {
   int units;
   RNNX_HD void operator()(int r) const {
     T* row = z + static_cast<long long>(r) * units;
-    T m = row[0] + b[0];
-    for (int u = 0; u < units; u++) {
-      row[u] += b[u];
-      if (row[u] > m) m = row[u];
-    }
-    T s = T(0);
-    for (int u = 0; u < units; u++) {
-      row[u] = Exp(row[u] - m);
-      s += row[u];
-    }
-    for (int u = 0; u < units; u++) row[u] /= s;
+    for (int u = 0; u < units; u++) row[u] += b[u];
+    SoftmaxRow(row, row, units);
   }
 };
 
@@ -485,9 +438,9 @@ struct ActGrad {
   int act;
   RNNX_HD void operator()(int e) const {
     const T y = a[e];
-    if (act == 1) da[e] = y > T(0) ? da[e] : T(0);
-    else if (act == 2) da[e] *= T(1) - y * y;
-    else if (act == 3) da[e] *= y * (T(1) - y);
+    if (act == 1) da[e] = ReluGrad(y, da[e]);
+    else if (act == 2) da[e] = TanhGrad(y, da[e]);
+    else if (act == 3) da[e] = SigmoidGrad(y, da[e]);
   }
 };
 
@@ -497,11 +450,8 @@ struct SoftmaxGradRows {
   T* da;
   int units;
   RNNX_HD void operator()(int r) const {
-    const T* y = a + static_cast<long long>(r) * units;
     T* d = da + static_cast<long long>(r) * units;
-    T dot = T(0);
-    for (int u = 0; u < units; u++) dot += d[u] * y[u];
-    for (int u = 0; u < units; u++) d[u] = y[u] * (d[u] - dot);
+    SoftmaxGradRow(a + static_cast<long long>(r) * units, d, d, units);
   }
 };
 
@@ -540,43 +490,27 @@ struct LossRows {
     T loss = T(0);
     if (kind == 3) {  // softmax cross-entropy on logits
       const int c = labels[tr];
-      T m = o[0];
       int arg = 0;
-      for (int f = 1; f < F; f++)
-        if (o[f] > m) {
-          m = o[f];
-          arg = f;
-        }
-      T s = T(0);
-      for (int f = 0; f < F; f++) s += Exp(o[f] - m);
-      const T lse = m + Log(s);
-      loss = lse - o[c];
+      loss = SoftmaxCrossEntropyRow(o, F, c, scale, g, arg);
       rowCorrect[r] = arg == c ? T(1) : T(0);
-      for (int f = 0; f < F; f++) g[f] = (Exp(o[f] - lse) - (f == c ? T(1) : T(0))) * scale;
     } else {
       const float* y = targets + tr * F;
       T correct = T(0);
       for (int f = 0; f < F; f++) {
         const T yf = T(y[f]);
+        T l, d;
         if (kind == 4) {  // binary cross-entropy on logits
-          const T v = o[f];
-          loss += (v > T(0) ? v : T(0)) - v * yf + Log(T(1) + Exp(-Abs(v)));
-          correct += ((v > T(0)) == (yf > T(0.5))) ? T(1) : T(0);
-          g[f] = (Sigmoid(v) - yf) * scale;
-          continue;
-        }
-        const T d = o[f] - yf;
-        if (kind == 0) {
-          loss += d * d;
-          g[f] = T(2) * d * scale;
+          BceTerm(o[f], yf, l, d);
+          correct += ((o[f] > T(0)) == (yf > T(0.5))) ? T(1) : T(0);
+        } else if (kind == 0) {
+          MseTerm(o[f] - yf, l, d);
         } else if (kind == 1) {
-          loss += Abs(d);
-          g[f] = (d > T(0) ? T(1) : d < T(0) ? T(-1) : T(0)) * scale;
+          MaeTerm(o[f] - yf, l, d);
         } else {
-          const T a = Abs(d);
-          loss += a <= delta ? T(0.5) * d * d : delta * (a - T(0.5) * delta);
-          g[f] = (a <= delta ? d : (d > T(0) ? delta : -delta)) * scale;
+          HuberTerm(o[f] - yf, delta, l, d);
         }
+        loss += l;
+        g[f] = d * scale;
       }
       rowCorrect[r] = correct;
     }
@@ -595,8 +529,8 @@ struct PrepareGrad {
   T l2;         // λ of this range's group (0: none)
   T clipValue;  // 0: off
   RNNX_HD void operator()(int e) const {
-    T g = grad[e] + T(2) * l2 * p[e];
-    if (clipValue > T(0)) g = g > clipValue ? clipValue : (g < -clipValue ? -clipValue : g);
+    T g = L2Grad(grad[e], p[e], T(2) * l2);
+    if (clipValue > T(0)) g = ClipByValue(g, clipValue);
     grad[e] = g;
   }
 };
@@ -614,7 +548,9 @@ struct OptimizerStep {
   T* v;
   const T* scalars;
   int kind;  // OptKind as int
-  T lr, momentum, rho, beta1, beta2, eps, weightDecay, clipNorm;
+  T lr, momentum, rho, beta1, beta2, eps;
+  T decay;   // AdamW: 1 - lr·weightDecay rounded from float64; else 1
+  T clipNorm;
   T s1, s2;  // Adam: 1 / (1 - beta^t)
   bool nesterov;
   // Device flag, 0 or 1: set by CheckUpdate when some updated weight would not be finite.
@@ -635,21 +571,12 @@ struct OptimizerStep {
     mo = m[e];
     ve = v[e];
     if (kind == 0) {  // SGD
-      if (momentum > T(0)) {
-        const T vel = momentum * mo - lr * gr;
-        mo = vel;
-        w += nesterov ? momentum * vel - lr * gr : vel;
-      } else {
-        w -= lr * gr;
-      }
+      if (momentum > T(0)) MomentumUpdate(w, mo, gr, lr, momentum, nesterov);
+      else SgdUpdate(w, gr, lr);
     } else if (kind == 1) {  // RMSprop
-      ve = rho * ve + (T(1) - rho) * gr * gr;
-      w -= lr * gr / (Sqrt(ve) + eps);
+      RmspropUpdate(w, ve, gr, lr, rho, eps);
     } else {  // Adam, AdamW
-      mo = beta1 * mo + (T(1) - beta1) * gr;
-      ve = beta2 * ve + (T(1) - beta2) * gr * gr;
-      const T decay = kind == 3 ? T(1) - lr * weightDecay : T(1);
-      w = w * decay - lr * (mo * s1) / (Sqrt(ve * s2) + eps);
+      AdamUpdate(w, mo, ve, gr, lr, beta1, beta2, s1, s2, eps, decay);
     }
   }
   RNNX_HD void operator()(int e) const {

@@ -14,6 +14,7 @@
 
 #include "../cells/random.h"
 #include "../host_device.h"
+#include "math/elementwise.h"
 
 namespace rnnx {
 namespace cuda {
@@ -137,8 +138,10 @@ struct GruResetGradMasked {
     const int n = e / H, j = e % H, GH = 3 * H;
     if (t >= len[n]) return;
     const T rg = g[n * GH + H + j];
-    dg[n * GH + H + j] = drh[e] * hin[e] * rg * (T(1) - rg);
-    dhDirect[e] += drh[e] * rg * mask[e];
+    T dpr, dh;
+    math::GruResetGrad(drh[e], hin[e], rg, dpr, dh);
+    dg[n * GH + H + j] = dpr;
+    dhDirect[e] += dh * mask[e];
   }
 };
 

@@ -205,6 +205,7 @@ class StepCore final : public TrainerBackend {
     T* RH = nullptr;    // [T, N, H] GRU: lbr=1 H₋·Rhᵀ + Rbh; lbr=0 r ⊙ H₋
     T* HIN = nullptr;   // [T, N, H] H₋ ⊙ recurrent mask (recurrentDropout only)
     T* recMask = nullptr;  // [N, H]
+    uint8_t* K = nullptr;  // [T, N, 4H] LSTM clip: which pre-activations were clipped
     T* h0 = nullptr;    // [N, H] carried state (stateful / tbptt)
     T* c0 = nullptr;
     T* h0Saved = nullptr;  // the carried state before the step (rollback)
@@ -244,8 +245,10 @@ class StepCore final : public TrainerBackend {
   void FreeWorkspace() {
     for (LayerBuf& l : layers_) {
       Release<T>({l.Y, l.dY, l.XD, l.inMask});
-      for (DirBuf& d : l.dir)
+      for (DirBuf& d : l.dir) {
         Release<T>({d.G, d.HS, d.CS, d.CRAW, d.RH, d.HIN, d.recMask});
+        Release<uint8_t>({d.K});
+      }
     }
     for (T* p : dense_) ex_.Free(p);
     for (T* p : dDense_) ex_.Free(p);
@@ -263,7 +266,10 @@ class StepCore final : public TrainerBackend {
     wsBytes_ = 0;
     // Keep the layer list: carried states (DirBuf h0/c0) outlive the workspace.
     for (LayerBuf& l : layers_) {
-      for (DirBuf& d : l.dir) d.G = d.HS = d.CS = d.CRAW = d.RH = d.HIN = d.recMask = nullptr;
+      for (DirBuf& d : l.dir) {
+        d.G = d.HS = d.CS = d.CRAW = d.RH = d.HIN = d.recMask = nullptr;
+        d.K = nullptr;
+      }
       l.Y = l.dY = l.XD = l.inMask = nullptr;
     }
   }
@@ -307,6 +313,7 @@ class StepCore final : public TrainerBackend {
         if (lstm) b.CS = WsAlloc<T>(TN * H + NN * H);
         if (lstm && r.cell.zoneoutC > 0) b.CRAW = WsAlloc<T>(TN * H);
         if (r.cell.kind == CellKind::kGru) b.RH = WsAlloc<T>(TN * H);
+        if (lstm && r.cell.clip > 0) b.K = WsAlloc<uint8_t>(TN * GH);
         if (r.cell.recurrentDropout > 0) {
           b.HIN = WsAlloc<T>(TN * H);
           b.recMask = WsAlloc<T>(NN * H);
@@ -492,7 +499,8 @@ class StepCore final : public TrainerBackend {
           T* cPrev = lstm ? B.CS + (rev ? t + 1 : t) * NH : nullptr;
           T* cOut = lstm ? B.CS + (rev ? t : t + 1) * NH : nullptr;
           if (lstm) {
-            ex_.ForEach(nh, k::LstmForward<T>{io, cPrev, cOut, P, T(r.cell.clip), r.cell.inputForget});
+            ex_.ForEach(nh, k::LstmForward<T>{io, cPrev, cOut, P, T(r.cell.clip), B.K ? B.K + row * GH : nullptr,
+                                              r.cell.inputForget});
           } else if (r.cell.kind == CellKind::kRnn) {
             ex_.ForEach(nh, k::RnnForward<T>{io, r.cell.relu});
           } else if (r.cell.linearBeforeReset) {
@@ -687,7 +695,7 @@ class StepCore final : public TrainerBackend {
             const T* cNew = B.CRAW ? B.CRAW + row * H : B.CS + (rev ? t : t + 1) * NH;
             ex_.ForEach(static_cast<long long>(NH),
                         k::LstmBackward<T>{sg, cNew, B.CS + (rev ? t + 1 : t) * NH, dc_, P, P ? dP_ : nullptr,
-                                           T(r.cell.clip), r.cell.inputForget});
+                                           T(r.cell.clip), B.K ? B.K + row * GH : nullptr, r.cell.inputForget});
           } else if (r.cell.kind == CellKind::kRnn) {
             ex_.ForEach(static_cast<long long>(NH), k::RnnBackward<T>{sg, r.cell.relu});
           } else if (lbr1) {
@@ -768,8 +776,10 @@ class StepCore final : public TrainerBackend {
     const T s2 = static_cast<T>(1.0 / (1.0 - std::pow(o.beta2, static_cast<double>(t))));
     T* overflow = scalars_ + 3 + ranges_.size();
     ex_.Zero(overflow, 1);
+    // AdamW's decay 1 − lr·λ rounded from float64, as the CPU optimizer rounds it.
+    const T decay = static_cast<T>(o.kind == OptimizerKind::kAdamW ? 1.0 - lr * o.weightDecay : 1.0);
     k::OptimizerStep<T> f{params_, grads_, mom_, vel_, scalars_, static_cast<int>(o.kind), T(lr), T(o.momentum),
-                          T(o.rho), T(o.beta1), T(o.beta2), T(o.epsilon), T(o.weightDecay), T(c_.clipNorm), s1, s2,
+                          T(o.rho), T(o.beta1), T(o.beta2), T(o.epsilon), decay, T(c_.clipNorm), s1, s2,
                           o.nesterov, overflow};
     ex_.ForEach(static_cast<long long>(d_.paramCount), k::CheckUpdate<T>{f});
     ex_.ForEach(static_cast<long long>(d_.paramCount), f);
@@ -927,16 +937,9 @@ std::vector<float> StepCore<T, Exec>::LastOutput() {
   // The loss read logits: apply the output activation the forward pass left out, on the host.
   const Activation act = d_.outputActivation();
   if (logitsOut_ && act == Activation::kSoftmax) {
-    for (int r = 0; r < rows_; ++r) {
-      T* z = dev.data() + static_cast<size_t>(r) * F;
-      T m = z[0];
-      for (int f = 1; f < F; ++f) m = std::max(m, z[f]);
-      T s = T(0);
-      for (int f = 0; f < F; ++f) s += (z[f] = k::Exp(z[f] - m));
-      for (int f = 0; f < F; ++f) z[f] /= s;
-    }
+    for (int r = 0; r < rows_; ++r) math::SoftmaxRow(dev.data() + static_cast<size_t>(r) * F, dev.data() + static_cast<size_t>(r) * F, F);
   } else if (logitsOut_ && act == Activation::kSigmoid) {
-    for (T& v : dev) v = k::Sigmoid(v);
+    for (T& v : dev) v = math::Sigmoid(v);
   }
   std::vector<float> out(dev.size());
   if (!d_.sequenceOutput()) {

@@ -4,8 +4,8 @@
 #include <cstring>
 #include <string>
 
-#include "cells/activations.h"
 #include "cells/dense.h"
+#include "math/elementwise.h"
 
 namespace rnnx {
 
@@ -46,38 +46,23 @@ LossStats ComputeLoss(const LossConfig& cfg, Activation act, int F, const T* z, 
         throw InvalidArgument("targets: label " + std::to_string(label) + " is out of range for " +
                               std::to_string(F) + " classes");
       }
-      T m = zr[0];
+      // From the logits z, softmax or not: the probabilities are the softmax output's to the bit.
       int arg = 0;
-      for (int j = 1; j < F; ++j)
-        if (zr[j] > m) {
-          m = zr[j];
-          arg = j;
-        }
-      T s = 0;
-      for (int j = 0; j < F; ++j) s += std::exp(zr[j] - m);
-      const T lse = m + std::log(s);
-      st.sum += static_cast<double>(lse - zr[label]);
+      st.sum += static_cast<double>(math::SoftmaxCrossEntropyRow(zr, F, label, scale, g, arg));
       st.correct += arg == label ? 1 : 0;
       st.predictions += 1;
-      if (g) {
-        for (int j = 0; j < F; ++j) {
-          const T p = act == Activation::kSoftmax ? o[j] : std::exp(zr[j] - lse);
-          g[j] = (p - (j == label ? T(1) : T(0))) * scale;
-        }
-      }
       continue;
     }
     const float* target = y.values + at * F;
     if (cfg.kind == LossKind::kBinaryCrossEntropy) {
       for (int j = 0; j < F; ++j) {
         const T v = zr[j], tv = static_cast<T>(target[j]);
-        st.sum += static_cast<double>((v > 0 ? v : T(0)) - v * tv + std::log1p(std::exp(-std::fabs(v))));
+        T l, d;
+        math::BceTerm(v, tv, l, d);  // σ(v): the sigmoid output's to the bit
+        st.sum += static_cast<double>(l);
         st.correct += ((v > 0) == (tv > T(0.5))) ? 1 : 0;
         st.predictions += 1;
-        if (g) {
-          const T p = act == Activation::kSigmoid ? o[j] : Sigmoid(v);
-          g[j] = (p - tv) * scale;
-        }
+        if (g) g[j] = d * scale;
       }
       continue;
     }
@@ -86,18 +71,13 @@ LossStats ComputeLoss(const LossConfig& cfg, Activation act, int F, const T* z, 
       T l, d;
       switch (cfg.kind) {
         case LossKind::kMse:
-          l = e * e;
-          d = 2 * e;
+          math::MseTerm(e, l, d);
           break;
         case LossKind::kMae:
-          l = std::fabs(e);
-          d = e > 0 ? T(1) : e < 0 ? T(-1) : T(0);
+          math::MaeTerm(e, l, d);
           break;
-        default: {  // Huber
-          const T a = std::fabs(e);
-          l = a <= delta ? T(0.5) * e * e : delta * (a - T(0.5) * delta);
-          d = a <= delta ? e : (e > 0 ? delta : -delta);
-        }
+        default:
+          math::HuberTerm(e, delta, l, d);
       }
       st.sum += static_cast<double>(l);
       if (g) g[j] = d * scale;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "math/elementwise.h"
+
 namespace rnnx {
 
 template <typename T>
@@ -48,21 +50,15 @@ void Optimizer<T>::Apply(T* w, const T* g, double lrD, ThreadPool* pool) {
       case OptimizerKind::kSgd: {
         if (c.momentum > 0) {
           const T mu = static_cast<T>(c.momentum);
-          for (size_t k = b; k < e; ++k) {
-            m[k] = mu * m[k] - lr * g[k];
-            w[k] += c.nesterov ? mu * m[k] - lr * g[k] : m[k];
-          }
+          for (size_t k = b; k < e; ++k) math::MomentumUpdate(w[k], m[k], g[k], lr, mu, c.nesterov);
         } else {
-          for (size_t k = b; k < e; ++k) w[k] -= lr * g[k];
+          for (size_t k = b; k < e; ++k) math::SgdUpdate(w[k], g[k], lr);
         }
         break;
       }
       case OptimizerKind::kRmsprop: {
         const T rho = static_cast<T>(c.rho);
-        for (size_t k = b; k < e; ++k) {
-          v[k] = rho * v[k] + (T(1) - rho) * g[k] * g[k];
-          w[k] -= lr * g[k] / (std::sqrt(v[k]) + eps);
-        }
+        for (size_t k = b; k < e; ++k) math::RmspropUpdate(w[k], v[k], g[k], lr, rho, eps);
         break;
       }
       case OptimizerKind::kAdam:
@@ -70,11 +66,7 @@ void Optimizer<T>::Apply(T* w, const T* g, double lrD, ThreadPool* pool) {
         const T b1 = static_cast<T>(c.beta1), b2 = static_cast<T>(c.beta2);
         const T s1 = static_cast<T>(1.0 / bc1), s2 = static_cast<T>(1.0 / bc2);
         const T decay = c.kind == OptimizerKind::kAdamW ? static_cast<T>(1.0 - lrD * c.weightDecay) : T(1);
-        for (size_t k = b; k < e; ++k) {
-          m[k] = b1 * m[k] + (T(1) - b1) * g[k];
-          v[k] = b2 * v[k] + (T(1) - b2) * g[k] * g[k];
-          w[k] = w[k] * decay - lr * (m[k] * s1) / (std::sqrt(v[k] * s2) + eps);
-        }
+        for (size_t k = b; k < e; ++k) math::AdamUpdate(w[k], m[k], v[k], g[k], lr, b1, b2, s1, s2, eps, decay);
         break;
       }
     }

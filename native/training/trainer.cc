@@ -8,6 +8,7 @@
 #include <string>
 
 #include "gemm/thread_pool.h"
+#include "math/elementwise.h"
 
 namespace rnnx {
 
@@ -55,7 +56,7 @@ double AddL2(const TrainConfig& c, const std::vector<L2Region>& regions, const T
     double s = 0;
     for (size_t k = r.offset; k < r.offset + r.size; ++k) {
       s += static_cast<double>(w[k]) * static_cast<double>(w[k]);
-      g[k] += twoL * w[k];
+      g[k] = math::L2Grad(g[k], w[k], twoL);
     }
     penalty += lambda * s;
   }
@@ -67,7 +68,7 @@ template <typename T>
 double ClipGradients(const TrainConfig& c, T* g, size_t n) {
   if (c.clipValue > 0) {
     const T v = static_cast<T>(c.clipValue);
-    for (size_t k = 0; k < n; ++k) g[k] = std::min(std::max(g[k], -v), v);
+    for (size_t k = 0; k < n; ++k) g[k] = math::ClipByValue(g[k], v);
   }
   double s = 0;
   for (size_t k = 0; k < n; ++k) s += static_cast<double>(g[k]) * static_cast<double>(g[k]);
