@@ -42,7 +42,7 @@ describe('signals', () => {
     }) as typeof setTimeout);
     try {
       process.emit('SIGTERM', 'SIGTERM');
-      await vi.waitFor(() => expect(exits).toEqual([0]), { timeout: 5000 });
+      await vi.waitFor(() => expect(exits).toEqual([0]), { timeout: 30_000 });
       // The deadline: the longest drain plus 10 s.
       expect(timeouts).toEqual([10_300]);
       expect(events).toContainEqual({ event: 'signal', signal: 'SIGTERM', action: 'draining' });
@@ -66,7 +66,7 @@ describe('signals', () => {
       expect(exits[0]).toBe(1);
       expect(events).toContainEqual({ event: 'signal', signal: 'SIGINT', action: 'exit without finishing the drain' });
       // (A real exit ends the process here; with the stub the drains run on and exit 0.)
-      await vi.waitFor(() => expect(exits.slice(0, 2)).toEqual([1, 0]), { timeout: 5000 });
+      await vi.waitFor(() => expect(exits.slice(0, 2)).toEqual([1, 0]), { timeout: 30_000 });
     } finally {
       await c.close();
     }

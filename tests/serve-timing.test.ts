@@ -208,6 +208,20 @@ describe('stream timing', () => {
     expect(s.isClosed).toBe(false);
     await at(t0 + 150);
     expect(s.isClosed).toBe(true);
+    // Two streams opened at 160, one used at 240: at the sweep of 300 the unused one is idle
+    // 140 ms (closed), the used one 60 ms (kept, until the sweep of 350).
+    await at(t0 + 160);
+    const unused = m.open();
+    const used = m.open();
+    await at(t0 + 240);
+    await used.append(one(1));
+    await at(t0 + 299);
+    expect([unused.isClosed, used.isClosed]).toEqual([false, false]);
+    await at(t0 + 300);
+    expect([unused.isClosed, used.isClosed]).toEqual([true, false]);
+    await at(t0 + 350);
+    expect(used.isClosed).toBe(true);
+    expect(m.size).toBe(0);
     m.closeAll();
 
     const long = new StreamManager(b, { idleTimeoutMs: 600_000 });
