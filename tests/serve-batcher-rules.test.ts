@@ -383,25 +383,4 @@ describe('waiting for a batch', () => {
     await tick();
     expect(b.runsInFlight).toBe(0);
   });
-
-  it('requests with the default timeout expire in order, each after the default', async () => {
-    const g = gated();
-    const b = new Batcher(g.runner, info(), { maxBatch: 1, maxWaitMs: 0, timeoutMs: 40 });
-    const t0 = performance.now();
-    const first = b.predict(seq(1, 1)).catch((e: unknown) => e);
-    await tick(15);
-    const second = b.predict(seq(1, 2)).catch((e: unknown) => e);
-    const e1 = await first;
-    const t1 = performance.now() - t0;
-    const e2 = await second;
-    const t2 = performance.now() - t0;
-    expect(e1).toBeInstanceOf(TimeoutError);
-    expect((e1 as Error).message).toBe('the request timed out after 40 ms');
-    expect(e2).toBeInstanceOf(TimeoutError);
-    expect(t1).toBeGreaterThanOrEqual(38);
-    expect(t2).toBeGreaterThanOrEqual(53);
-    expect(t2 - t1).toBeGreaterThanOrEqual(5);
-    g.release();
-    await b.close();
-  });
 });

@@ -220,3 +220,39 @@ describe('runs on the in-process engine equal ONNX Runtime on the exported graph
     }
   });
 });
+
+describe('the worker pool', () => {
+  it('runs equal the in-process ones; a failed run rejects with the worker\'s message; after close runs are refused', async () => {
+    const { path } = makeModel(tmp.dir, 'pool', 2, [gru({ units: 4, returnSequences: true }), dense({ units: 2 })], 7);
+    const pool = await openEngine(path, { workers: 2, intraOpNumThreads: 1, providers: ['cpu'] });
+    const local = await openEngine(path, { workers: 0, intraOpNumThreads: 1 });
+    try {
+      expect(pool).toMatchObject({ workers: 2, concurrency: 2, provider: 'cpu', fallbacks: [], requestedProviders: ['cpu'] });
+      const [x] = randomSequences(8, 1, 2, 6, 6);
+      const rs = await Promise.all([1, 2, 3].map(() => pool.predict.runner.run({ x: x.slice(), batch: 1, time: 6, sequenceLens: Int32Array.from([6]) })));
+      const want = await local.predict.runner.run({ x: x.slice(), batch: 1, time: 6, sequenceLens: Int32Array.from([6]) });
+      for (const r of rs) {
+        expect(r.dims).toEqual([1, 6, 2]);
+        expect(maxAbsDiff(r.y, want.y)).toBe(0);
+      }
+      if (!('runner' in pool.stream)) throw new Error('expected a stream graph');
+      const s = await pool.stream.runner.run({ x: x.slice(), batch: 1, time: 6 });
+      expect(s.state?.length).toBe(1);
+      // x holds 3 values where [1, 2, 2] needs 4: ONNX Runtime refuses, the job rejects, the worker lives on.
+      await expect(pool.predict.runner.run({ x: new Float32Array(3), batch: 1, time: 2 })).rejects.toThrow(/./);
+      expect(maxAbsDiff((await pool.predict.runner.run({ x: x.slice(), batch: 1, time: 6 })).y, want.y)).toBe(0);
+    } finally {
+      await pool.close();
+      await local.close();
+    }
+    await expect(pool.predict.runner.run({ x: new Float32Array(2), batch: 1, time: 1 })).rejects.toThrow('the worker pool is closed');
+  });
+
+  it('a model the workers cannot open fails the open with their reason, in process or not', async () => {
+    const { path } = makeModel(tmp.dir, 'badprov', 2, [gru({ units: 2 })], 7);
+    const reason = 'providers entries must be one of "cpu"';
+    await expect(openEngine(path, { workers: 0, providers: ['bogus' as never] })).rejects.toThrow(reason);
+    await expect(openEngine(path, { workers: 1, providers: ['bogus' as never] })).rejects.toThrow(`worker failed to open the model: ${reason}`);
+    await expect(openEngine(path, { workers: MAX_WORKERS + 1 })).rejects.toThrow(`workers must be an integer in [0, ${MAX_WORKERS}]`);
+  });
+});

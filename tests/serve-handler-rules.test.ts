@@ -321,3 +321,81 @@ describe('v1 predict bodies', () => {
     });
   });
 });
+
+describe('work routes against ONNX Runtime', () => {
+  it('v2 infer: rows of different lengths padded with zeros to the longest; id and version echoed', async () => {
+    const { path } = makeModel(tmp.dir, 'seqout', I, [gru({ units: 3, returnSequences: true }), dense({ units: 2 })], 4);
+    const s2 = await openService(path, { workers: 0, intraOpNumThreads: 1, maxWaitMs: 0, registry: newRegistry(), version: '3' });
+    const r2 = await InferenceModel.open(path, { intraOpNumThreads: 1 });
+    const h = createRequestHandler([s2, svc], {});
+    const server = createServer(h);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const data = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+      const body = { id: 'q7', inputs: [{ name: 'x', shape: [2, 3, 2], datatype: 'FP32', data }, { name: 'sequence_lens', shape: [2], datatype: 'INT32', data: [3, 1] }] };
+      const r = await send(port, 'POST', '/v2/models/seqout/versions/3/infer', json, JSON.stringify(body));
+      expect(r.status).toBe(200);
+      expect(r.body).toMatchObject({ model_name: 'seqout', model_version: '3', id: 'q7' });
+      expect(r.body.outputs[0]).toMatchObject({ name: 'y', datatype: 'FP32', shape: [2, 3, 2] });
+      const a = (await r2.run(Float32Array.from(data.slice(0, 6)), { batch: 1 })).y;
+      const b = (await r2.run(Float32Array.from(data.slice(6, 8)), { batch: 1 })).y;
+      const got: number[] = r.body.outputs[0].data;
+      expect(maxAbsDiff(got.slice(0, 6), a)).toBeLessThanOrEqual(1e-6);
+      expect(maxAbsDiff(got.slice(6, 8), b)).toBeLessThanOrEqual(1e-6);
+      expect(got.slice(8)).toEqual([0, 0, 0, 0]);
+      // Without an id, none is answered; a last-step model's y is [N, F].
+      const last = await send(port, 'POST', '/v2/models/door/infer', json, JSON.stringify({ inputs: [{ name: 'x', shape: [1, 2, 2], datatype: 'FP32', data: x.flat() }] }));
+      expect(last.body).not.toHaveProperty('id');
+      expect(last.body.outputs[0].shape).toEqual([1, 2]);
+      expect(maxAbsDiff(last.body.outputs[0].data, expected)).toBeLessThanOrEqual(1e-6);
+      // Client-carried state: two chunks equal one run.
+      const c1 = await send(port, 'POST', '/v2/models/seqout/infer', json, JSON.stringify({ parameters: { stream_state: true }, inputs: [{ name: 'x', shape: [1, 2, 2], datatype: 'FP32', data: data.slice(0, 4) }] }));
+      expect(c1.body.parameters.stream_steps).toBe(2);
+      expect(c1.body.outputs[0].shape).toEqual([1, 2, 2]);
+      const c2 = await send(port, 'POST', '/v2/models/seqout/infer', json, JSON.stringify({ parameters: { stream_state: c1.body.parameters.stream_state }, inputs: [{ name: 'x', shape: [1, 1, 2], datatype: 'FP32', data: data.slice(4, 6) }] }));
+      expect(c2.body.parameters.stream_steps).toBe(3);
+      expect(maxAbsDiff([...c1.body.outputs[0].data, ...c2.body.outputs[0].data], a)).toBeLessThanOrEqual(1e-5);
+      // Versions and names.
+      const wrongV = await send(port, 'GET', '/v2/models/seqout/versions/2');
+      expect([wrongV.status, wrongV.body.error]).toEqual([404, 'model "seqout" has no version "2"; it has "3"']);
+      const unknown = await send(port, 'GET', '/v2/models/nope/ready');
+      expect([unknown.status, unknown.body.error]).toEqual([404, 'no model named "nope"; this server has "seqout", "door"']);
+      const badEnc = await send(port, 'GET', '/v2/models/%E0%A4%A/ready');
+      expect([badEnc.status, badEnc.body.error]).toEqual([404, 'model name "%E0%A4%A" is not valid percent-encoding']);
+      expect((await send(port, 'GET', '/v2/models/seq%6Fut/versions/3/ready')).body).toEqual({ name: 'seqout', ready: true });
+      // /v1 routes use the first model.
+      expect((await send(port, 'GET', '/v1/model')).body.name).toBe('seqout');
+    } finally {
+      h.dispose();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await s2.close();
+      await r2.release();
+    }
+  });
+
+  it('v1 streams: open 201, append, reset, delete; unknown ids 404; bad ids 400', async () => {
+    await withHandler({}, async (port) => {
+      const open = await send(port, 'POST', '/v1/streams');
+      expect(open.status).toBe(201);
+      const id: string = open.body.id;
+      const append = (input: unknown) => send(port, 'POST', `/v1/streams/${id}`, json, JSON.stringify({ input }));
+      const a = await append(x.slice(0, 1));
+      expect([a.status, a.body.steps, a.body.dims]).toEqual([200, 1, [2]]);
+      const b = await append(x.slice(1));
+      expect(b.body.steps).toBe(2);
+      expect(maxAbsDiff(b.body.output, expected)).toBeLessThanOrEqual(1e-6);
+      expect((await send(port, 'POST', `/v1/streams/${id}`, json, JSON.stringify({ chunk: x }))).body.error.message).toBe('request body must have "input": the next chunk, [time][2]');
+      expect((await send(port, 'POST', `/v1/streams/${id}/reset`)).body).toEqual({ id, steps: 0 });
+      const again = await append(x);
+      expect(again.body.steps).toBe(2);
+      expect(maxAbsDiff(again.body.output, expected)).toBeLessThanOrEqual(1e-6);
+      expect((await send(port, 'DELETE', `/v1/streams/${id}`)).body).toEqual({ id, closed: true });
+      const gone = await append(x);
+      expect([gone.status, gone.body.error.code]).toEqual([404, 'not_found']);
+      const bad = await send(port, 'DELETE', '/v1/streams/%ZZ');
+      expect([bad.status, bad.body.error.message]).toEqual([400, 'stream id "%ZZ" is not valid percent-encoding (expected an id returned by POST /v1/streams)']);
+    });
+  });
+});

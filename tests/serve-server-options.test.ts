@@ -6,7 +6,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { exposureWarning, isLoopbackHost, resolveModels, startServer } from '../src/serve/http.js';
-import { tempDir } from './serve-helpers.js';
+import { gru } from '../src/layers/spec.js';
+import { newRegistry } from '../src/serve/metrics.js';
+import { makeModel, tempDir } from './serve-helpers.js';
 
 const tmp = tempDir('rnnx-resolve-');
 afterAll(() => tmp.cleanup());
@@ -80,5 +82,32 @@ describe('listener options are checked before any model is opened', () => {
     await expect(startServer({ ...base, port: 0, headersTimeoutMs: -5 })).rejects.toThrow('headersTimeoutMs must be a positive integer of milliseconds, got -5');
     // Past the checks, the (fake) model file itself is what fails.
     await expect(startServer({ ...base, port: 65535, requestTimeoutMs: 1, headersTimeoutMs: 1 })).rejects.toThrow(/m\.onnx/);
+  });
+});
+
+describe('a running server', () => {
+  it('on ::1: the URL brackets the address; the log says what listens, then the drain and the close', async () => {
+    const { path } = makeModel(tmp.dir, 'logged', 2, [gru({ units: 2 })], 1);
+    const events: Record<string, unknown>[] = [];
+    const s = await startServer({ modelPath: path, host: '::1', port: 0, workers: 0, intraOpNumThreads: 1, handleSignals: false, log: (e) => events.push(e), registry: newRegistry(), maxBatch: 5, maxWaitMs: 1, maxQueue: 7 });
+    try {
+      expect(s.url).toBe(`http://[::1]:${s.port}`);
+      expect(s.host).toBe('::1');
+      expect(s.services.map((v) => v.name)).toEqual(['logged']);
+      expect(s.service).toBe(s.services[0]);
+      expect(s.registry).toBe(s.service.registry);
+      expect(events).toEqual([{
+        event: 'listening', url: s.url, models: [{ name: 'logged', version: '1', units: 'model' }], provider: s.service.provider, fallbacks: s.service.engine.fallbacks,
+        workers: 0, maxBatch: 5, maxWaitMs: 1, maxQueue: 7, streaming: 'supported',
+      }]);
+      expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
+      expect(s.handler.services.get('logged')).toBe(s.service);
+    } finally {
+      await s.close();
+    }
+    expect(events.slice(1)).toEqual([{ event: 'draining', inFlight: 0, queued: 0 }, { event: 'closed' }]);
+    // Closing again is the same close.
+    await s.close();
+    expect(events.length).toBe(3);
   });
 });

@@ -79,11 +79,9 @@ describe('chunks of one stream', () => {
     const first = s.append(Float32Array.from([5]));
     const late = s.append(Float32Array.from([100]), { timeoutMs: 20 });
     const after = s.append(Float32Array.from([1]));
-    const t0 = performance.now();
     const err = await late.catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TimeoutError);
     expect((err as Error).message).toBe('the request timed out after 20 ms waiting for the stream\'s previous chunk');
-    expect(performance.now() - t0).toBeLessThan(1000);
     // The one after it still waits for the first, not only for the one that gave up.
     await tick(5);
     expect(c.runs.length).toBe(1);
@@ -186,22 +184,5 @@ describe('StreamManager', () => {
     expect(m.size).toBe(0);
     expect(() => m.open()).toThrow(ShuttingDownError);
     expect(() => m.open()).toThrow('the server is shutting down and opens no new streams');
-  });
-
-  it('streams idle past idleTimeoutMs are closed by the sweep; used ones stay', async () => {
-    const c = counter(false);
-    const m = new StreamManager(new Batcher(c.runner, c.info, { maxWaitMs: 0 }), { idleTimeoutMs: 60 });
-    const idle = m.open();
-    const busy = m.open();
-    for (let i = 0; i < 8; i++) {
-      await tick(20);
-      await busy.append(Float32Array.from([1]));
-    }
-    expect(idle.isClosed).toBe(true);
-    expect(busy.isClosed).toBe(false);
-    expect(m.size).toBe(1);
-    expect(() => m.get(idle.id)).toThrow(StreamNotFoundError);
-    m.closeAll();
-    expect(busy.isClosed).toBe(true);
   });
 });

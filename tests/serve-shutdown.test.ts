@@ -1,0 +1,87 @@
+// Signal handling of startServer, in process with process.exit stubbed (the child-process test,
+// serve-signal.test.ts, shows the real exit): one process-wide handler for every server started
+// with handleSignals, a signal drains them all and exits 0, a second signal exits 1 at once, and
+// closing the last server removes the handlers. The exit deadline's timer is faked so that it
+// can never fire in the test process.
+
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { gru } from '../src/layers/spec.js';
+import { startServer } from '../src/serve/http.js';
+import { newRegistry } from '../src/serve/metrics.js';
+import { makeModel, tempDir } from './serve-helpers.js';
+
+const tmp = tempDir('rnnx-shutdown-');
+
+afterEach(() => {
+  vi.useRealTimers();
+  vi.restoreAllMocks();
+});
+
+describe('signals', () => {
+  it('SIGTERM drains every server and exits 0; a second signal exits 1; close removes the handlers', async () => {
+    const { path } = makeModel(tmp.dir, 'sig', 2, [gru({ units: 2 })], 1);
+    const before = [process.listenerCount('SIGTERM'), process.listenerCount('SIGINT')];
+    const events: Record<string, unknown>[] = [];
+    const opts = { modelPath: path, port: 0, workers: 0, intraOpNumThreads: 1, handleSignals: true, log: (e: Record<string, unknown>) => events.push(e), drainTimeoutMs: 200 };
+    const a = await startServer({ ...opts, registry: newRegistry() });
+    const b = await startServer({ ...opts, registry: newRegistry(), drainTimeoutMs: 300 });
+    expect([process.listenerCount('SIGTERM'), process.listenerCount('SIGINT')]).toEqual([before[0] + 1, before[1] + 1]);
+    const exits: number[] = [];
+    vi.spyOn(process, 'exit').mockImplementation(((code: number) => {
+      exits.push(code);
+    }) as never);
+    const timeouts: number[] = [];
+    const realSetTimeout = globalThis.setTimeout;
+    // Records the exit deadline instead of arming it.
+    vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms: number, ...rest: unknown[]) => {
+      if (ms >= 10_000) {
+        timeouts.push(ms);
+        return { unref() { return this; } } as unknown as NodeJS.Timeout;
+      }
+      return realSetTimeout(fn, ms, ...rest);
+    }) as typeof setTimeout);
+    try {
+      process.emit('SIGTERM', 'SIGTERM');
+      await vi.waitFor(() => expect(exits).toEqual([0]), { timeout: 30_000 });
+      // The deadline: the longest drain plus 10 s.
+      expect(timeouts).toEqual([10_300]);
+      expect(events).toContainEqual({ event: 'signal', signal: 'SIGTERM', action: 'draining' });
+      expect(events).toContainEqual({ event: 'exit', code: 0 });
+      expect(events.filter((e) => e.event === 'closed').length).toBe(2);
+      // Both closed: the handlers are gone.
+      expect([process.listenerCount('SIGTERM'), process.listenerCount('SIGINT')]).toEqual(before);
+      await expect(fetch(`${a.url}/healthz`)).rejects.toThrow();
+      await expect(fetch(`${b.url}/healthz`)).rejects.toThrow();
+    } finally {
+      await a.close();
+      await b.close();
+    }
+
+    // A second signal during a drain: exit 1 at once.
+    const c = await startServer({ ...opts, registry: newRegistry() });
+    exits.length = 0;
+    try {
+      process.emit('SIGINT', 'SIGINT');
+      process.emit('SIGINT', 'SIGINT');
+      expect(exits[0]).toBe(1);
+      expect(events).toContainEqual({ event: 'signal', signal: 'SIGINT', action: 'exit without finishing the drain' });
+      // (A real exit ends the process here; with the stub the drains run on and exit 0.)
+      await vi.waitFor(() => expect(exits.slice(0, 2)).toEqual([1, 0]), { timeout: 30_000 });
+    } finally {
+      await c.close();
+    }
+    expect([process.listenerCount('SIGTERM'), process.listenerCount('SIGINT')]).toEqual(before);
+  });
+
+  it('handleSignals false installs nothing', async () => {
+    const { path } = makeModel(tmp.dir, 'nosig', 2, [gru({ units: 2 })], 1);
+    const before = process.listenerCount('SIGTERM');
+    const s = await startServer({ modelPath: path, port: 0, workers: 0, handleSignals: false, log: false, registry: newRegistry() });
+    try {
+      expect(process.listenerCount('SIGTERM')).toBe(before);
+    } finally {
+      await s.close();
+    }
+    tmp.cleanup();
+  });
+});
