@@ -227,7 +227,7 @@ describe('fit options are checked, naming the field', () => {
   const err = (o: unknown) => fit(regModel(), reg, o as never).then(() => '(no error)', (e: Error) => e.message);
 
   it('unknown options list the known ones; each documented option is known', async () => {
-    expect(await err({ epoch: 2 })).toBe('fit: unknown option "epoch"; known options: epochs, batchSize, shuffle, validation, earlyStopping, callbacks, checkpoint, loss, optimizer, clipNorm, clipValue, l2, outputDropout, tbptt, stateful, seed, threads, device');
+    expect(await err({ epoch: 2 })).toBe('fit: unknown option "epoch"; known options: epochs, batchSize, shuffle, validation, earlyStopping, callbacks, checkpoint, loss, optimizer, clipNorm, clipValue, l2, outputDropout, tbptt, stateful, seed, threads, device, emulate');
     expect(await err(null)).toBe('fit options must be an object, got null');
     expect(await err(5)).toBe('fit options must be an object, got 5');
     const all = {

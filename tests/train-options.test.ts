@@ -95,7 +95,7 @@ describe('options for the native trainer', () => {
     expect(bad({ tbptt: 1.5 })).toBe('tbptt must be a non-negative integer, got 1.5');
     expect(bad({ tbptt: -1 })).toBe('tbptt must be a non-negative integer, got -1');
     expect(bad({ stateful: 1 })).toBe('stateful must be a boolean, got 1');
-    expect(bad({ device: 'gpu' })).toBe('device must be one of "cpu", "cuda", "auto", got "gpu"');
+    expect(bad({ device: 'gpu' })).toBe('device must be one of "cpu", "cuda", "cuda-emulated", "auto", got "gpu"');
     expect(bad({ seed: -1 })).toBe('seed must be a non-negative integer, got -1');
     expect(bad({ seed: 0.5 })).toBe('seed must be a non-negative integer, got 0.5');
   });
