@@ -10,6 +10,7 @@ import { parseCsv, parseNumberCell, readNumericTable, resolveColumn } from '../s
 import { validateDataset, type SequenceDataset } from '../src/data/dataset.js';
 import { isUserError, UserError } from '../src/data/errors.js';
 import { describeFsError, isDirectory, readBytes, readText } from '../src/data/files.js';
+import { thrownMessage } from './thrown-message.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'rnnx-data-errors-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -19,14 +20,7 @@ function good(): SequenceDataset {
   return { x: new Float32Array(12), count: 2, time: 3, features: 2, lengths: Int32Array.of(3, 1), y: new Float32Array(6), yShape: [2, 3, 1] };
 }
 
-function message(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    return (e as Error).message;
-  }
-  return '(no error)';
-}
+const message = thrownMessage;
 
 describe('validateDataset', () => {
   it('accepts a consistent dataset, with or without lengths, and lengths at both ends of [1, time]', () => {

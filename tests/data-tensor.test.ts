@@ -7,19 +7,12 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodeNpy, loadTensor, parseJsonTensor, parseNpy, tensorToNested } from '../src/data/tensor.js';
 import { UserError } from '../src/data/errors.js';
+import { thrownMessage } from './thrown-message.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'rnnx-tensor-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-function message(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(UserError);
-    return (e as Error).message;
-  }
-  return '(no error)';
-}
+const message = (f: () => unknown) => thrownMessage(f, UserError);
 
 /** An .npy file: magic, version, header length (uint16 for 1.0, uint32 for 2.0/3.0), header, data. */
 function npy(dict: string, data: Uint8Array, version = 1): Uint8Array {

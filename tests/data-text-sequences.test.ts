@@ -9,19 +9,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { UserError } from '../src/data/errors.js';
 import { loadSequenceZip, readArchive } from '../src/data/sequences.js';
 import { encodeText, oneHot, textDataset } from '../src/data/text.js';
+import { thrownMessage } from './thrown-message.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'rnnx-text-seq-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-function message(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(UserError);
-    return (e as Error).message;
-  }
-  return '(no error)';
-}
+const message = (f: () => unknown) => thrownMessage(f, UserError);
 
 /** Index of the 1 in each one-hot row of x [rows, vocab]. */
 const hot = (x: Float32Array, vocab: number) => Array.from({ length: x.length / vocab }, (_, r) => x.subarray(r * vocab, (r + 1) * vocab).indexOf(1));

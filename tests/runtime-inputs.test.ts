@@ -8,15 +8,9 @@ import { dense, gru, lstm } from '../src/layers/spec.js';
 import { Model } from '../src/model/model.js';
 import { flattenInput, InferenceModel } from '../src/runtime/inference.js';
 import { randomizeParams } from './reference/util.js';
+import { thrownMessage } from './thrown-message.js';
 
-function message(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    return (e as Error).message;
-  }
-  return '(no error)';
-}
+const message = thrownMessage;
 
 describe('flattenInput: flat Float32Array', () => {
   it('derives the missing dimension, and hands back the array itself', () => {

@@ -11,6 +11,7 @@ import {
   ATTRIBUTE_IGNORING_PROVIDERS, chooseProvider, DEFAULT_PROVIDERS, GPU_INSTALL_HINT, providerIssue, PROVIDER_NAMES,
   ProviderUnavailableError, recurrentNodes, type BackendAvailability, type RecurrentNodeInfo,
 } from '../src/runtime/providers.js';
+import { thrownMessage } from './thrown-message.js';
 
 const text = (s: string) => new TextEncoder().encode(s);
 const graph = (node: object[]) => ({ graph: { node } }) as unknown as ModelProto;
@@ -18,14 +19,7 @@ const node = (o: Partial<RecurrentNodeInfo>): RecurrentNodeInfo => ({
   op: 'LSTM', name: 'n', peepholes: false, activations: null, clip: null, inputForget: false, linearBeforeReset: 0, layout: 0, ...o,
 });
 
-function message(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    return (e as Error).message;
-  }
-  return '(no error)';
-}
+const message = thrownMessage;
 
 describe('recurrentNodes', () => {
   it('reads each recurrent node of the default domain, with ONNX defaults for absent attributes', () => {

@@ -6,15 +6,9 @@ import type { SequenceDataset } from '../src/data/dataset.js';
 import { dense, lstm } from '../src/layers/spec.js';
 import { Model } from '../src/model/model.js';
 import { gatherBatch, prepareDataset, splitDataset, type PreparedData } from '../src/train/batches.js';
+import { thrownMessage } from './thrown-message.js';
 
-function message(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    return (e as Error).message;
-  }
-  return '(no error)';
-}
+const message = thrownMessage;
 
 /** count rows of `time` steps, 2 features, x[r][t][f] = 100r + 10t + f; per-step targets y[r][t] = 10r + t (F = 1). */
 function data(count: number, time: number, lengths?: number[]): SequenceDataset {

@@ -4,15 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import { defaultLr, nativeOptions, normalizeLoss, normalizeOptimizer } from '../src/train/options.js';
 import { checkSchedule, learningRate, type LrSchedule } from '../src/train/schedule.js';
+import { thrownMessage } from './thrown-message.js';
 
-function message(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    return (e as Error).message;
-  }
-  return '(no error)';
-}
+const message = thrownMessage;
 
 describe('loss', () => {
   it('defaults to cross-entropy for class labels and MSE for values; a name or {type, delta}', () => {

@@ -8,6 +8,7 @@ import { Rng } from '../src/layers/random.js';
 import { dense, gru, lstm } from '../src/layers/spec.js';
 import { Model } from '../src/model/model.js';
 import { computeGradients, defaultLossFor, defaultThreads, evaluate, MAX_THREADS, predict, Trainer } from '../src/train/trainer.js';
+import { thrownMessage } from './thrown-message.js';
 
 function withEnv<T>(value: string | undefined, f: () => T): T {
   const saved = process.env.RNNX_NUM_THREADS;
@@ -21,14 +22,7 @@ function withEnv<T>(value: string | undefined, f: () => T): T {
   }
 }
 
-function message(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    return (e as Error).message;
-  }
-  return '(no error)';
-}
+const message = thrownMessage;
 
 /** count rows of T steps, 2 features, lengths 1..T, seeded. */
 function inputs(count: number, T: number, seed: number) {
