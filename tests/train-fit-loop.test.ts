@@ -5,7 +5,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { SequenceDataset } from '../src/data/dataset.js';
 import { toOnnx } from '../src/graph/export.js';
 import { Rng } from '../src/layers/random.js';
@@ -285,5 +285,20 @@ describe('fit options are checked, naming the field', () => {
     const e = await fit(regModel(), bad, { batchSize: 2, shuffle: false, threads: 1 }).catch((x: Error & { code?: string }) => x);
     expect((e as Error).message).toMatch(/^fit: epoch 1, batch 2: /);
     expect((e as { code?: string }).code).toBe('RNNX_INVALID_ARGUMENT');
+  });
+
+  it('the trainer fit creates is disposed when fit returns, and when a step fails', async () => {
+    // Its native workspaces and optimizer state are freed at once, not whenever the GC gets to them.
+    const steps = vi.spyOn(Trainer.prototype, 'step');
+    try {
+      await fit(regModel(), reg, { epochs: 1, batchSize: 4, threads: 1 });
+      const bad = { ...reg, y: Float32Array.of(0, 0, Number.NaN, 0) };
+      await expect(fit(regModel(), bad, { batchSize: 2, shuffle: false, threads: 1 })).rejects.toThrow(/^fit: epoch 1, batch 2: /);
+      const trainers = [...new Set(steps.mock.contexts)] as Trainer[];
+      expect(trainers).toHaveLength(2);
+      for (const t of trainers) expect(t.disposed).toBe(true);
+    } finally {
+      steps.mockRestore();
+    }
   });
 });
