@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { PluginKind, declareValuePlugin } from '@stryker-mutator/api/plugin';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const { sample } = JSON.parse(readFileSync(join(root, 'reports', 'mutation-sample', 'sample.json'), 'utf8'));
+const samplePath = resolve(root, process.env.RNNX_MUTATION_SAMPLE ?? join('reports', 'mutation-sample', 'sample.json'));
+const { sample } = JSON.parse(readFileSync(samplePath, 'utf8'));
 const byFile = new Map();
 for (const s of sample) {
   // Babel: lines from 1, columns from 0; sample.json: both from 1.

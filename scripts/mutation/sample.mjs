@@ -7,8 +7,9 @@
 //   npm run test:mutation:sample -- [--per-folder 120] [--seed 1] [--folders data,graph] [--concurrency 2]
 // runs the three steps below; they can also be run one at a time:
 //   node scripts/mutation/sample.mjs plan  [same options]
-//   npx stryker run reports/mutation-sample/stryker.config.json
+//   RNNX_MUTATION_SAMPLE=reports/mutation-sample/sample.json npx stryker run reports/mutation-sample/stryker.config.json
 //   node scripts/mutation/sample.mjs score
+// (--out DIR puts the plan, the report and the score's input in DIR instead.)
 //
 // `plan` writes reports/mutation-sample/{sample.json,stryker.config.json}. Stryker selects
 // mutants by source range, so a sampled mutant whose node encloses others (a function body
@@ -23,12 +24,14 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const outDir = join(root, 'reports', 'mutation-sample');
 const args = process.argv.slice(2);
 const opt = (name, fallback) => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : fallback;
 };
+// Several plans can live side by side (--out); sample-ignorer.mjs finds this one through the
+// environment variable RNNX_MUTATION_SAMPLE, which the `all` command sets.
+const outDir = resolve(root, opt('--out', 'reports/mutation-sample'));
 
 function writeAtomic(path, text) {
   mkdirSync(dirname(path), { recursive: true });
@@ -129,7 +132,7 @@ async function plan() {
   writeAtomic(join(outDir, 'stryker.config.json'), `${JSON.stringify(strykerConfig, null, 2)}\n`);
   console.log(`sampled ${sample.length} of ${result.mutants.length} mutants (seed ${seed}); the run covers ${runs} mutants`);
   for (const folder of folders) console.log(`  src/${folder}: ${sample.filter((s) => s.folder === folder).length} of ${population[folder]}`);
-  console.log(`next: npx stryker run ${relative(root, join(outDir, 'stryker.config.json'))}`);
+  console.log(`next: RNNX_MUTATION_SAMPLE=${relative(root, join(outDir, 'sample.json'))} npx stryker run ${relative(root, join(outDir, 'stryker.config.json'))}`);
 }
 
 // Equivalent survivors from the checked-in list: "## src/x.ts" headings, then "| line:col |" rows.
@@ -204,11 +207,15 @@ else if (command === 'score') score();
 else if (command === 'all') {
   await plan();
   const started = Date.now();
-  const stryker = spawnSync('npx', ['stryker', 'run', relative(root, join(outDir, 'stryker.config.json'))], { cwd: root, stdio: 'inherit' });
+  const stryker = spawnSync('npx', ['stryker', 'run', relative(root, join(outDir, 'stryker.config.json'))], {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, RNNX_MUTATION_SAMPLE: join(outDir, 'sample.json') },
+  });
   if (stryker.status !== 0) process.exit(stryker.status ?? 1);
   console.log(`\nStryker ran for ${((Date.now() - started) / 60_000).toFixed(1)} min`);
   score();
 } else {
-  console.error('usage: sample.mjs [plan|score] [--per-folder N] [--seed S] [--folders a,b] [--concurrency C]');
+  console.error('usage: sample.mjs [plan|score] [--per-folder N] [--seed S] [--folders a,b] [--concurrency C] [--out DIR]');
   process.exit(2);
 }
