@@ -920,9 +920,7 @@ class Importer {
     }
     if (v.kind !== 'act') return fail('Reshape of this value is not supported');
     const inDims = this.symDims(v);
-    // Resolve 0 (copy) and -1 (the rest) into sizes; symbolic sizes stand for the batch/time axes.
-    // A copied batch/time axis of a fixed size becomes that number, which the walk below maps back
-    // to the same axis (it compares it with axisSize).
+    // Resolve 0 (copy) and -1 (the rest) into sizes; symbolic sizes stand for the batch/time axes (a fixed one is its size, which the walk maps back to the axis).
     const target: SymInt[] = targetRaw.map((d, i) => (d === 0 ? (v.axes[i] ? inDims[i] : fail('Reshape copies (0) a dimension the input does not have')) : d));
     const minus = target.indexOf(-1);
     if (minus >= 0) {
