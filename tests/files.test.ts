@@ -331,9 +331,10 @@ describe('reading: regular files only, bounded', () => {
     expect(openFds()).toBe(before);
   });
 
+  // sysfs reports a size (4096) larger than what a read returns.
   const SYSFS = '/sys/devices/system/cpu/online';
-  it.skipIf(!existsSync(SYSFS))('a file shorter than its reported size (sysfs says 4096 bytes) is read to its real end, sync and async', async () => {
-    expect(statSync(SYSFS).size).toBeGreaterThan(readFileSync(SYSFS).length);
+  const sysfsShort = existsSync(SYSFS) && statSync(SYSFS).isFile() && statSync(SYSFS).size > readFileSync(SYSFS).length;
+  it.skipIf(!sysfsShort)('a file shorter than its reported size (sysfs) is read to its real end, sync and async', async () => {
     const want = Array.from(readFileSync(SYSFS)); // Node's own reader as the reference
     expect(Array.from(readBytes(SYSFS))).toEqual(want);
     expect(Array.from(await readBytesAsync(SYSFS))).toEqual(want);
