@@ -109,6 +109,19 @@ describe('the loss equals its definition over valid steps (float64, reference fo
   }
 });
 
+describe('the default loss follows the output layer', () => {
+  it('a softmax head with no loss given is trained on cross-entropy (its definition, float64)', () => {
+    const loss: NativeLoss = { type: 'crossentropy' };
+    const { model, batch } = makeCase([lstm({ units: H }), dense({ units: 3, activation: 'softmax' })], { loss, lengths: [3, 4, 2], T: 4 });
+    const params = Float64Array.from(model.params);
+    const g = computeGradients(model, batch, { params });
+    const ref = referenceForward(model.spec, params, batch.x, { batch: batch.batch, time: batch.time, lengths: batch.lengths });
+    const expected = referenceLoss(loss, ref.y, undefined, 3, batch.y, () => true, batch.batch);
+    expect(Number.isFinite(expected)).toBe(true);
+    expect(Math.abs(g.loss - expected)).toBeLessThan(1e-12 * Math.max(1, Math.abs(expected)));
+  });
+});
+
 describe('L2 by group: gradient + 2λw on that group only, loss + λΣw²', () => {
   // Every group present: recurrent W / R / B / P (peepholes count as recurrent), dense W / b.
   const layers = [lstm({ units: H, returnSequences: true, peepholes: true }), gru({ units: H, returnSequences: true }), dense({ units: 2 })];

@@ -20,6 +20,8 @@ describe('flattenInput: flat Float32Array', () => {
     expect(flattenInput(x, 3, { batch: 2 })).toEqual({ data: x, N: 2, T: 2 });
     expect(flattenInput(x, 3, { time: 1 })).toEqual({ data: x, N: 4, T: 1 });
     expect(flattenInput(x, 2, { batch: 3, time: 2 })).toEqual({ data: x, N: 3, T: 2 });
+    // A time that uses up the whole array: one sequence (12 = 1 · 4 · 3).
+    expect(flattenInput(x, 3, { time: 4 })).toEqual({ data: x, N: 1, T: 4 });
   });
 
   it('names the length and the shape it cannot fit', () => {
@@ -92,6 +94,14 @@ describe('InferenceModel.open options', () => {
     await ok.release();
     await ok.release(); // twice is harmless
     await expect(ok.runRaw({})).rejects.toThrow('InferenceModel: the session was released');
+  });
+
+  it('passes both thread counts on to ONNX Runtime: a count it refuses fails the session, naming the field', async () => {
+    // 2^40 is a non-negative integer (rnnx's own check passes) that ONNX Runtime rejects.
+    for (const field of ['intraOpNumThreads', 'interOpNumThreads']) {
+      const e = await InferenceModel.open(bytes, { providers: ['cpu'], [field]: 2 ** 40 }).then(() => null, (err: Error) => err);
+      expect(e?.message).toMatch(new RegExp(`^InferenceModel\\.open: no provider could load model bytes: cpu: session creation failed: .*'${field}' is invalid`));
+    }
   });
 });
 
@@ -192,5 +202,19 @@ describe('graphs rnnx did not write', () => {
     for (const h of [['d', 'n', 3], [1, 'n', 'h'], [1, 3]]) {
       await expect(open(build(h))).rejects.toThrow('model input h0_0 must be declared [directions, batch, hidden] with fixed directions and hidden');
     }
+  });
+
+  it('a dimension with neither a value nor a name is unknown, not 0', async () => {
+    const free = await open((g) => g.output(g.input('x', 'float', ['n', 't', null]), 'y', ['n', 't', null]));
+    try {
+      expect(free.inputSize).toBeNull();
+    } finally {
+      await free.release();
+    }
+    const state = (g: GraphBuilder) => {
+      g.output(g.input('x', 'float', ['n', 't', 2]), 'y', ['n', 't', 2]);
+      g.output(g.input('h0_0', 'float', [1, 'n', null]), 'hT_0', [1, 'n', null]);
+    };
+    await expect(open(state)).rejects.toThrow('model input h0_0 must be declared [directions, batch, hidden] with fixed directions and hidden');
   });
 });

@@ -4,8 +4,8 @@
 // can be set or left out on purpose.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { describe, expect, it, vi } from 'vitest';
+import { dirname, join, resolve } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ModelProto } from '../src/graph/builder.js';
 import {
   ATTRIBUTE_IGNORING_PROVIDERS, chooseProvider, DEFAULT_PROVIDERS, GPU_INSTALL_HINT, providerIssue, PROVIDER_NAMES,
@@ -153,5 +153,48 @@ describe('probeBackends', () => {
     expect(list[1]).toEqual({ name: 'cuda', bundled: false });
     expect(probeBackends(() => { calls++; return []; })).toBe(got);
     expect(calls).toBe(1);
+  });
+});
+
+describe('probeBackends on a machine with the files installed', () => {
+  const bin = join(dirname(createRequire(import.meta.url).resolve('onnxruntime-node')), '..', 'bin', 'napi-v6', process.platform, process.arch);
+  const savedPath = process.env.LD_LIBRARY_PATH;
+  afterEach(() => {
+    vi.doUnmock('node:fs');
+    vi.resetModules();
+    if (savedPath === undefined) delete process.env.LD_LIBRARY_PATH;
+    else process.env.LD_LIBRARY_PATH = savedPath;
+  });
+
+  /** A fresh providers module that sees only `files` (absolute after resolving against the working directory). */
+  async function probeWith(files: string[], list: { name: string; bundled: boolean }[]): Promise<BackendAvailability[]> {
+    vi.resetModules();
+    const present = new Set(files.map((f) => resolve(f)));
+    vi.doMock('node:fs', async (importOriginal) => ({ ...await importOriginal<typeof import('node:fs')>(), existsSync: (p: string) => present.has(resolve(p)) }));
+    const { probeBackends } = await import('../src/runtime/providers.js');
+    return probeBackends(() => list);
+  }
+
+  it.skipIf(process.platform !== 'linux')('an installed CUDA provider library counts as available; a missing TensorRT one does not', async () => {
+    delete process.env.LD_LIBRARY_PATH;
+    const got = await probeWith([join(bin, 'libonnxruntime_providers_cuda.so')], [{ name: 'cpu', bundled: true }, { name: 'cuda', bundled: false }, { name: 'tensorrt', bundled: false }]);
+    expect(got.map((b) => [b.name, b.unavailableReason])).toEqual([
+      ['cpu', undefined],
+      ['cuda', undefined],
+      ['tensorrt', `the tensorrt provider library libonnxruntime_providers_tensorrt.so is not installed next to onnxruntime-node's binding (${GPU_INSTALL_HINT})`],
+    ]);
+  });
+
+  it.skipIf(process.platform !== 'linux')('Vulkan is looked for in each LD_LIBRARY_PATH folder, and not in the working directory', async () => {
+    const webgpu = [{ name: 'webgpu', bundled: true }];
+    const noVulkan = 'WebGPU needs a Vulkan driver and libvulkan.so.1 was not found';
+    // Found in the second of two LD_LIBRARY_PATH folders.
+    process.env.LD_LIBRARY_PATH = '/opt/none:/opt/vulkan-sdk/lib';
+    expect((await probeWith(['/opt/vulkan-sdk/lib/libvulkan.so.1'], webgpu))[0].unavailableReason).toBeUndefined();
+    // Without LD_LIBRARY_PATH the loader does not search the working directory, and neither does the probe.
+    delete process.env.LD_LIBRARY_PATH;
+    expect((await probeWith(['libvulkan.so.1'], webgpu))[0].unavailableReason).toBe(noVulkan);
+    // A system folder.
+    expect((await probeWith(['/usr/lib64/libvulkan.so.1'], webgpu))[0].unavailableReason).toBeUndefined();
   });
 });

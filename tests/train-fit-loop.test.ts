@@ -5,7 +5,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { SequenceDataset } from '../src/data/dataset.js';
 import { toOnnx } from '../src/graph/export.js';
 import { Rng } from '../src/layers/random.js';
@@ -98,6 +98,8 @@ describe('fit is the documented loop of steps', () => {
     expect([h.accuracy, h.valLoss, h.valAccuracy]).toEqual([[], [], []]);
     expect(h.epochs[0].accuracy).toBeUndefined();
     expect(h.epochs[0].valLoss).toBeUndefined();
+    // A regression fit's logs carry no accuracy field at all (not one set to undefined).
+    for (const e of h.epochs) expect(Object.keys(e).sort()).toEqual(['epoch', 'loss', 'lr', 'seconds', 'steps']);
     expect([h.stoppedEarly, h.restoredBestWeights, h.bestEpoch]).toEqual([false, false, 1]);
   });
 
@@ -185,6 +187,19 @@ describe('early stopping, checkpoints and callbacks', () => {
     expect([run.epochs.length, run.bestEpoch, run.stoppedEarly, run.restoredBestWeights]).toEqual([3, 2, false, false]);
   });
 
+  it('a monitored value that never improves (an infinite validation loss): bestEpoch -1, stop after patience epochs', async () => {
+    const { reg } = toy(8, 3, 12);
+    // Targets near the float32 maximum: the squared error overflows, so the validation loss is Infinity,
+    // which is not below the starting best (Infinity).
+    const huge: SequenceDataset = { ...reg, y: new Float32Array(reg.count).fill(3e38) };
+    const m = regModel();
+    const before = m.params.slice();
+    const h = await fit(m, reg, { epochs: 5, batchSize: 4, threads: 1, validation: huge, earlyStopping: { patience: 2, restoreBestWeights: true } });
+    expect(h.valLoss).toEqual([Infinity, Infinity]);
+    expect([h.epochs.length, h.bestEpoch, h.stoppedEarly, h.restoredBestWeights]).toEqual([2, -1, true, false]);
+    expect(same(m.params, before)).toBe(false); // no best weights to put back: the trained ones stay
+  });
+
   it('checkpoints: every epoch by default, only on improvement with saveBestOnly; export options apply', async () => {
     const { reg } = toy(8, 3, 8);
     for (const saveBestOnly of [false, true]) {
@@ -210,6 +225,17 @@ describe('early stopping, checkpoints and callbacks', () => {
       expect(h.stoppedEarly).toBe(early);
       expect(logs).toEqual(h.epochs);
     }
+  });
+
+  it('validation: null, like undefined, means no validation', async () => {
+    const { reg } = toy(8, 3, 13);
+    const a = regModel();
+    const b = regModel();
+    const ha = await fit(a, reg, { epochs: 2, batchSize: 4, threads: 1, shuffle: false, validation: null as never });
+    const hb = await fit(b, reg, { epochs: 2, batchSize: 4, threads: 1, shuffle: false });
+    expect(ha.valLoss).toEqual([]);
+    expect(ha.loss).toEqual(hb.loss);
+    expect(same(a.params, b.params)).toBe(true);
   });
 
   it('validation as a split of the data: the last rows, before shuffling', async () => {
@@ -259,5 +285,20 @@ describe('fit options are checked, naming the field', () => {
     const e = await fit(regModel(), bad, { batchSize: 2, shuffle: false, threads: 1 }).catch((x: Error & { code?: string }) => x);
     expect((e as Error).message).toMatch(/^fit: epoch 1, batch 2: /);
     expect((e as { code?: string }).code).toBe('RNNX_INVALID_ARGUMENT');
+  });
+
+  it('the trainer fit creates is disposed when fit returns, and when a step fails', async () => {
+    // Its native workspaces and optimizer state are freed at once, not whenever the GC gets to them.
+    const steps = vi.spyOn(Trainer.prototype, 'step');
+    try {
+      await fit(regModel(), reg, { epochs: 1, batchSize: 4, threads: 1 });
+      const bad = { ...reg, y: Float32Array.of(0, 0, Number.NaN, 0) };
+      await expect(fit(regModel(), bad, { batchSize: 2, shuffle: false, threads: 1 })).rejects.toThrow(/^fit: epoch 1, batch 2: /);
+      const trainers = [...new Set(steps.mock.contexts)] as Trainer[];
+      expect(trainers).toHaveLength(2);
+      for (const t of trainers) expect(t.disposed).toBe(true);
+    } finally {
+      steps.mockRestore();
+    }
   });
 });

@@ -93,6 +93,15 @@ describe('options for the native trainer', () => {
     expect(bad({ seed: -1 })).toBe('seed must be a non-negative integer, got -1');
     expect(bad({ seed: 0.5 })).toBe('seed must be a non-negative integer, got 0.5');
   });
+
+  it('emulate: "float" or "double", and only with device "cuda-emulated"', () => {
+    for (const emulate of ['float', 'double'] as const) expect(nativeOptions({ device: 'cuda-emulated', emulate }, 'values', 1).emulate).toBe(emulate);
+    expect(nativeOptions({ device: 'cuda-emulated' }, 'values', 1).emulate).toBeUndefined();
+    const bad = (o: object) => message(() => nativeOptions(o as never, 'values', 1));
+    expect(bad({ device: 'cuda-emulated', emulate: 'half' })).toBe('emulate must be "float" or "double", got "half"');
+    expect(bad({ emulate: 'float' })).toBe('emulate applies to device "cuda-emulated" only, got device "cpu"');
+    expect(bad({ device: 'cuda', emulate: 'double' })).toBe('emulate applies to device "cuda-emulated" only, got device "cuda"');
+  });
 });
 
 describe('learning-rate schedules', () => {
