@@ -71,6 +71,19 @@ describe('.npy dtypes and versions', () => {
     expect(Array.from(parseNpy(npy(dict('|u1', '(2,)'), Uint8Array.of(1, 2, 3, 4)), 'x.npy').data)).toEqual([1, 2]);
   });
 
+  it('headers laid out by other writers: any whitespace around the colons, none at all', () => {
+    // NumPy reads the header as a Python literal, so `'descr' : '<f4'` and `'descr':'<f4'` are the same dict.
+    const f4 = bytesOf([1.5, -2], 4, (d, p, v) => d.setFloat32(p, v, true));
+    for (const header of [
+      "{'descr' : '<f4', 'fortran_order' : False, 'shape' : (2,), }",
+      "{'descr':'<f4','fortran_order':False,'shape':(2,)}",
+      "{'descr'\t:\t\t'<f4', 'fortran_order':  False, 'shape':\t(2,)}",
+    ]) {
+      const t = parseNpy(npy(header, f4), 'w.npy');
+      expect([t.dims, Array.from(t.data)], header).toEqual([[2], [1.5, -2]]);
+    }
+  });
+
   it('names what is wrong with the file', () => {
     const four = bytesOf([1, 2, 3, 4], 4, (d, p, v) => d.setFloat32(p, v, true));
     for (const version of [0, 4]) {

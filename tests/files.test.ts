@@ -5,14 +5,14 @@
 import { spawn, spawnSync } from 'node:child_process';
 import {
   chmodSync, closeSync, existsSync, openSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync,
-  statSync, symlinkSync, utimesSync, writeFileSync,
+  statSync, symlinkSync, truncateSync, utimesSync, writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
-import { afterAll, describe, expect, it } from 'vitest';
-import { readBytes, readText, tempPathFor, writeFileAtomic } from '../src/data/files.js';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { checkWritablePath, readBytes, readBytesAsync, readText, tempPathFor, writeFileAtomic } from '../src/data/files.js';
 import { UserError } from '../src/data/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rnnx-files-'));
@@ -43,6 +43,20 @@ function mknodChar(name: string, minor: 3 | 5): string {
 const MODEL = 'tests/fixtures/pytorch_lstm.onnx';
 /** An rnnx-written model (export rebuilds from rnnx's metadata). */
 const RNNX_MODEL = 'models/airline/airline.onnx';
+
+/**
+ * src/data/files.ts loaded afresh inside the calling test. Its name patterns and size caps are
+ * module constants: StrykerJS (ignoreStatic) only counts a test as covering them when the test
+ * itself loads the module.
+ */
+async function freshFiles(): Promise<typeof import('../src/data/files.js')> {
+  vi.resetModules();
+  return import('../src/data/files.js');
+}
+
+/** Open descriptors of this process (Linux). */
+const openFds = () => readdirSync('/proc/self/fd').length;
+const hasProcFd = existsSync('/proc/self/fd');
 
 /** writeFileAtomic with umask 022, as most shells have it. */
 function writeAtomicUnderUmask(f: string) {
@@ -127,6 +141,60 @@ describe('writing to each kind of target', () => {
     expect(Array.from(readFileSync(join(sub, 'made.bin')))).toEqual([5]);
   });
 
+  it('a chain of symlinks is followed as far as the kernel follows one: 40 links, not 41', () => {
+    const sub = join(dir, 'chain');
+    mkdirSync(sub);
+    writeFileSync(join(sub, 'l0'), 'old');
+    for (let i = 1; i <= 41; i++) symlinkSync(`l${i - 1}`, join(sub, `l${i}`));
+    // The reference is the kernel itself: open(2) resolves 40 links and refuses the 41st.
+    expect(readFileSync(join(sub, 'l40'), 'utf8')).toBe('old');
+    expect(() => readFileSync(join(sub, 'l41'))).toThrow(expect.objectContaining({ code: 'ELOOP' }));
+    checkWritablePath(join(sub, 'l40'));
+    writeFileAtomic(join(sub, 'l40'), Uint8Array.of(40));
+    expect(Array.from(readFileSync(join(sub, 'l0')))).toEqual([40]);
+    expect(lstatSync(join(sub, 'l1')).isSymbolicLink()).toBe(true);
+    expect(() => writeFileAtomic(join(sub, 'l41'), Uint8Array.of(41))).toThrow(`${join(sub, 'l41')}: cannot write: too many levels of symbolic links`);
+    expect(() => checkWritablePath(join(sub, 'l41'))).toThrow(`${join(sub, 'l41')}: cannot write: too many levels of symbolic links`);
+    expect(Array.from(readFileSync(join(sub, 'l0')))).toEqual([40]);
+    expect(readdirSync(sub).filter((n) => !/^l\d+$/.test(n))).toEqual([]);
+  });
+
+  it('a path that is not a string, or empty, is refused by name', () => {
+    for (const bad of [42, undefined, '']) {
+      expect(() => writeFileAtomic(bad as unknown as string, Uint8Array.of(1))).toThrow(`path must be a non-empty string, got ${JSON.stringify(bad)}`);
+    }
+  });
+
+  it('a write that fails after its temporary file was made leaves nothing behind (a trailing slash: rename fails)', () => {
+    const sub = join(dir, 'slash');
+    mkdirSync(sub);
+    // `out.bin/` names a directory: the temp file is written beside it, then rename(2) says ENOTDIR.
+    expect(() => writeFileAtomic(join(sub, 'out.bin') + '/', Uint8Array.of(1, 2))).toThrow(`${join(sub, 'out.bin')}/: cannot write: a parent is not a directory`);
+    expect(readdirSync(sub)).toEqual([]);
+  });
+
+  it.skipIf(!isRoot)('a block device is refused by name, for writing and for the early check', () => {
+    const dev = join(dir, 'blockdev');
+    expect(spawnSync('mknod', [dev, 'b', '7', '200']).status).toBe(0);
+    const why = `${dev}: cannot write: it is a block device; rnnx writes regular files, character devices and FIFOs`;
+    expect(() => writeFileAtomic(dev, Uint8Array.of(1))).toThrow(why);
+    expect(() => checkWritablePath(dev)).toThrow(why);
+    expect(lstatSync(dev).isBlockDevice()).toBe(true);
+  });
+
+  it('checkWritablePath accepts a writable character device and a FIFO without opening either, and creates nothing', () => {
+    checkWritablePath('/dev/null');
+    if (hasMkfifo) {
+      const sub = join(dir, 'check-fifo');
+      mkdirSync(sub);
+      const fifo = join(sub, 'p');
+      expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+      checkWritablePath(fifo); // opening it for writing would block: no reader
+      expect(readdirSync(sub)).toEqual(['p']);
+      expect(lstatSync(fifo).isFIFO()).toBe(true);
+    }
+  });
+
   it('a symlink loop is a named error, not a hang', () => {
     const sub = join(dir, 'loop');
     mkdirSync(sub);
@@ -198,7 +266,8 @@ describe('temporary names', () => {
     expect(existsSync(join(dir, wide))).toBe(true);
   });
 
-  it('temp files left by a killed writer are removed on the next write to the same folder; live and foreign files stay', () => {
+  it('temp files left by a killed writer are removed on the next write to the same folder; live and foreign files stay', async () => {
+    const { writeFileAtomic } = await freshFiles();
     const sub = join(dir, 'stale');
     mkdirSync(sub);
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
@@ -206,9 +275,18 @@ describe('temporary names', () => {
     const old = [
       `.model.onnx.${deadPid}.0123abcd.rnnx-tmp`, // this version's pattern
       `.model.onnx.${deadPid}.89abcdef.tmp`, // the pattern of earlier versions
+      `.m.${deadPid}.456789ef.rnnx-tmp`, `.m.${deadPid}.456789ef.tmp`, // one-letter names
     ];
     const oldButAlive = `.model.onnx.${process.pid}.fedcba98.rnnx-tmp`; // a live writer, but a day old: its pid was reused
-    const keep = [`.other.${process.pid}.01234567.rnnx-tmp`, 'notes.tmp', `.model.onnx.${deadPid}.xyz.tmp`];
+    const keep = [
+      `.other.${process.pid}.01234567.rnnx-tmp`, 'notes.tmp', `.model.onnx.${deadPid}.xyz.tmp`,
+      // Names that only resemble the patterns are someone else's: no leading dot, something after
+      // the suffix, a pid that is not a number, 7 or 9 hex digits.
+      `model.onnx.${deadPid}.0123abcd.rnnx-tmp`, `model.onnx.${deadPid}.89abcdef.tmp`,
+      `.model.onnx.${deadPid}.0123abcd.rnnx-tmp.bak`, `.model.onnx.${deadPid}.89abcdef.tmp.bak`,
+      '.model.onnx.abc.0123abcd.rnnx-tmp', '.model.onnx.abc.89abcdef.tmp',
+      `.model.onnx.${deadPid}.0123abc.rnnx-tmp`, `.model.onnx.${deadPid}.0123abcde.tmp`,
+    ];
     for (const n of [...old, oldButAlive, ...keep]) writeFileSync(join(sub, n), 'partial');
     const dayAgo = new Date(Date.now() - 25 * 3600 * 1000);
     utimesSync(join(sub, oldButAlive), dayAgo, dayAgo);
@@ -229,6 +307,37 @@ describe('reading: regular files only, bounded', () => {
     const fifo = join(dir, 'in-pipe');
     expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
     expect(() => readBytes(fifo)).toThrow(`${fifo}: cannot read: expected a regular file, got a FIFO (named pipe)`);
+  });
+
+  it('text one byte longer than the longest V8 string is refused before it is read, naming the cap', async () => {
+    const { readText } = await freshFiles();
+    const f = join(dir, 'huge.txt');
+    writeFileSync(f, '');
+    const cap = 2 ** 29 - 24; // V8's longest string (UTF-16 units), hand-written here
+    truncateSync(f, cap + 1); // sparse: no disk space, no time
+    expect(() => readText(f)).toThrow(`${f}: cannot read: the file is ${cap + 1} bytes, more than the ${cap} bytes rnnx reads`);
+    expect(() => readText(f, { maxBytes: 2 ** 31 - 1 })).toThrow(`more than the ${cap} bytes rnnx reads`);
+  });
+
+  it.skipIf(!hasProcFd)('reads close their descriptor, also when they refuse the file', () => {
+    const f = join(dir, 'small.bin');
+    writeFileSync(f, 'abc');
+    const before = openFds();
+    for (let i = 0; i < 20; i++) {
+      expect(readText(f)).toBe('abc');
+      expect(() => readBytes(f, { maxBytes: 2 })).toThrow(/more than the 2 bytes/);
+      expect(() => readBytes('/dev/zero')).toThrow(/expected a regular file/);
+    }
+    expect(openFds()).toBe(before);
+  });
+
+  // sysfs reports a size (4096) larger than what a read returns.
+  const SYSFS = '/sys/devices/system/cpu/online';
+  const sysfsShort = existsSync(SYSFS) && statSync(SYSFS).isFile() && statSync(SYSFS).size > readFileSync(SYSFS).length;
+  it.skipIf(!sysfsShort)('a file shorter than its reported size (sysfs) is read to its real end, sync and async', async () => {
+    const want = Array.from(readFileSync(SYSFS)); // Node's own reader as the reference
+    expect(Array.from(readBytes(SYSFS))).toEqual(want);
+    expect(Array.from(await readBytesAsync(SYSFS))).toEqual(want);
   });
 
   it('a file over the size cap is refused, naming its size and the cap', () => {

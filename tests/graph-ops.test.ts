@@ -3,7 +3,7 @@
 // message, and the ModelProto written (node inputs and outputs, attribute types, value infos,
 // automatic names) read back field by field.
 
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { assertShape, float32ToLeBytes, fmtShape, GraphBuilder, leBytesToFloat32, type Value } from '../src/graph/builder.js';
 import * as op from '../src/graph/ops.js';
 import { viewProto } from './reference/util.js';
@@ -58,6 +58,8 @@ describe('shape inference', () => {
     expect(m.shape).toEqual(['n', 3, 5]);
     expect(op.matmul(unknown(g, x), f(g, 'W2', [4, 5])).shape).toBeNull();
     expect(op.matmul(g.input('s', 'float', ['n', 'k']), f(g, 'W3', [7, 2])).shape).toEqual(['n', 2]);
+    // A symbolic inner dimension on either side is checked by the runtime, not refused here.
+    expect(op.matmul(x, g.input('Bk', 'float', ['k', 6])).shape).toEqual(['n', 3, 6]);
     expect(() => op.matmul(x, f(g, 'W4', [1, 4, 5]))).toThrow('MatMul.B must have rank 2, got shape [1, 4, 5]');
     expect(() => op.matmul(x, f(new GraphBuilder(), 'W5', [4, 5]))).toThrow('MatMul: inputs belong to different graphs');
     expect(op.relu(x).shape).toEqual(['n', 3, 4]);
@@ -262,5 +264,32 @@ describe('graph builder', () => {
     expect(Array.from(leBytesToFloat32(padded.subarray(3, 11)))).toEqual([-2.5, all[2]]);
     expect(() => leBytesToFloat32(new Uint8Array(5))).toThrow('raw_data length must be a multiple of 4 for float32, got 5');
     expect(() => leBytesToFloat32(new Uint8Array(8), new Float32Array(3))).toThrow('raw_data holds 2 float32 values, expected 3');
+  });
+
+  it('on a big-endian host (simulated) raw_data is still little-endian, byte for byte', async () => {
+    // builder.ts probes the host's byte order once, at load: load it afresh under a Uint16Array
+    // that stores its elements big-endian, so that the portable per-element path is the one taken.
+    const RealU16 = Uint16Array;
+    function BigEndianU16(this: unknown, ...args: unknown[]) {
+      if (!Array.isArray(args[0])) return new RealU16(...(args as [number]));
+      const b = new Uint8Array(args[0].length * 2);
+      args[0].forEach((v: number, i: number) => { b[2 * i] = v >> 8; b[2 * i + 1] = v & 0xff; });
+      return new RealU16(b.buffer);
+    }
+    vi.resetModules();
+    vi.stubGlobal('Uint16Array', BigEndianU16);
+    let be: typeof import('../src/graph/builder.js');
+    try {
+      be = await import('../src/graph/builder.js');
+    } finally {
+      vi.unstubAllGlobals();
+    }
+    // 1 = 00 00 80 3f, -2.5 = 00 00 20 c0 (IEEE 754, least significant byte first).
+    const bytes = be.float32ToLeBytes(Float32Array.of(1, -2.5));
+    expect(Array.from(bytes)).toEqual([0x00, 0x00, 0x80, 0x3f, 0x00, 0x00, 0x20, 0xc0]);
+    expect(Array.from(be.leBytesToFloat32(Uint8Array.of(0x00, 0x00, 0x80, 0x3f, 0x00, 0x00, 0x20, 0xc0)))).toEqual([1, -2.5]);
+    const into = new Float32Array(3);
+    be.leBytesToFloat32(bytes, into.subarray(1));
+    expect(Array.from(into)).toEqual([0, 1, -2.5]);
   });
 });

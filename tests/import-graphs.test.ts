@@ -332,6 +332,8 @@ describe('run-time shapes (the glue PyTorch writes for dynamic batch and time)',
     refusedAt(rankOfLens, 'un', 'Unsqueeze', 'the rank of this value is not known to the importer');
     const squeezeState = { ...shapeOfState, nodes: [nd('Squeeze', ['h0'], ['bad'], [], 'sq'), ...shapeOfState.nodes.slice(1)] };
     refusedAt(squeezeState, 'sq', 'Squeeze', 'Squeeze of this value is not supported');
+    const reshapeState = { ...shapeOfState, nodes: [nd('Reshape', ['h0', 'hshape'], ['bad'], [], 'rs'), ...shapeOfState.nodes.slice(1)], inits: [...inits(), i64('hshape', [1, -1, 2])] };
+    refusedAt(reshapeState, 'rs', 'Reshape', 'Reshape of this value is not supported');
   });
 
   it('a fixed batch size in the input counts as a number', () => {
@@ -395,6 +397,13 @@ describe('reshapes and concatenations of activations', () => {
       nd('Reshape', ['s', 'tg'], ['y'], [], 'rs'),
     ], [i64('i0', [0]), i64('i1', [1]), i64('h2', [H])]);
     expect(importOnnxModel(model(kept)).info.outputLayout).toBe('time-major');
+    // 0 copies any axis, the feature axis included: [0, 0, 0] is the identity (and the copy keeps
+    // its size: the -1 after it divides by it).
+    const copyAll = importOnnxModel(model(withSeq([nd('Reshape', ['s', 'tg'], ['s0'], [], 'rs'), nd('Reshape', ['s0', 'tg1'], ['y'])], [i64('tg', [0, 0, 0]), i64('tg1', [0, 0, -1])])));
+    const identity = importOnnxModel(model(withSeq([nd('Identity', ['s'], ['y'])])));
+    expect(copyAll.info.outputLayout).toBe('time-major');
+    expect(copyAll.data.spec).toEqual(identity.data.spec);
+    expect(Array.from(copyAll.data.params)).toEqual(Array.from(identity.data.params));
     // A target of only the batch: drops the feature axis.
     refusedAt({ ...rs([3]), inputs: [vi('x', DT.FLOAT, [3, 'time', 2])] }, 'rs', 'Reshape', 'Reshape target [3] drops an axis of the input');
   });

@@ -408,6 +408,13 @@ describe('unsupported patterns are refused with the node named', () => {
     expectRefused(build(g, lastState(g, Y_h!, H), ['batch', H]), 'gru_1', 'GRU', /reads the output of dense layer matmul_1/);
   });
 
+  it('a recurrent layer reading the previous one\'s final state instead of its sequence', () => {
+    const { g, Y_h, H } = lstmGraph(new Rng(17));
+    // Y_h is [directions, batch, hidden]: one run-time axis, where X needs time and batch.
+    const { Y_h: h2 } = op.gru({ X: Y_h!, W: rand(g, new Rng(5), 'W2', [1, 3 * H, H]), R: rand(g, new Rng(6), 'R2', [1, 3 * H, H]) }, { hiddenSize: H }, { Y_h: true });
+    expectRefused(build(g, lastState(g, h2!, H), ['batch', H]), 'gru_1', 'GRU', new RegExp(`GRU\\.X must be \\[time, batch, features\\] built from the model input, got axes \\[1, \\?, ${H}\\]`));
+  });
+
   it('a dense value read both before and after its bias', () => {
     const { g, Y_h, H } = lstmGraph(new Rng(22));
     const d = op.matmul(lastState(g, Y_h, H), rand(g, new Rng(10), 'Wd', [H, 2]));

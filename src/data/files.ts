@@ -195,10 +195,14 @@ function descriptorOf(path: string): number | null {
   return m ? Number(m[1]) : null;
 }
 
+/** Linux's MAXSYMLINKS: a path resolves through at most this many symlinks, the next is ELOOP. */
+const MAX_SYMLINKS = 40;
+
 /** Where a write to `path` really goes: symlinks followed (the link stays a link), and what is there. */
 function resolveTarget(path: string): { target: string; st: Stats | null } {
   let p = path;
-  for (let hops = 0; hops < 40; hops++) {
+  // MAX_SYMLINKS links followed, then one more lstat for what the last one names.
+  for (let hops = 0; hops <= MAX_SYMLINKS; hops++) {
     let st: Stats;
     try {
       st = lstatSync(p);

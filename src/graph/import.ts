@@ -920,8 +920,8 @@ class Importer {
     }
     if (v.kind !== 'act') return fail('Reshape of this value is not supported');
     const inDims = this.symDims(v);
-    // Resolve 0 (copy) and -1 (the rest) into sizes; symbolic sizes stand for the batch/time axes.
-    const target: SymInt[] = targetRaw.map((d, i) => (d === 0 ? (v.axes[i] ? (v.axes[i].id === 'A' || v.axes[i].id === 'B' ? (v.axes[i].id as AxisId) : inDims[i]) : fail('Reshape copies (0) a dimension the input does not have')) : d));
+    // Resolve 0 (copy) and -1 (the rest) into sizes; symbolic sizes stand for the batch/time axes (a fixed one is its size, which the walk maps back to the axis).
+    const target: SymInt[] = targetRaw.map((d, i) => (d === 0 ? (v.axes[i] ? inDims[i] : fail('Reshape copies (0) a dimension the input does not have')) : d));
     const minus = target.indexOf(-1);
     if (minus >= 0) {
       // Input axes that the other target entries do not name count by their fixed size when
@@ -1291,7 +1291,7 @@ class Importer {
     const layerNodes: string[] = [];
     let lens: boolean | null = null;
     const stateInputs: StateInput[] = [];
-    chain.forEach((k, pos) => {
+    chain.forEach((k) => {
       const st = this.stages[k];
       if (st.kind === 'dense') {
         const d = st.dense!;
@@ -1301,8 +1301,7 @@ class Importer {
         return;
       }
       const rec = st.rec!;
-      const nextIsRec = pos + 1 < chain.length && this.stages[chain[pos + 1]].kind !== 'dense';
-      if (st.kind === 'final' && nextIsRec) throw this.error(rec.node, rec.op, 'the next recurrent layer reads its final state instead of its sequence');
+      // A recurrent layer never reads a final state: its X needs a time axis (refused where it is read).
       if (lens !== null && lens !== rec.sequenceLens) throw this.error(rec.node, rec.op, 'some recurrent layers read sequence_lens and others do not; rnnx applies it to every layer');
       lens = rec.sequenceLens;
       if (rec.initialH || rec.initialC) stateInputs.push({ layer: layerNodes.length, h: rec.initialH, c: rec.initialC });
