@@ -285,6 +285,29 @@ describe('queue limits and reserved places', () => {
     expect(() => b.reserve(1)).toThrow('the batcher is shutting down and accepts no new requests');
   });
 
+  it('the bytes of a request that has run leave the count once: the byte limit holds after many runs', async () => {
+    const g = gated();
+    // seq(1, v) holds 8 bytes: two may wait.
+    const b = new Batcher(g.runner, info(), { maxBatch: 1, maxWaitMs: 0, maxQueueBytes: 16 });
+    for (let v = 1; v <= 3; v++) {
+      const p = b.predict(seq(1, v));
+      await tick();
+      g.release();
+      expect((await p).y[0]).toBe(v);
+      await tick(); // the run's end (after its answer)
+    }
+    const running = b.predict(seq(1, 4)); // taken into a run at once: not waiting
+    const waiting = [b.predict(seq(1, 5)), b.predict(seq(1, 6))];
+    expect(b.full).toBe(true);
+    await expect(b.predict(seq(1, 7))).rejects.toThrow('overloaded: waiting requests already hold 16 bytes of input (maxQueueBytes 16); retry later');
+    for (let i = 0; i < 3; i++) {
+      await tick();
+      g.release();
+    }
+    expect((await Promise.all([running, ...waiting])).map((r) => r.y[0])).toEqual([4, 5, 6]);
+    expect(b.full).toBe(false);
+  });
+
   it('runs in flight at once are bounded by maxInFlight', async () => {
     const g = gated();
     const b = new Batcher(g.runner, info(), { maxBatch: 1, maxWaitMs: 0, maxInFlight: 2 });
@@ -331,6 +354,27 @@ describe('closing', () => {
     await tick();
     g.release();
     await closed;
+    expect(b.runsInFlight).toBe(0);
+  });
+
+  it('a drain waits for every run in flight, not the first to finish', async () => {
+    const gates: (() => void)[] = [];
+    const inner = echo();
+    const runner: Runner = { run: async (req) => { await new Promise<void>((r) => gates.push(r)); return inner.run(req); } };
+    const b = new Batcher(runner, info(), { maxBatch: 1, maxWaitMs: 0, maxInFlight: 2 });
+    const first = b.predict(seq(1, 1));
+    const second = b.predict(seq(1, 2));
+    await tick();
+    expect([b.runsInFlight, gates.length]).toEqual([2, 2]);
+    let closed = false;
+    const closing = b.close().then(() => (closed = true));
+    gates.shift()!();
+    expect((await first).y[0]).toBe(1);
+    await tick(5);
+    expect([closed, b.runsInFlight]).toEqual([false, 1]);
+    gates.shift()!();
+    expect((await second).y[0]).toBe(2);
+    await closing;
     expect(b.runsInFlight).toBe(0);
   });
 
