@@ -3,6 +3,8 @@
 // places reserved for later chunks, run failures and what each waiting request gets, draining,
 // and the messages of every refusal.
 
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { Batcher, checkTimeoutMs, MAX_TIMEOUT_MS, toSequence } from '../src/serve/batcher.js';
 import { BadRequestError, CancelledError, OverloadedError, ServeError, ShuttingDownError, TimeoutError } from '../src/serve/errors.js';
@@ -306,6 +308,24 @@ describe('queue limits and reserved places', () => {
     }
     expect((await Promise.all([running, ...waiting])).map((r) => r.y[0])).toEqual([4, 5, 6]);
     expect(b.full).toBe(false);
+  });
+
+  it('a request that has been answered is not held until its timeout: its input can be collected', async () => {
+    // gc() on demand, without starting node with --expose-gc.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const b = new Batcher(echo(), info(), { maxBatch: 1, maxWaitMs: 0, maxTime: 250_000 });
+    const input = await (async () => {
+      const big = new Float32Array(2 * 250_000).fill(0.5); // 2 MB
+      expect((await b.predict(big)).y[0]).toBe(0.5);
+      return new WeakRef(big);
+    })();
+    // Answered requests are let go of in bulk (past 1024) as later ones arrive; none times out here.
+    for (let i = 0; i < 1100; i++) expect((await b.predict(seq(1, i))).y[0]).toBe(i);
+    await tick();
+    gc();
+    expect(input.deref() === undefined, 'the answered input is still held').toBe(true);
+    await b.close();
   });
 
   it('runs in flight at once are bounded by maxInFlight', async () => {
