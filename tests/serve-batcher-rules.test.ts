@@ -3,6 +3,8 @@
 // places reserved for later chunks, run failures and what each waiting request gets, draining,
 // and the messages of every refusal.
 
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { Batcher, checkTimeoutMs, MAX_TIMEOUT_MS, toSequence } from '../src/serve/batcher.js';
 import { BadRequestError, CancelledError, OverloadedError, ServeError, ShuttingDownError, TimeoutError } from '../src/serve/errors.js';
@@ -285,6 +287,47 @@ describe('queue limits and reserved places', () => {
     expect(() => b.reserve(1)).toThrow('the batcher is shutting down and accepts no new requests');
   });
 
+  it('the bytes of a request that has run leave the count once: the byte limit holds after many runs', async () => {
+    const g = gated();
+    // seq(1, v) holds 8 bytes: two may wait.
+    const b = new Batcher(g.runner, info(), { maxBatch: 1, maxWaitMs: 0, maxQueueBytes: 16 });
+    for (let v = 1; v <= 3; v++) {
+      const p = b.predict(seq(1, v));
+      await tick();
+      g.release();
+      expect((await p).y[0]).toBe(v);
+      await tick(); // the run's end (after its answer)
+    }
+    const running = b.predict(seq(1, 4)); // taken into a run at once: not waiting
+    const waiting = [b.predict(seq(1, 5)), b.predict(seq(1, 6))];
+    expect(b.full).toBe(true);
+    await expect(b.predict(seq(1, 7))).rejects.toThrow('overloaded: waiting requests already hold 16 bytes of input (maxQueueBytes 16); retry later');
+    for (let i = 0; i < 3; i++) {
+      await tick();
+      g.release();
+    }
+    expect((await Promise.all([running, ...waiting])).map((r) => r.y[0])).toEqual([4, 5, 6]);
+    expect(b.full).toBe(false);
+  });
+
+  it('a request that has been answered is not held until its timeout: its input can be collected', async () => {
+    // gc() on demand, without starting node with --expose-gc.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const b = new Batcher(echo(), info(), { maxBatch: 1, maxWaitMs: 0, maxTime: 250_000 });
+    const input = await (async () => {
+      const big = new Float32Array(2 * 250_000).fill(0.5); // 2 MB
+      expect((await b.predict(big)).y[0]).toBe(0.5);
+      return new WeakRef(big);
+    })();
+    // Answered requests are let go of in bulk (past 1024) as later ones arrive; none times out here.
+    for (let i = 0; i < 1100; i++) expect((await b.predict(seq(1, i))).y[0]).toBe(i);
+    await tick();
+    gc();
+    expect(input.deref() === undefined, 'the answered input is still held').toBe(true);
+    await b.close();
+  });
+
   it('runs in flight at once are bounded by maxInFlight', async () => {
     const g = gated();
     const b = new Batcher(g.runner, info(), { maxBatch: 1, maxWaitMs: 0, maxInFlight: 2 });
@@ -331,6 +374,27 @@ describe('closing', () => {
     await tick();
     g.release();
     await closed;
+    expect(b.runsInFlight).toBe(0);
+  });
+
+  it('a drain waits for every run in flight, not the first to finish', async () => {
+    const gates: (() => void)[] = [];
+    const inner = echo();
+    const runner: Runner = { run: async (req) => { await new Promise<void>((r) => gates.push(r)); return inner.run(req); } };
+    const b = new Batcher(runner, info(), { maxBatch: 1, maxWaitMs: 0, maxInFlight: 2 });
+    const first = b.predict(seq(1, 1));
+    const second = b.predict(seq(1, 2));
+    await tick();
+    expect([b.runsInFlight, gates.length]).toEqual([2, 2]);
+    let closed = false;
+    const closing = b.close().then(() => (closed = true));
+    gates.shift()!();
+    expect((await first).y[0]).toBe(1);
+    await tick(5);
+    expect([closed, b.runsInFlight]).toEqual([false, 1]);
+    gates.shift()!();
+    expect((await second).y[0]).toBe(2);
+    await closing;
     expect(b.runsInFlight).toBe(0);
   });
 

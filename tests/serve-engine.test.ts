@@ -135,6 +135,12 @@ describe('prepareGraphs: the variant each API gets', () => {
       g.input![0].type!.tensorType!.shape!.dim!.splice(1, 1);
     });
     expect(() => prepareGraphs(x2)).toThrow(/serving needs an rnnx file/);
+    // x of rank 4 whose third size is fixed: still not [batch, time, I].
+    const x4 = edited('x4.onnx', (g) => {
+      const d = g.input![0].type!.tensorType!.shape!.dim!;
+      d.push(d[2]);
+    });
+    expect(() => prepareGraphs(x4)).toThrow(/serving needs an rnnx file.*got inputs \["x"\]/);
     const y4 = edited('y4.onnx', (g) => {
       const d = g.output![0].type!.tensorType!.shape!.dim!;
       d.push(d[d.length - 1], d[d.length - 1]);
@@ -218,6 +224,10 @@ describe('runs on the in-process engine equal ONNX Runtime on the exported graph
       await engine.close();
       await ref.release();
     }
+    // close() releases both sessions: later runs are refused, not served.
+    const x = new Float32Array(2 * 3);
+    await expect(engine.predict.runner.run({ x, batch: 1, time: 3 })).rejects.toThrow('the session was released');
+    if ('runner' in engine.stream) await expect(engine.stream.runner.run({ x, batch: 1, time: 3 })).rejects.toThrow('the session was released');
   });
 });
 

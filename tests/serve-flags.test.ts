@@ -36,6 +36,19 @@ describe('serve flags', () => {
     expect(serveFlagOptions(argv!)).toEqual(expected);
   });
 
+  it('`rnnx serve --help` explains every shared flag and names its default', async () => {
+    const help = await new Promise<string>((resolve) => {
+      buildParser(yargs(), () => () => {}).exitProcess(false).parse(['serve', '--help'], {}, (_e: unknown, _a: unknown, out: string) => resolve(out));
+    });
+    for (const f of SERVE_FLAGS) {
+      // The flag's entry: from its name to the next flag's (yargs wraps long descriptions).
+      const m = new RegExp(`--${f.flag} +([\\s\\S]*?)\\[string\\]`).exec(help);
+      expect(m, f.flag).not.toBeNull();
+      const text = m![1].replace(/\s+/g, ' ').trim();
+      expect(text, f.flag).toMatch(/^[A-Z]\S* .{10,}\(default[ :]/);
+    }
+  });
+
   it('bad values name the flag, the value and what was expected, in both', async () => {
     expect(() => parseServeArgs(['m.onnx', '--timeout-ms', '1e10'])).toThrow('--timeout-ms must be a number of milliseconds > 0 and <= 2147483647, got "1e10"');
     expect(() => parseServeArgs(['m.onnx', '--max-queue', '0'])).toThrow('--max-queue must be an integer in [1, 1000000], got "0"');

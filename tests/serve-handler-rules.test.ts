@@ -5,7 +5,7 @@
 // against ONNX Runtime on the file.
 
 import { request, createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dense, gru } from '../src/layers/spec.js';
 import { InferenceModel } from '../src/runtime/inference.js';
@@ -396,6 +396,115 @@ describe('work routes against ONNX Runtime', () => {
       expect([gone.status, gone.body.error.code]).toEqual([404, 'not_found']);
       const bad = await send(port, 'DELETE', '/v1/streams/%ZZ');
       expect([bad.status, bad.body.error.message]).toEqual([400, 'stream id "%ZZ" is not valid percent-encoding (expected an id returned by POST /v1/streams)']);
+    });
+  });
+});
+
+/** A POST whose body arrives in two parts: the first now, the rest on finish(), or never (leave()). */
+function partialPost(port: number, path: string, body: string, firstBytes: number): { finish(): void; leave(): void; reply: Promise<Reply>; socket: Promise<Socket> } {
+  let req!: ReturnType<typeof request>;
+  const reply = new Promise<Reply>((resolve, reject) => {
+    req = request({ host: '127.0.0.1', port, method: 'POST', path, headers: { ...json, 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: JSON.parse(text) }));
+    });
+    req.on('error', reject);
+  });
+  const socket = new Promise<Socket>((resolve) => req.on('socket', resolve));
+  req.write(body.slice(0, firstBytes));
+  return { finish: () => req.end(body.slice(firstBytes)), leave: () => req.destroy(), reply, socket };
+}
+
+async function until(what: string, cond: () => boolean, ms = 2000): Promise<void> {
+  const end = performance.now() + ms;
+  while (!cond()) {
+    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+async function inFlightGauge(): Promise<number> {
+  const m = (await svc.registry.getSingleMetric('rnnx_http_requests_in_flight')!.get()) as { values: { value: number }[] };
+  return m.values[0].value;
+}
+
+describe('requests in progress', () => {
+  it('idle() waits for every request in progress, not the first to end; the in-flight gauge counts them until dispose', async () => {
+    await withHandler({}, async (port, h) => {
+      await h.idle(); // none in progress: at once
+      const a = partialPost(port, '/v1/predict', predictBody, 5);
+      await until('the first request to start', () => h.inFlight === 1);
+      let idle = false;
+      const idled = h.idle().then(() => (idle = true));
+      const b = await send(port, 'POST', '/v1/predict', json, predictBody);
+      expect(b.status).toBe(200);
+      expect(maxAbsDiff(b.body.output, expected)).toBeLessThanOrEqual(1e-6);
+      await new Promise((r) => setTimeout(r, 30));
+      expect([idle, h.inFlight, await inFlightGauge()]).toEqual([false, 1, 1]);
+      a.finish();
+      const ra = await a.reply;
+      expect(ra.status).toBe(200);
+      expect(maxAbsDiff(ra.body.output, expected)).toBeLessThanOrEqual(1e-6);
+      await Promise.race([idled, new Promise((_, rej) => setTimeout(() => rej(new Error('idle() did not resolve')), 2000))]);
+      expect([idle, h.inFlight]).toEqual([true, 0]);
+      // A disposed handler no longer reports: its request in progress leaves the gauge.
+      const c = partialPost(port, '/v1/predict', predictBody, 5);
+      await until('the third request to start', () => h.inFlight === 1);
+      expect(await inFlightGauge()).toBe(1);
+      h.dispose();
+      expect(await inFlightGauge()).toBe(0);
+      c.finish();
+      expect((await c.reply).status).toBe(200);
+    });
+  });
+
+  it('a client that leaves mid-body gives its received bytes back at once (not at the body timeout)', async () => {
+    const pad = JSON.stringify({ input: x, pad: 'p'.repeat(300) });
+    const n = Buffer.byteLength(pad);
+    await withHandler({ maxBufferedBodyBytes: n + 100, bodyTimeoutMs: 60_000 }, async (port, h) => {
+      const a = partialPost(port, '/v1/predict', pad, n - 10);
+      a.reply.catch(() => {}); // its socket is destroyed: no answer
+      await until('the body to be charged', () => h.memoryInUse === (n - 10) * BODY_MEMORY_FACTOR);
+      a.leave();
+      await until('the request to end', () => h.inFlight === 0 && h.memoryInUse === 0);
+      // The receive budget holds only one such body: this one fits again.
+      const r = await send(port, 'POST', '/v1/predict', json, pad);
+      expect(r.status).toBe(200);
+      expect(maxAbsDiff(r.body.output, expected)).toBeLessThanOrEqual(1e-6);
+    });
+  });
+
+  it('an error after the whole body was read keeps the connection; a body left unread closes it', async () => {
+    await withHandler({ maxBodyBytes: 64 }, async (port) => {
+      const bad = await send(port, 'POST', '/v1/predict', json, '{"input": [[1, 2]');
+      expect([bad.status, bad.body.error.code, bad.headers.connection]).toEqual([400, 'bad_request', 'keep-alive']);
+      const big = await send(port, 'POST', '/v1/predict', json, JSON.stringify({ input: x, pad: 'p'.repeat(100) }));
+      expect([big.status, big.headers.connection]).toEqual([413, 'close']);
+    });
+  });
+
+  it('a content type is only checked on POST: a GET with any content type is answered', async () => {
+    await withHandler({}, async (port) => {
+      const r = await send(port, 'GET', '/v1/model', { 'content-type': 'text/plain' });
+      expect([r.status, r.body.name]).toEqual([200, 'door']);
+      const h = await send(port, 'GET', '/healthz', { 'content-type': 'application/x-www-form-urlencoded' });
+      expect(h.status).toBe(200);
+    });
+  });
+});
+
+describe('bodies that do not arrive', () => {
+  it('a body still missing at bodyTimeoutMs: 408 naming the limit, and the connection ends', async () => {
+    await withHandler({ bodyTimeoutMs: 100 }, async (port, h) => {
+      let closed = false;
+      const a = partialPost(port, '/v1/predict', predictBody, 5);
+      a.socket.then((s) => s.on('close', () => (closed = true)));
+      const r = await a.reply;
+      expect([r.status, r.body.error.code, r.headers.connection]).toEqual([408, 'request_timeout', 'close']);
+      expect(r.body.error.message).toBe('the request body did not arrive within 100 ms (bodyTimeoutMs); send it whole, without pauses');
+      await until('the server to close the connection', () => closed);
+      expect(h.inFlight).toBe(0);
     });
   });
 });

@@ -113,6 +113,10 @@ describe('routes', () => {
     expect(t).toMatch(/rnnx_batch_size_bucket\{le="\+Inf",model="http",kind="predict"\} \d+/);
     // 12 + 12 predicted sequences went through the batcher.
     expect(Number(/rnnx_batch_size_sum\{model="http",kind="predict"\} (\d+)/.exec(t)?.[1])).toBe(24);
+    // One run-time observation per batch, under the same model and kind.
+    const batches = Number(/rnnx_batch_size_count\{model="http",kind="predict"\} (\d+)/.exec(t)?.[1]);
+    expect(batches).toBeGreaterThan(0);
+    expect(Number(/rnnx_run_duration_seconds_count\{model="http",kind="predict"\} (\d+)/.exec(t)?.[1])).toBe(batches);
     expect(t).toMatch(/rnnx_queue_depth\{model="[^"]+",kind="predict"\} 0/);
     expect(t).toMatch(/rnnx_http_request_duration_seconds_bucket\{le="0.005",route="\/v1\/predict"\} \d+/);
     expect(t).toMatch(/rnnx_provider_info\{model="http",provider="cpu",requested="default",workers="\d+",reason=""\} 1/);

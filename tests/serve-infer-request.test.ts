@@ -96,6 +96,12 @@ describe('refusals', () => {
 
   it('id and parameters', () => {
     refuse({ id: 5, inputs: ok }, 'id must be a string, got 5');
+    // The value received is quoted whole up to 60 characters of JSON, longer ones cut to 57 and "...".
+    const sixty = ['a'.repeat(56)];
+    expect(JSON.stringify(sixty).length).toBe(60);
+    refuse({ id: sixty, inputs: ok }, `id must be a string, got ["${'a'.repeat(56)}"]`);
+    refuse({ id: ['a'.repeat(57)], inputs: ok }, `id must be a string, got ["${'a'.repeat(55)}...`);
+    refuse({ id: { v: 'b'.repeat(200) }, inputs: ok }, `id must be a string, got {"v":"${'b'.repeat(51)}...`);
     for (const p of [null, [1], 'raw']) refuse({ parameters: p, inputs: ok }, `parameters must be an object, got ${JSON.stringify(p)}`);
     refuse({ parameters: { raw: 1 }, inputs: ok }, 'parameters.raw must be true or false, got 1');
     for (const s of [false, 3, null, {}]) {

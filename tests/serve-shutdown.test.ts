@@ -73,15 +73,22 @@ describe('signals', () => {
     expect([process.listenerCount('SIGTERM'), process.listenerCount('SIGINT')]).toEqual(before);
   });
 
-  it('handleSignals false installs nothing', async () => {
+  it('handleSignals false installs nothing; left out, SIGTERM and SIGINT are handled (until close)', async () => {
     const { path } = makeModel(tmp.dir, 'nosig', 2, [gru({ units: 2 })], 1);
-    const before = process.listenerCount('SIGTERM');
+    const before = [process.listenerCount('SIGTERM'), process.listenerCount('SIGINT')];
     const s = await startServer({ modelPath: path, port: 0, workers: 0, handleSignals: false, log: false, registry: newRegistry() });
     try {
-      expect(process.listenerCount('SIGTERM')).toBe(before);
+      expect([process.listenerCount('SIGTERM'), process.listenerCount('SIGINT')]).toEqual(before);
     } finally {
       await s.close();
     }
+    const d = await startServer({ modelPath: path, port: 0, workers: 0, log: false, registry: newRegistry() });
+    try {
+      expect([process.listenerCount('SIGTERM'), process.listenerCount('SIGINT')]).toEqual([before[0] + 1, before[1] + 1]);
+    } finally {
+      await d.close();
+    }
+    expect([process.listenerCount('SIGTERM'), process.listenerCount('SIGINT')]).toEqual(before);
     tmp.cleanup();
   });
 });

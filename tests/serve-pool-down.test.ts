@@ -1,0 +1,59 @@
+// A worker pool whose replacement workers cannot start: after MAX_RESPAWN_FAILURES failed starts
+// in a row, the runs waiting for a worker and every later run fail with the reason instead of
+// hanging. node:worker_threads' Worker is wrapped so that, once the test says so, new workers
+// exit before they are ready (as a worker whose addon or model can no longer load would).
+
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { gru } from '../src/layers/spec.js';
+import { InferenceModel } from '../src/runtime/inference.js';
+import { MAX_RESPAWN_FAILURES, openEngine } from '../src/serve/engine.js';
+import { maxAbsDiff } from './reference/util.js';
+import { makeModel, tempDir } from './serve-helpers.js';
+
+const control = vi.hoisted(() => ({ failing: false, made: [] as { terminate(): Promise<number> }[] }));
+
+vi.mock('node:worker_threads', async (importOriginal) => {
+  const real = await importOriginal<typeof import('node:worker_threads')>();
+  class Worker extends real.Worker {
+    constructor(file: string | URL, options?: import('node:worker_threads').WorkerOptions) {
+      if (control.failing) super('process.exit(3)', { eval: true });
+      else super(file, options);
+      control.made.push(this);
+    }
+  }
+  return { ...real, Worker, default: { ...real, Worker } };
+});
+
+const tmp = tempDir('rnnx-pool-down-');
+afterAll(() => tmp.cleanup());
+
+/** The promise's outcome, or a failure if it is still pending after `ms` (a hang). */
+function within<T>(p: Promise<T>, ms: number): Promise<T> {
+  return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`still pending after ${ms} ms`)), ms))]);
+}
+
+describe('a worker pool that cannot replace its workers', () => {
+  it('fails the waiting run and every later one with the reason, instead of hanging', async () => {
+    const { path } = makeModel(tmp.dir, 'down', 2, [gru({ units: 3 })], 4);
+    const pool = await openEngine(path, { workers: 1, intraOpNumThreads: 1 });
+    const ref = await InferenceModel.open(path, { intraOpNumThreads: 1 });
+    try {
+      const x = Float32Array.from([0.5, -1, 0.25, 2]);
+      const ok = await pool.predict.runner.run({ x: x.slice(), batch: 1, time: 2 });
+      expect(maxAbsDiff(ok.y, (await ref.run(x, { batch: 1 })).y)).toBeLessThanOrEqual(1e-6);
+      expect(control.made.length).toBe(1);
+
+      control.failing = true;
+      await control.made[0].terminate(); // the worker dies; its replacements exit before ready
+      const waiting = pool.predict.runner.run({ x: x.slice(), batch: 1, time: 2 });
+      const reason = `the worker pool has no workers left: ${MAX_RESPAWN_FAILURES} replacement workers in a row failed to start (last: worker exited with code 3)`;
+      // Backoff 0, 100, 200, 400, 800 ms between the failed starts.
+      await expect(within(waiting, 10_000)).rejects.toThrow(reason);
+      expect(control.made.length).toBe(1 + MAX_RESPAWN_FAILURES);
+      await expect(within(pool.predict.runner.run({ x: x.slice(), batch: 1, time: 2 }), 2000)).rejects.toThrow(reason);
+    } finally {
+      await pool.close();
+      await ref.release();
+    }
+  });
+});
