@@ -484,6 +484,19 @@ describe('requests in progress', () => {
     });
   });
 
+  it('an error answer to a request without a body keeps the connection (404, 405, 401)', async () => {
+    await withHandler({}, async (port) => {
+      const missing = await send(port, 'GET', '/v1/nothing', {});
+      expect([missing.status, missing.body.error.code, missing.headers.connection]).toEqual([404, 'not_found', 'keep-alive']);
+      const wrongMethod = await send(port, 'DELETE', '/v1/predict', {});
+      expect([wrongMethod.status, wrongMethod.headers.connection]).toEqual([405, 'keep-alive']);
+    });
+    await withHandler({ token: 'a-token-of-24-characters' }, async (port) => {
+      const unauthorised = await send(port, 'GET', '/v1/model', {});
+      expect([unauthorised.status, unauthorised.headers.connection]).toEqual([401, 'keep-alive']);
+    });
+  });
+
   it('a content type is only checked on POST: a GET with any content type is answered', async () => {
     await withHandler({}, async (port) => {
       const r = await send(port, 'GET', '/v1/model', { 'content-type': 'text/plain' });

@@ -107,6 +107,13 @@ function positive(field: string, v: number | undefined, fallback: number): numbe
 
 const LOOPBACK_NAMES = new Set(['localhost', '::1', '[::1]']);
 
+/** Whether a request has a body (RFC 9112 §6.3: only Transfer-Encoding or a non-zero Content-Length give one). */
+function carriesBody(req: IncomingMessage): boolean {
+  if (req.headers['transfer-encoding'] !== undefined) return true;
+  const length = req.headers['content-length'];
+  return length !== undefined && Number(length) !== 0;
+}
+
 function isLoopbackName(host: string): boolean {
   const h = host.toLowerCase().replace(/\.$/, '');
   return LOOPBACK_NAMES.has(h) || h.endsWith('.localhost') || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
@@ -594,7 +601,9 @@ export function createRequestHandler(services: InferenceService | InferenceServi
       const err = e instanceof ServeError ? e : new ServeError('run_failed', 500, `internal error: ${e instanceof Error ? e.message : String(e)}`);
       if (err.code === 'overloaded') lastRefusal = performance.now();
       if (err.status >= 500 && err.status !== 503) log({ event: 'error', route: label, status: err.status, message: err.message });
-      const bodyUnread = !req.complete;
+      // Only a request that carries a body can leave one unread: a GET answered 404 keeps its
+      // connection even though node has not marked it complete yet.
+      const bodyUnread = !req.complete && carriesBody(req);
       if (bodyUnread) {
         // The rest of the body is not read (413, 408, 503): close the connection once the answer is out.
         res.setHeader('connection', 'close');
