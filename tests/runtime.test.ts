@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GraphBuilder, onnx } from '../src/graph/builder.js';
 import { toModelProto, toOnnx } from '../src/graph/export.js';
@@ -99,6 +100,38 @@ describe('stateful graph', () => {
         expect(maxAbsDiff(got.state![k].h, s.h)).toBeLessThan(1e-5);
         if (s.c) expect(maxAbsDiff(got.state![k].c!, s.c)).toBeLessThan(1e-5);
       });
+    } finally {
+      await im.release();
+    }
+  });
+});
+
+describe('the input and output name lists', () => {
+  it("are the model's own copies: a caller trimming or reordering them cannot change what a run returns", async () => {
+    const m = Model.create({ inputSize: 2, layers: [lstm({ units: 3, returnSequences: true }), gru({ units: 2 })] });
+    randomizeParams(m, 31);
+    const im = await InferenceModel.open(toOnnx(m, { stateful: true }), { providers: ['cpu'] });
+    try {
+      // A JavaScript caller keeps only the output it shows, and sorts the inputs for display.
+      (im.outputNames as string[]).splice(1);
+      (im.inputNames as string[]).sort().reverse();
+      const N = 2, T = 4;
+      const x = randomArray(new Rng(8), N * T * 2);
+      const got = await im.run(x, { batch: N });
+      const ref = referenceForward(m.spec, m.params, x, { batch: N, time: T });
+      expect(maxAbsDiff(got.y, ref.y)).toBeLessThan(1e-5);
+      expect(got.state).toHaveLength(2);
+      ref.finalStates.forEach((s, k) => {
+        expect(maxAbsDiff(got.state![k].h, s.h)).toBeLessThan(1e-5);
+        if (s.c) expect(maxAbsDiff(got.state![k].c!, s.c)).toBeLessThan(1e-5);
+      });
+      const raw = await im.runRaw({
+        x: new ort.Tensor('float32', x, [N, T, 2]),
+        h0_0: new ort.Tensor('float32', new Float32Array(N * 3), [1, N, 3]),
+        c0_0: new ort.Tensor('float32', new Float32Array(N * 3), [1, N, 3]),
+        h0_1: new ort.Tensor('float32', new Float32Array(N * 2), [1, N, 2]),
+      });
+      expect(Object.keys(raw).sort()).toEqual(['cT_0', 'hT_0', 'hT_1', 'y']);
     } finally {
       await im.release();
     }
