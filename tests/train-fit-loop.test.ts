@@ -246,6 +246,20 @@ describe('early stopping, checkpoints and callbacks', () => {
     expect(h.valLoss[0]).toBeCloseTo((await evaluate(m, tail, { threads: 1 })).loss, 6);
     expect(h.epochs[0].steps).toBe(2); // 7 training rows in batches of 4
   });
+
+  it('a validation dataset that carries a split tag of its own is used as given, not as a split', async () => {
+    // Loaders often tag their parts ({ split: 'validation' }); a dataset (it has x) is the validation set.
+    const { reg } = toy(8, 3, 14);
+    const { reg: val } = toy(5, 3, 15);
+    const a = regModel();
+    const b = regModel();
+    const tagged = await fit(a, reg, { epochs: 1, batchSize: 4, threads: 1, shuffle: false, validation: { ...val, split: 'validation' } as never });
+    const plain = await fit(b, reg, { epochs: 1, batchSize: 4, threads: 1, shuffle: false, validation: val });
+    expect(tagged.epochs[0].steps).toBe(2); // all 8 rows trained on
+    expect(tagged.valLoss[0]).toBeCloseTo((await evaluate(a, val, { threads: 1 })).loss, 6);
+    expect(tagged.valLoss).toEqual(plain.valLoss);
+    expect(same(a.params, b.params)).toBe(true);
+  });
 });
 
 describe('fit options are checked, naming the field', () => {

@@ -118,6 +118,10 @@ describe('evaluate', () => {
     expect(one.loss).toBeCloseTo(whole.loss, 6);
     await expect(t.evaluate(data, { batchSize: 0 })).rejects.toThrow('batchSize must be a positive integer, got 0');
     await expect(t.evaluate(data, { batchSize: 2.5 })).rejects.toThrow('batchSize must be a positive integer, got 2.5');
+    // A dataset that does not fit the model is refused under the argument's name, "data".
+    await expect(t.evaluate({ ...data, features: 3, x: new Float32Array(N * T * 3) })).rejects.toThrow("data.features must equal the model's inputSize 2, got 3");
+    // Targets for a one-output model: consistent with their own shape, not with this model.
+    await expect(t.evaluate({ ...data, y: y.subarray(0, N * T), yShape: [N, T, 1] })).rejects.toThrow(`data.y must hold [count, time, 2] = ${N * T * 2} targets for this model (per-step output of 2)`);
     t.dispose();
     // The free function: MSE by default for a regression model, the model left usable.
     const free = await evaluate(m, data, { batchSize: 2, threads: 1 });
