@@ -101,18 +101,14 @@ async function plan() {
       });
     }
   }
-  // What the run will cost: the sampled mutants and those Stryker cannot separate from them.
-  const ranges = sample.map((s) => ({ file: s.file, start: [s.line, s.column - 1], end: [s.end.line, s.end.column - 1] }));
-  const within = (r, m) => {
-    const a = [m.location.start.line + 1, m.location.start.column];
-    const b = [m.location.end.line + 1, m.location.end.column];
-    const le = (x, y) => x[0] < y[0] || (x[0] === y[0] && x[1] <= y[1]);
-    return r.file === m.fileName && le(r.start, a) && le(b, r.end);
-  };
-  // A mutant runs when it lies inside a sampled node and encloses one (sample-ignorer.mjs).
-  const encloses = (m, r) => within({ file: r.file, start: [m.location.start.line + 1, m.location.start.column], end: [m.location.end.line + 1, m.location.end.column] },
-    { fileName: r.file, location: { start: { line: r.start[0] - 1, column: r.start[1] }, end: { line: r.end[0] - 1, column: r.end[1] } } });
-  const runs = result.mutants.filter((m) => ranges.some((r) => within(r, m)) && ranges.some((r) => r.file === m.fileName && encloses(m, r))).length;
+  // What the run will cost: a mutant runs when it lies inside a sampled node (Stryker's ranges)
+  // and encloses one (sample-ignorer.mjs). Spans are [file, [line, column], [line, column]].
+  const before = (x, y) => x[0] < y[0] || (x[0] === y[0] && x[1] <= y[1]);
+  const contains = (outer, inner) => outer[0] === inner[0] && before(outer[1], inner[1]) && before(inner[2], outer[2]);
+  const spanOf = (m) => [m.fileName, [m.location.start.line, m.location.start.column], [m.location.end.line, m.location.end.column]];
+  const sampled = sample.map((x) => [x.file, [x.line - 1, x.column - 1], [x.end.line - 1, x.end.column - 1]]);
+  const runs = result.mutants.map(spanOf)
+    .filter((m) => sampled.some((r) => contains(r, m)) && sampled.some((r) => contains(m, r))).length;
 
   const strykerConfig = {
     ...config,
