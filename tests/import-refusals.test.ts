@@ -103,7 +103,13 @@ describe('recurrent nodes', () => {
     refused(base({}, [at.i('hidden_size', 3)]), 'lstm', 'LSTM', 'LSTM.W must have dims [1, 4*hidden_size, input_size], got [1,8,2]');
     const rows6 = base({ inits: [...weights(), f32('W6', [1, 6, 2], REF.W.slice(0, 12))] });
     rows6.nodes[1] = nd('LSTM', ['xt', 'W6', 'R', 'B'], ['', 'yh'], [], 'lstm');
-    refused(rows6, 'lstm', 'LSTM', 'LSTM.W has 6 rows, not a multiple of 4');
+    refused(rows6, 'lstm', 'LSTM', 'LSTM.W has 6 rows, expected a positive multiple of 4');
+    // No rows at all: 0 is a multiple of every gate count, but no hidden size follows from it.
+    for (const [op, G] of [['LSTM', 4], ['GRU', 3], ['RNN', 1]] as const) {
+      const rows0 = base({ inits: [...weights(), f32('W0', [1, 0, 2], []), f32('R0', [1, G * H, H], new Array(G * H * H).fill(0)), f32('B0', [1, 2 * G * H], new Array(2 * G * H).fill(0))] });
+      rows0.nodes[1] = nd(op, ['xt', 'W0', 'R0', 'B0'], ['', 'yh'], [], 'rec');
+      refused(rows0, 'rec', op, `${op}.W has 0 rows, expected a positive multiple of ${G}`);
+    }
     // Without hidden_size, W's rows give it.
     const noH = base();
     noH.nodes[1] = nd('LSTM', ['xt', 'W', 'R', 'B'], ['', 'yh'], [], 'lstm');
