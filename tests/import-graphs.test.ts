@@ -229,6 +229,9 @@ describe('reading one time step of a recurrent output', () => {
     const lens = { ...withSeq([nd('Gather', ['s', 'last'], ['p'], [at.i('axis', 0)], 'pick'), nd('Reshape', ['p', 'flat'], ['y'])], [i64('last', [-1])]), inputs: [vi('x', DT.FLOAT, ['batch', 'time', 2]), vi('lens', DT.INT32, ['batch'])] };
     lens.nodes = lens.nodes.map((n) => (n.opType === 'LSTM' ? { ...n, input: [...n.input!, 'lens'] } : n));
     refusedAt(lens, 'pick', 'Gather', 'it picks time step -1 of lstm, which reads sequence_lens: shorter sequences end before that step; use the node\'s Y_h output instead');
+    // Once a recurrent node has fixed which input axis is time, a step of x itself is refused.
+    const stepOfX = withHead([nd('Gather', ['x', 'last'], ['p'], [at.i('axis', 1)], 'pick'), nd('Concat', ['h', 'p'], ['y'], [at.i('axis', 1)])], [i64('last', [-1], [])]);
+    refusedAt(stepOfX, 'pick', 'Gather', 'it picks one time step of the model input');
   });
 });
 
