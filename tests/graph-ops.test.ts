@@ -203,6 +203,22 @@ describe('graph builder', () => {
     expect(p.graph.output.map((o) => o.name)).toEqual(['y']);
   });
 
+  it('activations: one node each, same shape; Softmax over the last axis unless told', () => {
+    const g = new GraphBuilder();
+    const x = g.input('x', 'float', ['n', 3]);
+    const outs = [op.relu(x), op.tanh(x), op.sigmoid(x), op.softmax(x), op.softmax(x, { axis: 0 })];
+    expect(outs.map((v) => v.shape)).toEqual(Array(5).fill(['n', 3]));
+    outs.forEach((v, i) => g.output(v, `y${i}`, ['n', 3]));
+    const nodes = viewProto(g.build()).graph.node;
+    expect(nodes.map((n) => [n.opType, n.input, n.attribute.map((a) => [a.name, a.type, Number(a.i)])])).toEqual([
+      ['Relu', ['x'], []],
+      ['Tanh', ['x'], []],
+      ['Sigmoid', ['x'], []],
+      ['Softmax', ['x'], [['axis', 2, -1]]],
+      ['Softmax', ['x'], [['axis', 2, 0]]],
+    ]);
+  });
+
   it('every attribute type', () => {
     const g = new GraphBuilder();
     const x = g.input('x', 'float', [1]);
