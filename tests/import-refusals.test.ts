@@ -150,6 +150,7 @@ describe('recurrent nodes', () => {
     expect(specOf(base({ inits: [...weights(), f32('P', [1, 6], new Array(6).fill(0))] }, [], ['xt', 'W', 'R', 'B', '', '', '', 'P'])).layers[0]).toMatchObject({ peepholes: false });
     expect(specOf(base({ inits: [...weights(), f32('P', [1, 6], [0, 0, 0, 0, 0, 0.5])] }, [], ['xt', 'W', 'R', 'B', '', '', '', 'P'])).layers[0]).toMatchObject({ peepholes: true });
     refused(base({ inits: [...weights(), f32('P', [1, 5], new Array(5).fill(1))] }, [], ['xt', 'W', 'R', 'B', '', '', '', 'P']), 'lstm', 'LSTM', 'LSTM.P must have dims [1, 6], got [1,5]');
+    refused(base({}, [], ['xt', 'W', 'R', 'B', '', '', '', 'xt']), 'lstm', 'LSTM', 'LSTM.P must be a constant (initializer, Constant node or folded glue), got a value computed from the input');
   });
 
   it('activations and attributes', () => {
@@ -189,6 +190,19 @@ describe('recurrent nodes', () => {
     expect(specOf(rnnBase('GRU', [at.strings('activations', ['Sigmoid', 'Tanh'])], 2)).layers[0]).toMatchObject({ direction: 'bidirectional' });
     // input_forget is an LSTM attribute only.
     expect(specOf(rnnBase('GRU', [at.i('input_forget', 1)])).layers[0]).not.toHaveProperty('inputForget');
+    // Without the activations attribute (or with an empty list) an RNN is Tanh.
+    expect(specOf(rnnBase('RNN', [])).layers[0]).toMatchObject({ kind: 'rnn', activation: 'tanh' });
+    expect(specOf(rnnBase('RNN', [at.strings('activations', [])], 2)).layers[0]).toMatchObject({ kind: 'rnn', activation: 'tanh', direction: 'bidirectional' });
+    // linear_before_reset is read on GRU only: on an LSTM or RNN it is not checked.
+    expect(specOf(base({}, [at.i('linear_before_reset', 2)])).layers[0]).toMatchObject({ kind: 'lstm' });
+    expect(specOf(rnnBase('RNN', [at.i('linear_before_reset', 2)])).layers[0]).toMatchObject({ kind: 'rnn' });
+    // GRU and RNN have six inputs: a seventh or eighth (LSTM's initial_c and P) is not read.
+    const extraInputs = (kind: 'RNN' | 'GRU') => {
+      const p = rnnBase(kind, []);
+      p.nodes[1] = { ...p.nodes[1], input: ['xt', 'Wk', 'Rk', '', '', '', 'xt', 'xt'] };
+      return p;
+    };
+    for (const kind of ['RNN', 'GRU'] as const) expect(importOnnxModel(model(extraInputs(kind))).info.stateInputs).toEqual([]);
   });
 
   it('X must be [time, batch, features] of the model input, time on the same axis for every layer', () => {
