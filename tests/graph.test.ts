@@ -137,7 +137,7 @@ describe('exported graph structure', () => {
     const ops = p.graph.node.map((n) => n.opType);
     expect(ops.slice(ops.lastIndexOf('RNN') + 1)).toEqual(['Transpose', 'Reshape', 'MatMul', 'Add', 'Relu', 'MatMul', 'Add', 'Tanh', 'MatMul', 'Add', 'Sigmoid', 'MatMul', 'Add']);
     // Between recurrent layers: Y [T, D, N, H] → Transpose [0, 2, 1, 3] → Reshape [0, 0, -1].
-    const perms = p.graph.node.filter((n) => n.opType === 'Transpose').map((n) => n.attribute[0].ints.map(int64ToNumber));
+    const perms = p.graph.node.filter((n) => n.opType === 'Transpose').map((n) => (n.attribute[0] as unknown as { ints: Parameters<typeof int64ToNumber>[0][] }).ints.map(int64ToNumber));
     expect(perms).toEqual([[1, 0, 2], [0, 2, 1, 3], [0, 2, 1, 3], [0, 2, 1, 3], [1, 0, 2]]);
     expect(p.graph.output.map((v) => [v.name, dims(v)])).toEqual([['y', ['batch', 2]]]);
     // Model data without metadata (from JavaScript) is written with an empty object.
