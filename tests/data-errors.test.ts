@@ -65,6 +65,9 @@ describe('file helpers', () => {
       ['EISDIR', 'is a directory'],
       ['ENOTDIR', 'a parent is not a directory'],
       ['EROFS', 'read-only file system'],
+      ['ENOSPC', 'no space left on device'],
+      ['ENAMETOOLONG', 'file name too long'],
+      ['ELOOP', 'too many levels of symbolic links'],
       ['EIO', 'low-level text'],
     ];
     for (const [code, why] of cases) {
@@ -73,8 +76,11 @@ describe('file helpers', () => {
       expect(e).toBeInstanceOf(UserError);
       expect(e.message).toBe(`/d/f.csv: cannot read: ${why}`);
       expect(e.cause).toBe(cause);
+      // The errno code stays on the error for callers that branch on it.
+      expect((e as UserError & { code?: string }).code).toBe(code);
     }
     expect(describeFsError('p', 'plain', 'write').message).toBe('p: cannot write: plain');
+    expect(Object.hasOwn(describeFsError('p', new Error('no code'), 'write'), 'code')).toBe(false);
     expect(describeFsError('p', undefined, 'write').message).toBe('p: cannot write: undefined');
   });
 

@@ -105,6 +105,7 @@ describe('.npy dtypes and versions', () => {
     expect(message(() => parseNpy(npy(dict('<f4', '(5,)'), four), 't.npy'))).toBe('t.npy: truncated: shape (5) of <f4 needs 20 bytes of data, the file has 16');
     expect(message(() => parseNpy(npy(dict('<f4', '(2, 3)'), four), 't.npy'))).toBe('t.npy: truncated: shape (2, 3) of <f4 needs 24 bytes of data, the file has 16');
     expect(message(() => parseNpy(npy(dict('<f4', `(${Array(64).fill(1).join(', ')})`), four), 'r.npy'))).toBe('(no error)');
+    expect(message(() => parseNpy(npy(dict('<f4', `(${Array(65).fill(1).join(', ')})`), four), 'r.npy'))).toBe('r.npy: .npy header field shape has 65 dimensions, expected at most 64');
     expect(message(() => parseNpy(npy(dict('<f4', '(65536, 32768)'), four), 'n.npy'))).toBe('n.npy: .npy header field shape (65536, 32768) holds 2147483648 elements, more than rnnx reads (2^31 - 1)');
     expect(message(() => parseNpy(npy(dict('<f4', '(2, x)'), four), 'n.npy'))).toBe('n.npy: .npy header field shape must hold non-negative integers, got "x" in (2, x)');
   });

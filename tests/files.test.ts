@@ -163,6 +163,12 @@ describe('writing to each kind of target', () => {
     for (const bad of [42, undefined, '']) {
       expect(() => writeFileAtomic(bad as unknown as string, Uint8Array.of(1))).toThrow(`path must be a non-empty string, got ${JSON.stringify(bad)}`);
     }
+    // Data that is not bytes is refused before anything is written.
+    const target = join(dir, 'not-bytes');
+    for (const [bad, type] of [['text', 'string'], [[1, 2], 'object'], [undefined, 'undefined']] as const) {
+      expect(() => writeFileAtomic(target, bad as unknown as Uint8Array)).toThrow(`${target}: data to write must be a Uint8Array, got ${type}`);
+    }
+    expect(existsSync(target)).toBe(false);
   });
 
   it('a write that fails after its temporary file was made leaves nothing behind (a trailing slash: rename fails)', () => {

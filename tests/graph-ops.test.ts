@@ -62,6 +62,9 @@ describe('shape inference', () => {
     expect(op.matmul(x, g.input('Bk', 'float', ['k', 6])).shape).toEqual(['n', 3, 6]);
     expect(() => op.matmul(x, f(g, 'W4', [1, 4, 5]))).toThrow('MatMul.B must have rank 2, got shape [1, 4, 5]');
     expect(() => op.matmul(x, f(new GraphBuilder(), 'W5', [4, 5]))).toThrow('MatMul: inputs belong to different graphs');
+    // Called from JavaScript without values: named, not a TypeError.
+    expect(() => op.matmul(null as never, null as never)).toThrow('MatMul: needs at least one input');
+    expect(() => op.add(undefined as never, undefined as never)).toThrow('Add: needs at least one input');
     expect(op.relu(x).shape).toEqual(['n', 3, 4]);
   });
 
@@ -200,6 +203,22 @@ describe('graph builder', () => {
     expect(p.graph.output.map((o) => o.name)).toEqual(['y']);
   });
 
+  it('activations: one node each, same shape; Softmax over the last axis unless told', () => {
+    const g = new GraphBuilder();
+    const x = g.input('x', 'float', ['n', 3]);
+    const outs = [op.relu(x), op.tanh(x), op.sigmoid(x), op.softmax(x), op.softmax(x, { axis: 0 })];
+    expect(outs.map((v) => v.shape)).toEqual(Array(5).fill(['n', 3]));
+    outs.forEach((v, i) => g.output(v, `y${i}`, ['n', 3]));
+    const nodes = viewProto(g.build()).graph.node;
+    expect(nodes.map((n) => [n.opType, n.input, n.attribute.map((a) => [a.name, a.type, Number(a.i)])])).toEqual([
+      ['Relu', ['x'], []],
+      ['Tanh', ['x'], []],
+      ['Sigmoid', ['x'], []],
+      ['Softmax', ['x'], [['axis', 2, -1]]],
+      ['Softmax', ['x'], [['axis', 2, 0]]],
+    ]);
+  });
+
   it('every attribute type', () => {
     const g = new GraphBuilder();
     const x = g.input('x', 'float', [1]);
@@ -221,6 +240,7 @@ describe('graph builder', () => {
     expect(() => g.output(op.relu(x), 'd', [3])).toThrow('output d: expected shape [3], got [2]');
     g.output(unknown(g, x), 'e', [7]);
     expect(() => g.node('Relu', [new GraphBuilder().input('z', 'float', [1])], [null])).toThrow('Relu: an input value belongs to another graph');
+    expect(() => g.output(new GraphBuilder().input('z', 'float', [2]), 'f', [2])).toThrow('output f: the value belongs to another graph');
     const p = viewProto(g.build());
     expect(p.graph.node.map((n) => [n.opType, n.input, n.output])).toEqual([
       ['Relu', ['x'], ['a']],

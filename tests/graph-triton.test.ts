@@ -145,4 +145,21 @@ describe('tritonGraph', () => {
     expect(decl(proto.graph!.input ?? [])).toEqual([['h0_0', ['batch', 2, 4]], ['c0_0', ['batch', 2, 4]], ['h0_1', ['batch', 1, 5]]]);
     expect(decl(proto.graph!.output ?? [])).toEqual([['hT_0', ['batch', 2, 4]], ['cT_0', ['batch', 2, 4]], ['hT_1', ['batch', 1, 5]]]);
   });
+
+  it('stateful: one named Transpose per state at each end, for layer numbers past 9 too', () => {
+    // Eleven one-unit RNN layers: states h0_0 .. h0_10 and hT_0 .. hT_10.
+    const deep = Model.create({ inputSize: 1, layers: Array.from({ length: 11 }, (_, i) => rnn({ units: 1, returnSequences: i < 10 })) }, { seed: 1 });
+    const p = onnx.ModelProto.decode(tritonGraph(deep, { stateful: true }));
+    const g = p.graph!;
+    const names = Array.from({ length: 11 }, (_, k) => k);
+    const transposes = (nodes: typeof g.node) => (nodes ?? []).map((n) => [n.opType, n.name, n.input, n.output, (n.attribute ?? []).map((a) => [a.name, (a.ints ?? []).map(Number)])]);
+    expect(transposes(g.node!.slice(0, 11))).toEqual(names.map((k) => ['Transpose', `triton_h0_${k}`, [`h0_${k}`], [`h0_${k}_dnh`], [['perm', [1, 0, 2]]]]));
+    expect(transposes(g.node!.slice(-11))).toEqual(names.map((k) => ['Transpose', `triton_hT_${k}`, [`hT_${k}_dnh`], [`hT_${k}`], [['perm', [1, 0, 2]]]]));
+    // Each RNN node reads the transposed h0 and writes the Y_h that the end Transpose reads.
+    const rnns = g.node!.filter((n) => n.opType === 'RNN');
+    expect(rnns.map((n) => [n.input![5], n.output![1]])).toEqual(names.map((k) => [`h0_${k}_dnh`, `hT_${k}_dnh`]));
+    const dims = (v: { type?: { tensorType?: { shape?: { dim?: { dimParam?: string | null; dimValue?: unknown }[] | null } | null } | null } | null }) => v.type!.tensorType!.shape!.dim!.map((d) => d.dimParam || Number(d.dimValue));
+    expect(g.input!.slice(1).map((v) => [v.name, dims(v)])).toEqual(names.map((k) => [`h0_${k}`, ['batch', 1, 1]]));
+    expect(g.output!.slice(1).map((v) => [v.name, dims(v)])).toEqual(names.map((k) => [`hT_${k}`, ['batch', 1, 1]]));
+  });
 });

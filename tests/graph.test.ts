@@ -110,6 +110,41 @@ describe('exported graph structure', () => {
     expect(L.output.slice(1)).toEqual(['hT_0', 'cT_0']);
   });
 
+  it('the attributes of the other layer options; each dense activation is one node after MatMul + Add', () => {
+    const m = Model.create({
+      inputSize: 2,
+      layers: [
+        lstm({ units: 2, returnSequences: true }),
+        gru({ units: 3, direction: 'reverse', returnSequences: true }),
+        rnn({ units: 2, returnSequences: true }),
+        rnn({ units: 2, direction: 'reverse' }),
+        dense({ units: 3, activation: 'relu' }),
+        dense({ units: 3, activation: 'tanh' }),
+        dense({ units: 3, activation: 'sigmoid' }),
+        dense({ units: 2 }),
+      ],
+    });
+    const p = proto(m);
+    const rec = p.graph.node.filter((n) => ['LSTM', 'GRU', 'RNN'].includes(n.opType));
+    // No clip and no input_forget when the LSTM has none; GRU's default linear_before_reset is 1;
+    // RNN writes its activation per direction even when it is the default Tanh.
+    expect(rec.map(attrs)).toEqual([
+      { hidden_size: 2, direction: 'forward' },
+      { hidden_size: 3, direction: 'reverse', linear_before_reset: 1 },
+      { hidden_size: 2, direction: 'forward', activations: ['Tanh'] },
+      { hidden_size: 2, direction: 'reverse', activations: ['Tanh'] },
+    ]);
+    const ops = p.graph.node.map((n) => n.opType);
+    expect(ops.slice(ops.lastIndexOf('RNN') + 1)).toEqual(['Transpose', 'Reshape', 'MatMul', 'Add', 'Relu', 'MatMul', 'Add', 'Tanh', 'MatMul', 'Add', 'Sigmoid', 'MatMul', 'Add']);
+    // Between recurrent layers: Y [T, D, N, H] → Transpose [0, 2, 1, 3] → Reshape [0, 0, -1].
+    const perms = p.graph.node.filter((n) => n.opType === 'Transpose').map((n) => (n.attribute[0] as unknown as { ints: Parameters<typeof int64ToNumber>[0][] }).ints.map(int64ToNumber));
+    expect(perms).toEqual([[1, 0, 2], [0, 2, 1, 3], [0, 2, 1, 3], [0, 2, 1, 3], [1, 0, 2]]);
+    expect(p.graph.output.map((v) => [v.name, dims(v)])).toEqual([['y', ['batch', 2]]]);
+    // Model data without metadata (from JavaScript) is written with an empty object.
+    const bare = Model.create({ inputSize: 2, layers: [gru({ units: 1 })] });
+    expect(proto({ spec: bare.spec, layout: bare.layout, params: bare.params, metadata: undefined as never }).metadataProps.find((q) => q.key === META.metadata)!.value).toBe('{}');
+  });
+
   it('sequence outputs are batch-first [batch, time, F]', () => {
     const m = Model.create({ inputSize: 2, layers: [gru({ units: 3, direction: 'bidirectional', returnSequences: true })] });
     const p = proto(m);

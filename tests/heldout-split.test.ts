@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { prepareData, type CsvDataConfig } from '../src/cli/config.js';
 import {
   computeNormalization, denormalizeValue, invertTransform, makeStatefulWindows, makeWindows, normalizeValue, SERIES_TRANSFORMS, seriesColumns, statefulStarts,
-  transformLag, transformSeries, type Series,
+  checkTransformDomain, transformLag, transformSeries, type Series,
 } from '../src/data/timeseries.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'rnnx-heldout-'));
@@ -216,6 +216,13 @@ describe('series helpers around the split', () => {
     expect(() => transformSeries(bad, 'log')).toThrow('f.csv: row 3, column "b": the log transform needs positive values, got 0');
     expect(() => transformSeries({ ...bad, lines: undefined }, 'log-difference')).toThrow('f.csv: row 2, column "b": the log-difference transform needs positive values, got 0');
     expect(transformSeries(bad, 'difference').values[1]).toBe(-1);
+    // checkTransformDomain from a row (predict checks only the rows it reads); a negative start is row 0.
+    expect(() => checkTransformDomain(bad, 'log', 1)).toThrow('f.csv: row 3, column "b": the log transform needs positive values, got 0');
+    expect(() => checkTransformDomain(bad, 'log-difference', 2)).not.toThrow();
+    expect(() => checkTransformDomain(s, 'log', -3)).not.toThrow();
+    expect(() => checkTransformDomain(bad, 'log', -3)).toThrow('f.csv: row 3, column "b"');
+    expect(() => checkTransformDomain(bad, 'difference')).not.toThrow();
+    expect(() => checkTransformDomain(bad, 'none')).not.toThrow();
     expect(() => transformSeries({ file: 'one.csv', names: ['a'], rows: 1, values: Float64Array.of(3) }, 'difference')).toThrow('one.csv: the difference transform needs at least 2 rows, the series has 1');
     expect(invertTransform('none', 3, 100)).toBe(3);
     expect(invertTransform('log', 0.5, 100)).toBe(Math.exp(0.5));

@@ -5,7 +5,7 @@
 // exactly the values listed here (all exact in float32).
 
 import { describe, expect, it } from 'vitest';
-import { at, DT, f32, H, i64, I, importedWeights, importError, lstmModel, nd, REF, tensor, type Node, type Tensor } from './import-helpers.js';
+import { at, DT, f32, H, i64, I, importedWeights, importError, lstmModel, nd, REF, tensor, type Attr, type Node, type Tensor } from './import-helpers.js';
 
 const W3 = [1, 4 * H, I];
 const R3 = [1, 4 * H, H];
@@ -105,6 +105,13 @@ describe('glue on constants', () => {
     expect(e.reason).toBe('LSTM.B must have dims [1, 16], got [16]');
     const ok = [...nodes.slice(0, 3), nd('Squeeze', ['B4'], ['B'], [at.ints('axes', [1, 2])])];
     expectRef(importedWeights(lstmModel({ nodes: ok, inits }, 11)));
+  });
+
+  it('Unsqueeze before opset 13 needs its axes attribute', () => {
+    const un = (attrs: Attr[]) => lstmModel({ nodes: [nd('Unsqueeze', ['Wc'], ['W'], attrs, 'un')], inits: [f32('Wc', [4 * H, I], REF.W), ...without('W')] }, 12);
+    const e = importError(un([]));
+    expect({ node: e.node, opType: e.opType, reason: e.reason }).toEqual({ node: 'un', opType: 'Unsqueeze', reason: 'Unsqueeze needs axes' });
+    expectRef(importedWeights(un([at.ints('axes', [0])])));
   });
 
   it('Flatten, Identity and Dropout', () => {

@@ -229,6 +229,9 @@ describe('reading one time step of a recurrent output', () => {
     const lens = { ...withSeq([nd('Gather', ['s', 'last'], ['p'], [at.i('axis', 0)], 'pick'), nd('Reshape', ['p', 'flat'], ['y'])], [i64('last', [-1])]), inputs: [vi('x', DT.FLOAT, ['batch', 'time', 2]), vi('lens', DT.INT32, ['batch'])] };
     lens.nodes = lens.nodes.map((n) => (n.opType === 'LSTM' ? { ...n, input: [...n.input!, 'lens'] } : n));
     refusedAt(lens, 'pick', 'Gather', 'it picks time step -1 of lstm, which reads sequence_lens: shorter sequences end before that step; use the node\'s Y_h output instead');
+    // Once a recurrent node has fixed which input axis is time, a step of x itself is refused.
+    const stepOfX = withHead([nd('Gather', ['x', 'last'], ['p'], [at.i('axis', 1)], 'pick'), nd('Concat', ['h', 'p'], ['y'], [at.i('axis', 1)])], [i64('last', [-1], [])]);
+    refusedAt(stepOfX, 'pick', 'Gather', 'it picks one time step of the model input');
   });
 });
 
@@ -334,6 +337,27 @@ describe('run-time shapes (the glue PyTorch writes for dynamic batch and time)',
     refusedAt(squeezeState, 'sq', 'Squeeze', 'Squeeze of this value is not supported');
     const reshapeState = { ...shapeOfState, nodes: [nd('Reshape', ['h0', 'hshape'], ['bad'], [], 'rs'), ...shapeOfState.nodes.slice(1)], inits: [...inits(), i64('hshape', [1, -1, 2])] };
     refusedAt(reshapeState, 'rs', 'Reshape', 'Reshape of this value is not supported');
+  });
+
+  it('refuses arithmetic and Transpose on initial states fed as graph inputs, and a constant sequence_lens', () => {
+    const inputs = [vi('x', DT.FLOAT, ['batch', 'time', 2]), vi('h0', DT.FLOAT, [1, 'batch', 2])];
+    const viaState = (glue: Node): ModelParts => ({
+      nodes: [glue, xt(), lstm(['xt', 'W', 'R', 'B', '', 'bad'], ['', 'yh']), nd('Transpose', ['yh'], ['yht'], perm([1, 0, 2])), nd('Reshape', ['yht', 'flat'], ['y'])],
+      inits: [...weights(), f32('half', [1], [0.5])],
+      inputs,
+    });
+    // Add / Mul of a state (either side) and a constant: neither an activation nor a constant.
+    refusedAt(viaState(nd('Add', ['h0', 'half'], ['bad'], [], 'add')), 'add', 'Add', 'Add of a run-time shaped value is not supported');
+    refusedAt(viaState(nd('Mul', ['half', 'h0'], ['bad'], [], 'mul')), 'mul', 'Mul', 'Mul of a run-time shaped value is not supported');
+    refusedAt(viaState(nd('Transpose', ['h0'], ['bad'], perm([0, 1, 2]), 'tr')), 'tr', 'Transpose', 'Transpose of this value is not supported');
+    // The identity permutation of a constant state is folded (and then a zero state is the default).
+    const zeroT = viaState(nd('Transpose', ['z'], ['bad'], perm([0, 1, 2]), 'tr'));
+    zeroT.inits = [...zeroT.inits!, f32('z', [1, 1, 2], [0, 0])];
+    expect(importOnnxModel(model(zeroT)).info.stateInputs).toEqual([]);
+    // sequence_lens is read from the integer graph input only; a constant one is named as such.
+    const lensConst = withHead([nd('Identity', ['h'], ['y'])], [i64('L', [3])]);
+    lensConst.nodes[1] = lstm(['xt', 'W', 'R', 'B', 'L'], ['', 'yh']);
+    refusedAt(lensConst, 'lstm', 'LSTM', 'LSTM.sequence_lens is a constant; rnnx reads sequence_lens from the graph input');
   });
 
   it('a fixed batch size in the input counts as a number', () => {

@@ -103,7 +103,13 @@ describe('recurrent nodes', () => {
     refused(base({}, [at.i('hidden_size', 3)]), 'lstm', 'LSTM', 'LSTM.W must have dims [1, 4*hidden_size, input_size], got [1,8,2]');
     const rows6 = base({ inits: [...weights(), f32('W6', [1, 6, 2], REF.W.slice(0, 12))] });
     rows6.nodes[1] = nd('LSTM', ['xt', 'W6', 'R', 'B'], ['', 'yh'], [], 'lstm');
-    refused(rows6, 'lstm', 'LSTM', 'LSTM.W has 6 rows, not a multiple of 4');
+    refused(rows6, 'lstm', 'LSTM', 'LSTM.W has 6 rows, expected a positive multiple of 4');
+    // No rows at all: 0 is a multiple of every gate count, but no hidden size follows from it.
+    for (const [op, G] of [['LSTM', 4], ['GRU', 3], ['RNN', 1]] as const) {
+      const rows0 = base({ inits: [...weights(), f32('W0', [1, 0, 2], []), f32('R0', [1, G * H, H], new Array(G * H * H).fill(0)), f32('B0', [1, 2 * G * H], new Array(2 * G * H).fill(0))] });
+      rows0.nodes[1] = nd(op, ['xt', 'W0', 'R0', 'B0'], ['', 'yh'], [], 'rec');
+      refused(rows0, 'rec', op, `${op}.W has 0 rows, expected a positive multiple of ${G}`);
+    }
     // Without hidden_size, W's rows give it.
     const noH = base();
     noH.nodes[1] = nd('LSTM', ['xt', 'W', 'R', 'B'], ['', 'yh'], [], 'lstm');
@@ -144,6 +150,7 @@ describe('recurrent nodes', () => {
     expect(specOf(base({ inits: [...weights(), f32('P', [1, 6], new Array(6).fill(0))] }, [], ['xt', 'W', 'R', 'B', '', '', '', 'P'])).layers[0]).toMatchObject({ peepholes: false });
     expect(specOf(base({ inits: [...weights(), f32('P', [1, 6], [0, 0, 0, 0, 0, 0.5])] }, [], ['xt', 'W', 'R', 'B', '', '', '', 'P'])).layers[0]).toMatchObject({ peepholes: true });
     refused(base({ inits: [...weights(), f32('P', [1, 5], new Array(5).fill(1))] }, [], ['xt', 'W', 'R', 'B', '', '', '', 'P']), 'lstm', 'LSTM', 'LSTM.P must have dims [1, 6], got [1,5]');
+    refused(base({}, [], ['xt', 'W', 'R', 'B', '', '', '', 'xt']), 'lstm', 'LSTM', 'LSTM.P must be a constant (initializer, Constant node or folded glue), got a value computed from the input');
   });
 
   it('activations and attributes', () => {
@@ -183,6 +190,19 @@ describe('recurrent nodes', () => {
     expect(specOf(rnnBase('GRU', [at.strings('activations', ['Sigmoid', 'Tanh'])], 2)).layers[0]).toMatchObject({ direction: 'bidirectional' });
     // input_forget is an LSTM attribute only.
     expect(specOf(rnnBase('GRU', [at.i('input_forget', 1)])).layers[0]).not.toHaveProperty('inputForget');
+    // Without the activations attribute (or with an empty list) an RNN is Tanh.
+    expect(specOf(rnnBase('RNN', [])).layers[0]).toMatchObject({ kind: 'rnn', activation: 'tanh' });
+    expect(specOf(rnnBase('RNN', [at.strings('activations', [])], 2)).layers[0]).toMatchObject({ kind: 'rnn', activation: 'tanh', direction: 'bidirectional' });
+    // linear_before_reset is read on GRU only: on an LSTM or RNN it is not checked.
+    expect(specOf(base({}, [at.i('linear_before_reset', 2)])).layers[0]).toMatchObject({ kind: 'lstm' });
+    expect(specOf(rnnBase('RNN', [at.i('linear_before_reset', 2)])).layers[0]).toMatchObject({ kind: 'rnn' });
+    // GRU and RNN have six inputs: a seventh or eighth (LSTM's initial_c and P) is not read.
+    const extraInputs = (kind: 'RNN' | 'GRU') => {
+      const p = rnnBase(kind, []);
+      p.nodes[1] = { ...p.nodes[1], input: ['xt', 'Wk', 'Rk', '', '', '', 'xt', 'xt'] };
+      return p;
+    };
+    for (const kind of ['RNN', 'GRU'] as const) expect(importOnnxModel(model(extraInputs(kind))).info.stateInputs).toEqual([]);
   });
 
   it('X must be [time, batch, features] of the model input, time on the same axis for every layer', () => {

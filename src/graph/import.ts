@@ -1150,7 +1150,7 @@ class Importer {
     if (!w || !r || !w.float || !r.float) return fail(`${op}.W and ${op}.R must be float constants`);
     if (w.dims.length !== 3 || w.dims[0] !== D || (H && w.dims[1] !== G * H)) fail(`${op}.W must have dims [${D}, ${G}*hidden_size, input_size], got ${JSON.stringify(w.dims)}`);
     const hidden = H || w.dims[1] / G;
-    if (!Number.isInteger(hidden) || hidden <= 0) fail(`${op}.W has ${w.dims[1]} rows, not a multiple of ${G}`);
+    if (!Number.isInteger(hidden) || hidden <= 0) fail(`${op}.W has ${w.dims[1]} rows, expected a positive multiple of ${G}`);
     const I = w.dims[2];
     if (r.dims.join() !== [D, G * hidden, hidden].join()) fail(`${op}.R must have dims [${D}, ${G * hidden}, ${hidden}], got ${JSON.stringify(r.dims)}`);
     const b = this.constInput(n, 3, `${op}.B`);
