@@ -448,3 +448,24 @@ describe('waiting for a batch', () => {
     expect(b.runsInFlight).toBe(0);
   });
 });
+
+describe('highWater: the largest queue depth seen', () => {
+  it('rises with the queue, and a later, shorter queue does not lower it', async () => {
+    const calls: RunRequest[] = [];
+    const b = new Batcher(echo(calls), info(), { maxBatch: 64, maxWaitMs: 60_000 });
+    expect(b.highWater).toBe(0);
+    const first = [b.predict(seq(1, 1)), b.predict(seq(1, 2)), b.predict(seq(1, 3))];
+    expect(b.queueDepth).toBe(3);
+    expect(b.highWater).toBe(3);
+    b.flush();
+    await Promise.all(first);
+    expect(b.queueDepth).toBe(0);
+    const next = b.predict(seq(1, 4));
+    expect(b.queueDepth).toBe(1);
+    expect(b.highWater).toBe(3);
+    b.flush();
+    await next;
+    expect(b.highWater).toBe(3);
+    expect(calls.map((r) => r.batch)).toEqual([3, 1]);
+  });
+});
