@@ -3,14 +3,15 @@
 // hanging. node:worker_threads' Worker is wrapped so that, once the test says so, new workers
 // exit before they are ready (as a worker whose addon or model can no longer load would).
 
+import { availableParallelism } from 'node:os';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { gru } from '../src/layers/spec.js';
 import { InferenceModel } from '../src/runtime/inference.js';
-import { MAX_RESPAWN_FAILURES, openEngine } from '../src/serve/engine.js';
+import { MAX_RESPAWN_FAILURES, openEngine, type WorkerInit } from '../src/serve/engine.js';
 import { maxAbsDiff } from './reference/util.js';
 import { makeModel, tempDir } from './serve-helpers.js';
 
-const control = vi.hoisted(() => ({ failing: false, made: [] as { terminate(): Promise<number> }[] }));
+const control = vi.hoisted(() => ({ failing: false, made: [] as { terminate(): Promise<number> }[], inits: [] as unknown[] }));
 
 vi.mock('node:worker_threads', async (importOriginal) => {
   const real = await importOriginal<typeof import('node:worker_threads')>();
@@ -19,6 +20,7 @@ vi.mock('node:worker_threads', async (importOriginal) => {
       if (control.failing) super('process.exit(3)', { eval: true });
       else super(file, options);
       control.made.push(this);
+      control.inits.push(options?.workerData);
     }
   }
   return { ...real, Worker, default: { ...real, Worker } };
@@ -44,16 +46,48 @@ describe('a worker pool that cannot replace its workers', () => {
       expect(control.made.length).toBe(1);
 
       control.failing = true;
+      const timers = vi.spyOn(globalThis, 'setTimeout');
       await control.made[0].terminate(); // the worker dies; its replacements exit before ready
       const waiting = pool.predict.runner.run({ x: x.slice(), batch: 1, time: 2 });
       const reason = `the worker pool has no workers left: ${MAX_RESPAWN_FAILURES} replacement workers in a row failed to start (last: worker exited with code 3)`;
       // Backoff 0, 100, 200, 400, 800 ms between the failed starts.
       await expect(within(waiting, 10_000)).rejects.toThrow(reason);
       expect(control.made.length).toBe(1 + MAX_RESPAWN_FAILURES);
+      // The crashed worker is replaced at once; each failed start doubles the wait from 100 ms.
+      const respawnDelays = timers.mock.calls.filter(([fn]) => typeof fn === 'function' && fn.name === 'respawn').map(([, ms]) => ms);
+      timers.mockRestore();
+      expect(respawnDelays).toEqual([0, 100, 200, 400, 800]);
       await expect(within(pool.predict.runner.run({ x: x.slice(), batch: 1, time: 2 }), 2000)).rejects.toThrow(reason);
     } finally {
       await pool.close();
       await ref.release();
+    }
+  });
+});
+
+describe('what each worker of a pool is told', () => {
+  it('the workers split the CPUs unless intraOpNumThreads is given; providers only when given', async () => {
+    control.failing = false;
+    const { path } = makeModel(tmp.dir, 'inits', 2, [gru({ units: 3 })], 4);
+    const split = Math.max(1, Math.floor(availableParallelism() / 2));
+    control.inits.length = 0;
+    const pool = await openEngine(path, { workers: 2 });
+    try {
+      expect(control.inits.length).toBe(2);
+      for (const init of control.inits) expect((init as WorkerInit).session).toStrictEqual({ intraOpNumThreads: split });
+    } finally {
+      await pool.close();
+    }
+    control.inits.length = 0;
+    const told = await openEngine(path, { workers: 1, intraOpNumThreads: 3, providers: ['cpu'] });
+    try {
+      expect(control.inits.length).toBe(1);
+      const init = control.inits[0] as WorkerInit;
+      expect(init.session).toStrictEqual({ intraOpNumThreads: 3, providers: ['cpu'] });
+      expect(init.predict.info.inputSize).toBe(2);
+      expect(init.stream?.info.state).toEqual([{ directions: 1, units: 3, hasCell: false }]);
+    } finally {
+      await told.close();
     }
   });
 });
