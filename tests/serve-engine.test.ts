@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { onnx } from '../src/graph/builder.js';
 import { parseModelProto } from '../src/graph/io.js';
 import { dense, gru, lstm, rnn, type ModelSpec } from '../src/layers/spec.js';
@@ -264,5 +264,28 @@ describe('the worker pool', () => {
     await expect(openEngine(path, { workers: 0, providers: ['bogus' as never] })).rejects.toThrow(reason);
     await expect(openEngine(path, { workers: 1, providers: ['bogus' as never] })).rejects.toThrow(`worker failed to open the model: ${reason}`);
     await expect(openEngine(path, { workers: MAX_WORKERS + 1 })).rejects.toThrow(`workers must be an integer in [0, ${MAX_WORKERS}]`);
+  });
+});
+
+describe('pool sizes from the machine\'s CPU count', () => {
+  const withCpus = async (cpus: number) => {
+    vi.resetModules();
+    vi.doMock('node:os', async (importOriginal) => ({ ...(await importOriginal<typeof import('node:os')>()), availableParallelism: () => cpus }));
+    try {
+      return await import('../src/serve/engine.js');
+    } finally {
+      vi.doUnmock('node:os');
+      vi.resetModules();
+    }
+  };
+
+  it('two workers by default (one on a single CPU); at most twice the CPUs, and never fewer than 4', async () => {
+    const one = await withCpus(1);
+    expect([one.DEFAULT_WORKERS, one.MAX_WORKERS]).toEqual([1, 4]);
+    expect(() => one.checkWorkers(5)).toThrow('workers must be an integer in [0, 4] (0 = in process; the limit is twice this machine\'s 1 CPUs), got 5');
+    const eight = await withCpus(8);
+    expect([eight.DEFAULT_WORKERS, eight.MAX_WORKERS]).toEqual([2, 16]);
+    expect(eight.checkWorkers(16)).toBe(16);
+    expect(() => eight.checkWorkers(17)).toThrow('workers must be an integer in [0, 16] (0 = in process; the limit is twice this machine\'s 8 CPUs), got 17');
   });
 });

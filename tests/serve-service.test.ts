@@ -4,7 +4,7 @@
 // equal to one long run, names and versions, limits handed to the batchers, and close().
 
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { saveModel } from '../src/graph/io.js';
 import { dense, gru, lstm, rnn, type LayerSpec } from '../src/layers/spec.js';
@@ -355,5 +355,56 @@ describe('run metrics and hurry()', () => {
     } finally {
       await svc.close();
     }
+  });
+});
+
+describe('what the service reports and releases', () => {
+  it('its metrics source: queue depth and runs in flight per batcher, open streams; gone after close, with the streams', async () => {
+    const { path } = makeModel(tmp.dir, 'src', 2, [gru({ units: 3 })], 4);
+    const registry = newRegistry();
+    const svc = await openService(path, { ...local, maxWaitMs: 60_000, registry });
+    const a = svc.openStream();
+    const b = svc.openStream();
+    const waiting = svc.predict(Float32Array.from([1, 2]));
+    const text = await registry.metrics();
+    expect(text).toMatch(/^rnnx_streams_open\{model="src"\} 2$/m);
+    expect(text).toMatch(/^rnnx_queue_depth\{model="src",kind="predict"\} 1$/m);
+    expect(text).toMatch(/^rnnx_queue_depth\{model="src",kind="stream"\} 0$/m);
+    expect(text).toMatch(/^rnnx_runs_in_flight\{model="src",kind="predict"\} 0$/m);
+    await svc.close();
+    expect((await waiting).dims).toEqual([3]);
+    expect([a.isClosed, b.isClosed]).toEqual([true, true]);
+    expect(svc.streams!.size).toBe(0);
+    const after = await registry.metrics();
+    expect(after).not.toMatch(/rnnx_(queue_depth|runs_in_flight|streams_open)\{model="src"/);
+    expect(after).toMatch(/^rnnx_batch_size_count\{model="src",kind="predict"\} 1$/m);
+    await expect(svc.predict(Float32Array.from([1, 2]))).rejects.toThrow('the batcher is shutting down and accepts no new requests');
+  });
+
+  it('a model that cannot stream reports its predict batcher alone and no open streams', async () => {
+    const { path } = makeModel(tmp.dir, 'src-nostream', 2, [gru({ units: 3, direction: 'bidirectional' })], 4);
+    const registry = newRegistry();
+    const svc = await openService(path, { ...local, registry });
+    try {
+      const text = await registry.metrics();
+      expect(text).toMatch(/^rnnx_streams_open\{model="src-nostream"\} 0$/m);
+      expect(text).toMatch(/^rnnx_queue_depth\{model="src-nostream",kind="predict"\} 0$/m);
+      expect(text).not.toMatch(/kind="stream"/);
+    } finally {
+      await svc.close();
+    }
+  });
+
+  it('the default name drops a final .onnx in any case, and nothing else', async () => {
+    const { path } = makeModel(tmp.dir, 'base', 2, [gru({ units: 3 })], 4);
+    const names: string[] = [];
+    for (const file of ['Upper.ONNX', 'two.onnx.onnx', 'plain.onnxb', 'onnx.model']) {
+      const p = join(tmp.dir, file);
+      writeFileSync(p, readFileSync(path));
+      const svc = await openService(p, { ...local, registry: newRegistry() });
+      names.push(svc.name);
+      await svc.close();
+    }
+    expect(names).toEqual(['Upper', 'two.onnx', 'plain.onnxb', 'onnx.model']);
   });
 });

@@ -3,6 +3,7 @@
 // and time out or are cancelled while waiting their turn without letting the next overtake;
 // steps count for both output kinds; the manager's options, idle sweep and shutdown.
 
+import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { Batcher } from '../src/serve/batcher.js';
 import { CancelledError, OverloadedError, ShuttingDownError, TimeoutError } from '../src/serve/errors.js';
@@ -257,14 +258,13 @@ describe('what a chunk holds while it waits, and what it leaves behind', () => {
   });
 
   it('a chunk that has had its turn leaves no abort listener on its signal', async () => {
-    const { getEventListeners } = await import('node:events');
     const c = counter(false);
     const b = new Batcher(c.runner, c.info, { maxWaitMs: 0 });
     const s = openStream(b);
     const ac = new AbortController();
     await s.append(Float32Array.from([1]), { signal: ac.signal });
     await s.append(Float32Array.from([2]), { signal: ac.signal });
-    expect(getEventListeners(ac.signal, 'abort')).toEqual([]);
+    expect(EventEmitter.getEventListeners(ac.signal, 'abort')).toEqual([]);
     ac.abort();
     expect(s.steps).toBe(2);
   });
