@@ -519,3 +519,17 @@ describe('batch size and output rank', () => {
     await expect(b.predict(seq(1, 1))).rejects.toThrow('the ONNX Runtime run failed: the model returned y with dims [1], expected [1, 2]');
   });
 });
+
+describe('a request whose signal has already fired', () => {
+  it('is refused before it is queued, with the signal\'s reason; nothing runs', async () => {
+    const calls: RunRequest[] = [];
+    const b = new Batcher(echo(calls), info(), { maxWaitMs: 0 });
+    const ac = new AbortController();
+    ac.abort('client gone');
+    const err = (await b.predict(seq(1, 1), { signal: ac.signal }).catch((e: unknown) => e)) as CancelledError;
+    expect(err).toBeInstanceOf(CancelledError);
+    expect(err.message).toBe('the request was cancelled before it was queued');
+    expect((err as Error & { cause?: unknown }).cause).toBe('client gone');
+    expect([b.queueDepth, b.highWater, calls.length]).toEqual([0, 0, 0]);
+  });
+});

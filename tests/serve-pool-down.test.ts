@@ -1,8 +1,10 @@
 // A worker pool whose replacement workers cannot start: after MAX_RESPAWN_FAILURES failed starts
 // in a row, the runs waiting for a worker and every later run fail with the reason instead of
 // hanging. node:worker_threads' Worker is wrapped so that, once the test says so, new workers
-// exit before they are ready (as a worker whose addon or model can no longer load would).
+// exit before they are ready (as a worker whose addon or model can no longer load would), throw
+// while starting, or crash after becoming ready; it also records what each worker is told.
 
+import type { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { gru } from '../src/layers/spec.js';
@@ -11,13 +13,19 @@ import { MAX_RESPAWN_FAILURES, openEngine, type WorkerInit } from '../src/serve/
 import { maxAbsDiff } from './reference/util.js';
 import { makeModel, tempDir } from './serve-helpers.js';
 
-const control = vi.hoisted(() => ({ failing: false, made: [] as { terminate(): Promise<number> }[], inits: [] as unknown[] }));
+const control = vi.hoisted(() => ({ failing: false, throwing: false, crashAfterReady: false, made: [] as { terminate(): Promise<number> }[], inits: [] as unknown[] }));
 
 vi.mock('node:worker_threads', async (importOriginal) => {
   const real = await importOriginal<typeof import('node:worker_threads')>();
   class Worker extends real.Worker {
     constructor(file: string | URL, options?: import('node:worker_threads').WorkerOptions) {
       if (control.failing) super('process.exit(3)', { eval: true });
+      else if (control.throwing) super('throw new Error("cannot load the addon")', { eval: true });
+      else if (control.crashAfterReady) {
+        // Says it is ready, then dies of an uncaught exception: an 'error' event, then 'exit'.
+        super(`require('node:worker_threads').parentPort.postMessage({ type: 'ready', provider: 'cpu', fallbacks: [] });
+          setTimeout(() => { throw new Error('crashed'); }, 20);`, { eval: true });
+      }
       else super(file, options);
       control.made.push(this);
       control.inits.push(options?.workerData);
@@ -84,14 +92,63 @@ describe('what each worker of a pool is told', () => {
     }
     control.inits.length = 0;
     const told = await openEngine(path, { workers: 1, intraOpNumThreads: 3, providers: ['cpu'] });
+    let closed = false;
     try {
       expect(control.inits.length).toBe(1);
       const init = control.inits[0] as WorkerInit;
       expect(init.session).toStrictEqual({ intraOpNumThreads: 3, providers: ['cpu'] });
       expect(init.predict.info.inputSize).toBe(2);
       expect(init.stream?.info.state).toEqual([{ directions: 1, units: 3, hasCell: false }]);
-    } finally {
+      // One worker: the first run starts, the other two wait; closing refuses the waiting ones.
+      const runs = [1, 2, 3].map(() => told.predict.runner.run({ x: new Float32Array(4), batch: 1, time: 2 }).then(() => 'ran', (e: Error) => e.message));
       await told.close();
+      closed = true;
+      expect((await Promise.all(runs)).slice(1)).toEqual(['the worker pool closed before this run started', 'the worker pool closed before this run started']);
+    } finally {
+      if (!closed) await told.close();
+    }
+  });
+});
+
+describe('a worker that crashes with an uncaught exception', () => {
+  it('is replaced once: its error and the exit that follows are one death', async () => {
+    control.failing = false;
+    control.throwing = false;
+    const { path } = makeModel(tmp.dir, 'crashing', 2, [gru({ units: 3 })], 4);
+    const ref = await InferenceModel.open(path, { intraOpNumThreads: 1 });
+    control.crashAfterReady = true;
+    const pool = await openEngine(path, { workers: 1, intraOpNumThreads: 1 });
+    control.crashAfterReady = false;
+    const before = control.made.length;
+    try {
+      const crashed = control.made[before - 1] as unknown as EventEmitter;
+      await new Promise((resolve) => crashed.once('exit', resolve));
+      const x = Float32Array.from([0.5, -1, 0.25, 2]);
+      const r = await within(pool.predict.runner.run({ x: x.slice(), batch: 1, time: 2 }), 10_000);
+      expect(maxAbsDiff(r.y, (await ref.run(x, { batch: 1 })).y)).toBeLessThanOrEqual(1e-6);
+      expect(control.made.length - before).toBe(1);
+    } finally {
+      await pool.close();
+      await ref.release();
+    }
+  });
+});
+
+describe('a replacement worker that throws while starting', () => {
+  it('is one failed start: its error and the exit that follows are one death', async () => {
+    control.failing = false;
+    const { path } = makeModel(tmp.dir, 'throwing', 2, [gru({ units: 3 })], 4);
+    const pool = await openEngine(path, { workers: 1, intraOpNumThreads: 1 });
+    const before = control.made.length;
+    try {
+      control.throwing = true;
+      await control.made[before - 1].terminate();
+      const waiting = pool.predict.runner.run({ x: new Float32Array(4), batch: 1, time: 2 });
+      await expect(within(waiting, 10_000)).rejects.toThrow(`the worker pool has no workers left: ${MAX_RESPAWN_FAILURES} replacement workers in a row failed to start (last: cannot load the addon)`);
+      expect(control.made.length - before).toBe(MAX_RESPAWN_FAILURES);
+    } finally {
+      control.throwing = false;
+      await pool.close();
     }
   });
 });
