@@ -269,3 +269,24 @@ describe('what a chunk holds while it waits, and what it leaves behind', () => {
     expect(s.steps).toBe(2);
   });
 });
+
+describe('a closed stream', () => {
+  it('refuses an append at once as not found, before any other check; its close callback runs once', async () => {
+    const c = counter(false);
+    const b = new Batcher(c.runner, c.info, { maxWaitMs: 0, maxQueue: 1 });
+    const closes: string[] = [];
+    const s = new Stream(b, 'fixed-id', (st) => closes.push(st.id));
+    expect(s.id).toBe('fixed-id');
+    s.close();
+    s.close();
+    expect(closes).toEqual(['fixed-id']);
+    const release = b.reserve(4); // the queue is full
+    const full = (await s.append(Float32Array.from([1])).catch((e: unknown) => e)) as StreamNotFoundError;
+    expect(full).toBeInstanceOf(StreamNotFoundError);
+    expect(full.message).toBe('no open stream with id "fixed-id" (never opened, closed, or expired after idling)');
+    await expect(s.append(Float32Array.from([1]), { timeoutMs: -1 })).rejects.toBeInstanceOf(StreamNotFoundError);
+    release();
+    expect(b.queueDepth).toBe(0);
+    expect(c.runs).toEqual([]);
+  });
+});
