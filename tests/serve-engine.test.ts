@@ -289,3 +289,22 @@ describe('pool sizes from the machine\'s CPU count', () => {
     expect(() => eight.checkWorkers(17)).toThrow('workers must be an integer in [0, 16] (0 = in process; the limit is twice this machine\'s 8 CPUs), got 17');
   });
 });
+
+describe('a foreign graph on the in-process engine', () => {
+  it('runs without sequence_lens (it has no such input) and equals ONNX Runtime on the file', async () => {
+    const file = 'tests/fixtures/pytorch_lstm.onnx';
+    const engine = await openEngine(file, { workers: 0, intraOpNumThreads: 1 });
+    const ref = await InferenceModel.open(file, { intraOpNumThreads: 1 });
+    try {
+      expect(engine.stream).toEqual({ unsupported: 'the file was not written by rnnx, so its recurrent layers and state inputs are unknown' });
+      const [x] = randomSequences(4, 1, 5, 3, 3);
+      const r = await engine.predict.runner.run({ x: x.slice(), batch: 1, time: 3 });
+      expect(r.dims).toEqual([1, 3]);
+      expect(maxAbsDiff(r.y, (await ref.run(x, { batch: 1 })).y)).toBeLessThanOrEqual(1e-6);
+      expect(r.state).toBeUndefined();
+    } finally {
+      await engine.close();
+      await ref.release();
+    }
+  });
+});

@@ -85,6 +85,7 @@ describe('what each worker of a pool is told', () => {
     const pool = await openEngine(path, { workers: 2 });
     try {
       expect(control.inits.length).toBe(2);
+      expect(pool.requestedProviders).toEqual(['default']);
       // 5 CPUs over 2 workers: 2 threads each.
       for (const init of control.inits) expect((init as WorkerInit).session).toStrictEqual({ intraOpNumThreads: 2 });
     } finally {
@@ -95,6 +96,7 @@ describe('what each worker of a pool is told', () => {
     let closed = false;
     try {
       expect(control.inits.length).toBe(1);
+      expect(told.requestedProviders).toEqual(['cpu']);
       const init = control.inits[0] as WorkerInit;
       expect(init.session).toStrictEqual({ intraOpNumThreads: 3, providers: ['cpu'] });
       expect(init.predict.info.inputSize).toBe(2);
