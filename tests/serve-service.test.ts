@@ -297,6 +297,12 @@ describe('forecasters: requests in the series\' units', () => {
     } finally {
       await svc.close();
     }
+    const diff = await openService(forecaster('fc-logdiff', 1, 'log-difference', ['a']), { ...local, registry: newRegistry() });
+    try {
+      await expect(diff.predict([[1], [2], [0], [3]])).rejects.toThrow(/^input\[2\]\[0\] must be positive \(the model works on logarithms\), got 0$/);
+    } finally {
+      await diff.close();
+    }
   });
 });
 
