@@ -5,7 +5,7 @@
 
 import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { saveModel } from '../src/graph/io.js';
 import { dense, gru, lstm, rnn, type LayerSpec } from '../src/layers/spec.js';
 import { Model } from '../src/model/model.js';
@@ -412,5 +412,22 @@ describe('what the service reports and releases', () => {
       await svc.close();
     }
     expect(names).toEqual(['Upper', 'two.onnx', 'plain.onnxb', 'onnx.model']);
+  });
+});
+
+describe('a service that fails to open', () => {
+  it('releases the sessions its engine opened (predict and stream) before throwing; close() releases them too', async () => {
+    const { path } = makeModel(tmp.dir, 'release-on-fail', 2, [gru({ units: 3 })], 4);
+    const release = vi.spyOn(InferenceModel.prototype, 'release');
+    try {
+      await expect(openService(path, { ...local, name: 'bad name' })).rejects.toThrow('name must be 1-128 characters');
+      expect(release).toHaveBeenCalledTimes(2);
+      // And closing an open service releases both too.
+      const svc = await openService(path, { ...local, registry: newRegistry() });
+      await svc.close();
+      expect(release).toHaveBeenCalledTimes(4);
+    } finally {
+      release.mockRestore();
+    }
   });
 });
