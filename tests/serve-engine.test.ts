@@ -308,3 +308,24 @@ describe('a foreign graph on the in-process engine', () => {
     }
   });
 });
+
+describe('an in-process engine whose stream session fails to open', () => {
+  it('releases the predict session it already opened, and throws the failure', async () => {
+    const { path } = makeModel(tmp.dir, 'stream-fails', 2, [gru({ units: 3 })], 4);
+    const realOpen = InferenceModel.open.bind(InferenceModel);
+    let opened = 0;
+    const open = vi.spyOn(InferenceModel, 'open').mockImplementation(async (...args) => {
+      if (++opened === 2) throw new Error('no memory for the stream session');
+      return realOpen(...args);
+    });
+    const release = vi.spyOn(InferenceModel.prototype, 'release');
+    try {
+      await expect(openEngine(path, { workers: 0, intraOpNumThreads: 1 })).rejects.toThrow('no memory for the stream session');
+      expect(opened).toBe(2);
+      expect(release).toHaveBeenCalledTimes(1);
+    } finally {
+      open.mockRestore();
+      release.mockRestore();
+    }
+  });
+});
