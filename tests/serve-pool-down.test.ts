@@ -2,7 +2,8 @@
 // in a row, the runs waiting for a worker and every later run fail with the reason instead of
 // hanging. node:worker_threads' Worker is wrapped so that, once the test says so, new workers
 // exit before they are ready (as a worker whose addon or model can no longer load would), throw
-// while starting, or crash after becoming ready; it also records what each worker is told.
+// while starting, crash after becoming ready, or run a planned stand-in script; it also records
+// what each worker is told and when each exits.
 
 import type { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
@@ -13,13 +14,15 @@ import { MAX_RESPAWN_FAILURES, openEngine, type WorkerInit } from '../src/serve/
 import { maxAbsDiff } from './reference/util.js';
 import { makeModel, tempDir } from './serve-helpers.js';
 
-const control = vi.hoisted(() => ({ failing: false, throwing: false, crashAfterReady: false, made: [] as { terminate(): Promise<number> }[], inits: [] as unknown[] }));
+const control = vi.hoisted(() => ({ failing: false, throwing: false, crashAfterReady: false, plan: [] as string[], exited: [] as Promise<unknown>[], made: [] as { terminate(): Promise<number> }[], inits: [] as unknown[] }));
 
 vi.mock('node:worker_threads', async (importOriginal) => {
   const real = await importOriginal<typeof import('node:worker_threads')>();
   class Worker extends real.Worker {
     constructor(file: string | URL, options?: import('node:worker_threads').WorkerOptions) {
-      if (control.failing) super('process.exit(3)', { eval: true });
+      const planned = control.plan.shift();
+      if (planned !== undefined) super(planned, { eval: true });
+      else if (control.failing) super('process.exit(3)', { eval: true });
       else if (control.throwing) super('throw new Error("cannot load the addon")', { eval: true });
       else if (control.crashAfterReady) {
         // Says it is ready, then dies of an uncaught exception: an 'error' event, then 'exit'.
@@ -28,6 +31,7 @@ vi.mock('node:worker_threads', async (importOriginal) => {
       }
       else super(file, options);
       control.made.push(this);
+      control.exited.push(new Promise((resolve) => this.once('exit', resolve)));
       control.inits.push(options?.workerData);
     }
   }
@@ -152,5 +156,38 @@ describe('a replacement worker that throws while starting', () => {
       control.throwing = false;
       await pool.close();
     }
+  });
+});
+
+describe('a pool that stops replacing one worker while another lives', () => {
+  it('keeps the runs waiting for the living worker instead of failing them', async () => {
+    control.failing = false;
+    const { path } = makeModel(tmp.dir, 'one-left', 2, [gru({ units: 3 })], 4);
+    const ready = "const { parentPort } = require('node:worker_threads'); parentPort.postMessage({ type: 'ready', provider: 'cpu', fallbacks: [] });";
+    // Worker 0 takes runs and never answers (it leaves when told to close); worker 1 crashes.
+    control.plan.push(
+      `${ready} parentPort.on('message', (m) => { if (m.type === 'close') process.exit(0); });`,
+      `${ready} setTimeout(() => { throw new Error('crashed'); }, 20);`,
+    );
+    const pool = await openEngine(path, { workers: 2, intraOpNumThreads: 1 });
+    const before = control.made.length;
+    control.failing = true; // every replacement exits before it is ready
+    const run = () => pool.predict.runner.run({ x: new Float32Array(4), batch: 1, time: 2 }).then(() => 'ran', (e: Error) => e.message);
+    const first = run(); // to worker 1, which crashes with it
+    const second = run(); // to worker 0, which never answers
+    expect(await first).toBe('crashed');
+    const third = run(); // waits for worker 0
+    let thirdSettled = false;
+    void third.then(() => (thirdSettled = true));
+    // Wait for the last replacement to die: the pool has given up replacing worker 1.
+    while (control.made.length < before + MAX_RESPAWN_FAILURES) await new Promise((r) => setTimeout(r, 20));
+    await control.exited[before + MAX_RESPAWN_FAILURES - 1];
+    await new Promise((r) => setTimeout(r, 50));
+    expect(control.made.length).toBe(before + MAX_RESPAWN_FAILURES);
+    expect(thirdSettled).toBe(false);
+    control.failing = false;
+    await pool.close();
+    expect(await third).toBe('the worker pool closed before this run started');
+    expect(await second).toBe('worker exited with code 0');
   });
 });
