@@ -448,3 +448,88 @@ describe('waiting for a batch', () => {
     expect(b.runsInFlight).toBe(0);
   });
 });
+
+describe('highWater: the largest queue depth seen', () => {
+  it('rises with the queue, and a later, shorter queue does not lower it', async () => {
+    const calls: RunRequest[] = [];
+    const b = new Batcher(echo(calls), info(), { maxBatch: 64, maxWaitMs: 60_000 });
+    expect(b.highWater).toBe(0);
+    const first = [b.predict(seq(1, 1)), b.predict(seq(1, 2)), b.predict(seq(1, 3))];
+    expect(b.queueDepth).toBe(3);
+    expect(b.highWater).toBe(3);
+    b.flush();
+    await Promise.all(first);
+    expect(b.queueDepth).toBe(0);
+    const next = b.predict(seq(1, 4));
+    expect(b.queueDepth).toBe(1);
+    expect(b.highWater).toBe(3);
+    b.flush();
+    await next;
+    expect(b.highWater).toBe(3);
+    expect(calls.map((r) => r.batch)).toEqual([3, 1]);
+  });
+});
+
+describe('one request as large as the whole byte limit', () => {
+  it('is accepted when nothing else waits (only more than maxQueueBytes is refused outright)', async () => {
+    const calls: RunRequest[] = [];
+    const b = new Batcher(echo(calls), info(), { maxWaitMs: 0, maxQueueBytes: 16 });
+    const r = await b.predict(seq(2, 7)); // 2 steps of 2 values: 16 bytes
+    expect(Array.from(r.y)).toEqual([7, 2]);
+    await expect(b.predict(seq(3, 7))).rejects.toThrow('input holds 24 bytes, more than the whole queue may hold (maxQueueBytes 16)');
+    const release = b.reserve(16);
+    release();
+    expect(calls.map((c) => c.batch)).toEqual([1]);
+  });
+});
+
+describe('padded bytes of a foreign graph (no per-step width known)', () => {
+  it('count the input and output values of each padded step: rows * time * (I + F) * 4', async () => {
+    const calls: RunRequest[] = [];
+    const foreign = info({ outputSize: 3 });
+    const wide: Runner = {
+      run: async (req) => {
+        calls.push(req);
+        return { y: new Float32Array(req.batch * 3), dims: [req.batch, 3] };
+      },
+    };
+    // (2 + 3) * 4 = 20 bytes per row and step: two 1-step rows fit 40, three do not.
+    const b = new Batcher(wide, foreign, { maxWaitMs: 60_000, maxBatchBytes: 40 });
+    expect(b.paddedBytes(3, 4)).toBe(240);
+    const g = [b.predict(seq(1, 1)), b.predict(seq(1, 2)), b.predict(seq(1, 3))];
+    b.flush();
+    await Promise.all(g);
+    expect(calls.map((c) => c.batch)).toEqual([2, 1]);
+  });
+});
+
+describe('batch size and output rank', () => {
+  it('a run takes at most maxBatch requests', async () => {
+    const calls: RunRequest[] = [];
+    const b = new Batcher(echo(calls), info(), { maxBatch: 2, maxWaitMs: 60_000 });
+    const ps = [1, 2, 3, 4, 5].map((v) => b.predict(seq(1, v)));
+    b.flush();
+    expect((await Promise.all(ps)).map((r) => r.y[0])).toEqual([1, 2, 3, 4, 5]);
+    expect(calls.map((c) => c.batch)).toEqual([2, 2, 1]);
+  });
+
+  it('an output of lower rank than expected fails the run, even when the dims it has agree', async () => {
+    const flat: Runner = { run: async (req) => ({ y: new Float32Array(req.batch * 2), dims: [req.batch] }) };
+    const b = new Batcher(flat, info(), { maxWaitMs: 0 });
+    await expect(b.predict(seq(1, 1))).rejects.toThrow('the ONNX Runtime run failed: the model returned y with dims [1], expected [1, 2]');
+  });
+});
+
+describe('a request whose signal has already fired', () => {
+  it('is refused before it is queued, with the signal\'s reason; nothing runs', async () => {
+    const calls: RunRequest[] = [];
+    const b = new Batcher(echo(calls), info(), { maxWaitMs: 0 });
+    const ac = new AbortController();
+    ac.abort('client gone');
+    const err = (await b.predict(seq(1, 1), { signal: ac.signal }).catch((e: unknown) => e)) as CancelledError;
+    expect(err).toBeInstanceOf(CancelledError);
+    expect(err.message).toBe('the request was cancelled before it was queued');
+    expect((err as Error & { cause?: unknown }).cause).toBe('client gone');
+    expect([b.queueDepth, b.highWater, calls.length]).toEqual([0, 0, 0]);
+  });
+});

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { onnx } from '../src/graph/builder.js';
 import { parseModelProto } from '../src/graph/io.js';
 import { dense, gru, lstm, rnn, type ModelSpec } from '../src/layers/spec.js';
@@ -264,5 +264,68 @@ describe('the worker pool', () => {
     await expect(openEngine(path, { workers: 0, providers: ['bogus' as never] })).rejects.toThrow(reason);
     await expect(openEngine(path, { workers: 1, providers: ['bogus' as never] })).rejects.toThrow(`worker failed to open the model: ${reason}`);
     await expect(openEngine(path, { workers: MAX_WORKERS + 1 })).rejects.toThrow(`workers must be an integer in [0, ${MAX_WORKERS}]`);
+  });
+});
+
+describe('pool sizes from the machine\'s CPU count', () => {
+  const withCpus = async (cpus: number) => {
+    vi.resetModules();
+    vi.doMock('node:os', async (importOriginal) => ({ ...(await importOriginal<typeof import('node:os')>()), availableParallelism: () => cpus }));
+    try {
+      return await import('../src/serve/engine.js');
+    } finally {
+      vi.doUnmock('node:os');
+      vi.resetModules();
+    }
+  };
+
+  it('two workers by default (one on a single CPU); at most twice the CPUs, and never fewer than 4', async () => {
+    const one = await withCpus(1);
+    expect([one.DEFAULT_WORKERS, one.MAX_WORKERS]).toEqual([1, 4]);
+    expect(() => one.checkWorkers(5)).toThrow('workers must be an integer in [0, 4] (0 = in process; the limit is twice this machine\'s 1 CPUs), got 5');
+    const eight = await withCpus(8);
+    expect([eight.DEFAULT_WORKERS, eight.MAX_WORKERS]).toEqual([2, 16]);
+    expect(eight.checkWorkers(16)).toBe(16);
+    expect(() => eight.checkWorkers(17)).toThrow('workers must be an integer in [0, 16] (0 = in process; the limit is twice this machine\'s 8 CPUs), got 17');
+  });
+});
+
+describe('a foreign graph on the in-process engine', () => {
+  it('runs without sequence_lens (it has no such input) and equals ONNX Runtime on the file', async () => {
+    const file = 'tests/fixtures/pytorch_lstm.onnx';
+    const engine = await openEngine(file, { workers: 0, intraOpNumThreads: 1 });
+    const ref = await InferenceModel.open(file, { intraOpNumThreads: 1 });
+    try {
+      expect(engine.stream).toEqual({ unsupported: 'the file was not written by rnnx, so its recurrent layers and state inputs are unknown' });
+      const [x] = randomSequences(4, 1, 5, 3, 3);
+      const r = await engine.predict.runner.run({ x: x.slice(), batch: 1, time: 3 });
+      expect(r.dims).toEqual([1, 3]);
+      expect(maxAbsDiff(r.y, (await ref.run(x, { batch: 1 })).y)).toBeLessThanOrEqual(1e-6);
+      expect(r.state).toBeUndefined();
+    } finally {
+      await engine.close();
+      await ref.release();
+    }
+  });
+});
+
+describe('an in-process engine whose stream session fails to open', () => {
+  it('releases the predict session it already opened, and throws the failure', async () => {
+    const { path } = makeModel(tmp.dir, 'stream-fails', 2, [gru({ units: 3 })], 4);
+    const realOpen = InferenceModel.open.bind(InferenceModel);
+    let opened = 0;
+    const open = vi.spyOn(InferenceModel, 'open').mockImplementation(async (...args) => {
+      if (++opened === 2) throw new Error('no memory for the stream session');
+      return realOpen(...args);
+    });
+    const release = vi.spyOn(InferenceModel.prototype, 'release');
+    try {
+      await expect(openEngine(path, { workers: 0, intraOpNumThreads: 1 })).rejects.toThrow('no memory for the stream session');
+      expect(opened).toBe(2);
+      expect(release).toHaveBeenCalledTimes(1);
+    } finally {
+      open.mockRestore();
+      release.mockRestore();
+    }
   });
 });

@@ -1,28 +1,45 @@
 // A worker pool whose replacement workers cannot start: after MAX_RESPAWN_FAILURES failed starts
 // in a row, the runs waiting for a worker and every later run fail with the reason instead of
 // hanging. node:worker_threads' Worker is wrapped so that, once the test says so, new workers
-// exit before they are ready (as a worker whose addon or model can no longer load would).
+// exit before they are ready (as a worker whose addon or model can no longer load would), throw
+// while starting, crash after becoming ready, or run a planned stand-in script; it also records
+// what each worker is told and when each exits.
 
+import type { EventEmitter } from 'node:events';
+import { availableParallelism } from 'node:os';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { gru } from '../src/layers/spec.js';
 import { InferenceModel } from '../src/runtime/inference.js';
-import { MAX_RESPAWN_FAILURES, openEngine } from '../src/serve/engine.js';
+import { MAX_RESPAWN_FAILURES, openEngine, type WorkerInit } from '../src/serve/engine.js';
 import { maxAbsDiff } from './reference/util.js';
 import { makeModel, tempDir } from './serve-helpers.js';
 
-const control = vi.hoisted(() => ({ failing: false, made: [] as { terminate(): Promise<number> }[] }));
+const control = vi.hoisted(() => ({ failing: false, throwing: false, crashAfterReady: false, plan: [] as string[], exited: [] as Promise<unknown>[], made: [] as { terminate(): Promise<number> }[], inits: [] as unknown[] }));
 
 vi.mock('node:worker_threads', async (importOriginal) => {
   const real = await importOriginal<typeof import('node:worker_threads')>();
   class Worker extends real.Worker {
     constructor(file: string | URL, options?: import('node:worker_threads').WorkerOptions) {
-      if (control.failing) super('process.exit(3)', { eval: true });
+      const planned = control.plan.shift();
+      if (planned !== undefined) super(planned, { eval: true });
+      else if (control.failing) super('process.exit(3)', { eval: true });
+      else if (control.throwing) super('throw new Error("cannot load the addon")', { eval: true });
+      else if (control.crashAfterReady) {
+        // Says it is ready, then dies of an uncaught exception: an 'error' event, then 'exit'.
+        super(`require('node:worker_threads').parentPort.postMessage({ type: 'ready', provider: 'cpu', fallbacks: [] });
+          setTimeout(() => { throw new Error('crashed'); }, 20);`, { eval: true });
+      }
       else super(file, options);
       control.made.push(this);
+      control.exited.push(new Promise((resolve) => this.once('exit', resolve)));
+      control.inits.push(options?.workerData);
     }
   }
   return { ...real, Worker, default: { ...real, Worker } };
 });
+
+// Five CPUs, whatever this machine has: the pool's split of them is then known (floor(5 / workers)).
+vi.mock('node:os', async (importOriginal) => ({ ...(await importOriginal<typeof import('node:os')>()), availableParallelism: () => 5 }));
 
 const tmp = tempDir('rnnx-pool-down-');
 afterAll(() => tmp.cleanup());
@@ -44,16 +61,133 @@ describe('a worker pool that cannot replace its workers', () => {
       expect(control.made.length).toBe(1);
 
       control.failing = true;
+      const timers = vi.spyOn(globalThis, 'setTimeout');
       await control.made[0].terminate(); // the worker dies; its replacements exit before ready
       const waiting = pool.predict.runner.run({ x: x.slice(), batch: 1, time: 2 });
       const reason = `the worker pool has no workers left: ${MAX_RESPAWN_FAILURES} replacement workers in a row failed to start (last: worker exited with code 3)`;
       // Backoff 0, 100, 200, 400, 800 ms between the failed starts.
       await expect(within(waiting, 10_000)).rejects.toThrow(reason);
       expect(control.made.length).toBe(1 + MAX_RESPAWN_FAILURES);
+      // The crashed worker is replaced at once; each failed start doubles the wait from 100 ms.
+      const respawnDelays = timers.mock.calls.filter(([fn]) => typeof fn === 'function' && fn.name === 'respawn').map(([, ms]) => ms);
+      timers.mockRestore();
+      expect(respawnDelays).toEqual([0, 100, 200, 400, 800]);
       await expect(within(pool.predict.runner.run({ x: x.slice(), batch: 1, time: 2 }), 2000)).rejects.toThrow(reason);
     } finally {
       await pool.close();
       await ref.release();
     }
+  });
+});
+
+describe('what each worker of a pool is told', () => {
+  it('the workers split the CPUs unless intraOpNumThreads is given; providers only when given', async () => {
+    control.failing = false;
+    const { path } = makeModel(tmp.dir, 'inits', 2, [gru({ units: 3 })], 4);
+    expect(availableParallelism()).toBe(5);
+    control.inits.length = 0;
+    const pool = await openEngine(path, { workers: 2 });
+    try {
+      expect(control.inits.length).toBe(2);
+      expect(pool.requestedProviders).toEqual(['default']);
+      // 5 CPUs over 2 workers: 2 threads each.
+      for (const init of control.inits) expect((init as WorkerInit).session).toStrictEqual({ intraOpNumThreads: 2 });
+    } finally {
+      await pool.close();
+    }
+    control.inits.length = 0;
+    const told = await openEngine(path, { workers: 1, intraOpNumThreads: 3, providers: ['cpu'] });
+    let closed = false;
+    try {
+      expect(control.inits.length).toBe(1);
+      expect(told.requestedProviders).toEqual(['cpu']);
+      const init = control.inits[0] as WorkerInit;
+      expect(init.session).toStrictEqual({ intraOpNumThreads: 3, providers: ['cpu'] });
+      expect(init.predict.info.inputSize).toBe(2);
+      expect(init.stream?.info.state).toEqual([{ directions: 1, units: 3, hasCell: false }]);
+      // One worker: the first run starts, the other two wait; closing refuses the waiting ones.
+      const runs = [1, 2, 3].map(() => told.predict.runner.run({ x: new Float32Array(4), batch: 1, time: 2 }).then(() => 'ran', (e: Error) => e.message));
+      await told.close();
+      closed = true;
+      expect((await Promise.all(runs)).slice(1)).toEqual(['the worker pool closed before this run started', 'the worker pool closed before this run started']);
+    } finally {
+      if (!closed) await told.close();
+    }
+  });
+});
+
+describe('a worker that crashes with an uncaught exception', () => {
+  it('is replaced once: its error and the exit that follows are one death', async () => {
+    control.failing = false;
+    control.throwing = false;
+    const { path } = makeModel(tmp.dir, 'crashing', 2, [gru({ units: 3 })], 4);
+    const ref = await InferenceModel.open(path, { intraOpNumThreads: 1 });
+    control.crashAfterReady = true;
+    const pool = await openEngine(path, { workers: 1, intraOpNumThreads: 1 });
+    control.crashAfterReady = false;
+    const before = control.made.length;
+    try {
+      const crashed = control.made[before - 1] as unknown as EventEmitter;
+      await new Promise((resolve) => crashed.once('exit', resolve));
+      const x = Float32Array.from([0.5, -1, 0.25, 2]);
+      const r = await within(pool.predict.runner.run({ x: x.slice(), batch: 1, time: 2 }), 10_000);
+      expect(maxAbsDiff(r.y, (await ref.run(x, { batch: 1 })).y)).toBeLessThanOrEqual(1e-6);
+      expect(control.made.length - before).toBe(1);
+    } finally {
+      await pool.close();
+      await ref.release();
+    }
+  });
+});
+
+describe('a replacement worker that throws while starting', () => {
+  it('is one failed start: its error and the exit that follows are one death', async () => {
+    control.failing = false;
+    const { path } = makeModel(tmp.dir, 'throwing', 2, [gru({ units: 3 })], 4);
+    const pool = await openEngine(path, { workers: 1, intraOpNumThreads: 1 });
+    const before = control.made.length;
+    try {
+      control.throwing = true;
+      await control.made[before - 1].terminate();
+      const waiting = pool.predict.runner.run({ x: new Float32Array(4), batch: 1, time: 2 });
+      await expect(within(waiting, 10_000)).rejects.toThrow(`the worker pool has no workers left: ${MAX_RESPAWN_FAILURES} replacement workers in a row failed to start (last: cannot load the addon)`);
+      expect(control.made.length - before).toBe(MAX_RESPAWN_FAILURES);
+    } finally {
+      control.throwing = false;
+      await pool.close();
+    }
+  });
+});
+
+describe('a pool that stops replacing one worker while another lives', () => {
+  it('keeps the runs waiting for the living worker instead of failing them', async () => {
+    control.failing = false;
+    const { path } = makeModel(tmp.dir, 'one-left', 2, [gru({ units: 3 })], 4);
+    const ready = "const { parentPort } = require('node:worker_threads'); parentPort.postMessage({ type: 'ready', provider: 'cpu', fallbacks: [] });";
+    // Worker 0 takes runs and never answers (it leaves when told to close); worker 1 crashes.
+    control.plan.push(
+      `${ready} parentPort.on('message', (m) => { if (m.type === 'close') process.exit(0); });`,
+      `${ready} setTimeout(() => { throw new Error('crashed'); }, 20);`,
+    );
+    const pool = await openEngine(path, { workers: 2, intraOpNumThreads: 1 });
+    const before = control.made.length;
+    control.failing = true; // every replacement exits before it is ready
+    const run = () => pool.predict.runner.run({ x: new Float32Array(4), batch: 1, time: 2 }).then(() => 'ran', (e: Error) => e.message);
+    const first = run(); // to worker 1, which crashes with it
+    const second = run(); // to worker 0, which never answers
+    expect(await first).toBe('crashed');
+    const third = run(); // waits for worker 0
+    let thirdSettled = false;
+    void third.then(() => (thirdSettled = true));
+    // Wait for the last replacement to die: the pool has given up replacing worker 1.
+    while (control.made.length < before + MAX_RESPAWN_FAILURES) await new Promise((r) => setTimeout(r, 20));
+    await control.exited[before + MAX_RESPAWN_FAILURES - 1];
+    await new Promise((r) => setTimeout(r, 50));
+    expect(control.made.length).toBe(before + MAX_RESPAWN_FAILURES);
+    expect(thirdSettled).toBe(false);
+    control.failing = false;
+    await pool.close();
+    expect(await third).toBe('the worker pool closed before this run started');
+    expect(await second).toBe('worker exited with code 0');
   });
 });

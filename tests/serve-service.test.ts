@@ -4,8 +4,8 @@
 // equal to one long run, names and versions, limits handed to the batchers, and close().
 
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { saveModel } from '../src/graph/io.js';
 import { dense, gru, lstm, rnn, type LayerSpec } from '../src/layers/spec.js';
 import { Model } from '../src/model/model.js';
@@ -236,5 +236,198 @@ describe('names, versions and limits', () => {
     expect(svc.metrics.sources.size).toBe(0);
     const text = await registry.metrics();
     expect(text).toMatch(/rnnx_batch_size_count\{model="over",kind="predict"\} 1/);
+  });
+});
+
+describe('forecasters: requests in the series\' units', () => {
+  const forecaster = (name: string, inputSize: number, transform: string, columns: string[]) =>
+    withMetadata(name, inputSize, [gru({ units: 4 }), dense({ units: 1 })], {
+      extra: { task: 'forecast', inputColumns: JSON.stringify(columns), targetColumns: JSON.stringify(columns.slice(0, 1)), window: '3', horizon: '1', transform },
+    });
+
+  it('no transform: the last `window` rows go to the network as they are; another count is refused saying what is expected', async () => {
+    const path = forecaster('fc-none', 2, 'none', ['a', 'b']);
+    const svc = await openService(path, { ...local, registry: newRegistry() });
+    const ref = await InferenceModel.open(path, { intraOpNumThreads: 1 });
+    try {
+      expect(svc.units).toEqual({ mode: 'forecast', rows: 3, inputColumns: ['a', 'b'], targetColumns: ['a'], window: 3, horizon: 1, transform: 'none' });
+      const x = Float32Array.from([0.5, -1, 0.25, 2, -0.75, 1.5]);
+      const net = await ref.run(x, { batch: 1 });
+      const r = await svc.predict([[0.5, -1], [0.25, 2], [-0.75, 1.5]]);
+      expect(r.dims).toEqual([1, 1]);
+      expect(maxAbsDiff(r.y, net.y)).toBeLessThanOrEqual(1e-6);
+      const err = (await svc.predict([[0.5, -1], [0.25, 2]]).catch((e: unknown) => e)) as Error;
+      expect(err).toBeInstanceOf(BadRequestError);
+      expect(err.message).toBe('input must be the last 3 rows of the series (3-step window), 2 values a row (a, b), in the series\' units; got 2 rows. Set "raw" for model-space tensors');
+      // raw: a model-space sequence of any length.
+      const raw = await svc.predict(x.subarray(0, 4), { raw: true });
+      expect(maxAbsDiff(raw.y, (await ref.run(x.subarray(0, 4), { batch: 1 })).y)).toBeLessThanOrEqual(1e-6);
+    } finally {
+      await svc.close();
+      await ref.release();
+    }
+  });
+
+  it('difference: one row more than the window, differenced in and summed back out', async () => {
+    const path = forecaster('fc-diff', 1, 'difference', ['a']);
+    const svc = await openService(path, { ...local, registry: newRegistry() });
+    const ref = await InferenceModel.open(path, { intraOpNumThreads: 1 });
+    try {
+      expect(svc.units).toMatchObject({ mode: 'forecast', rows: 4, window: 3 });
+      const levels = [10, 12, 11.5, 13];
+      const net = await ref.run(Float32Array.from([2, -0.5, 1.5]), { batch: 1 });
+      const r = await svc.predict(levels.map((v) => [v]));
+      expect(r.dims).toEqual([1, 1]);
+      expect(Math.abs(r.y[0] - (13 + net.y[0]))).toBeLessThanOrEqual(1e-4);
+      await expect(svc.predict([[10], [12], [11.5]])).rejects.toThrow(
+        'input must be the last 4 rows of the series (3-step window plus the row before it, for the difference), 1 value a row (a), in the series\' units; got 3 rows. Set "raw" for model-space tensors',
+      );
+    } finally {
+      await svc.close();
+      await ref.release();
+    }
+  });
+
+  it('log transforms: a value that is not positive is refused, naming its row and column', async () => {
+    const path = forecaster('fc-log', 2, 'log', ['a', 'b']);
+    const svc = await openService(path, { ...local, registry: newRegistry() });
+    try {
+      await expect(svc.predict([[1, 2], [3, 0], [5, 6]])).rejects.toThrow(/^input\[1\]\[1\] must be positive \(the model works on logarithms\), got 0$/);
+      await expect(svc.predict([[1, 2], [3, 4], [-5, 6]])).rejects.toThrow(/^input\[2\]\[0\] must be positive \(the model works on logarithms\), got -5$/);
+    } finally {
+      await svc.close();
+    }
+    const diff = await openService(forecaster('fc-logdiff', 1, 'log-difference', ['a']), { ...local, registry: newRegistry() });
+    try {
+      await expect(diff.predict([[1], [2], [0], [3]])).rejects.toThrow(/^input\[2\]\[0\] must be positive \(the model works on logarithms\), got 0$/);
+    } finally {
+      await diff.close();
+    }
+  });
+});
+
+describe('run metrics and hurry()', () => {
+  it('each run observes its size and duration per batcher; only a failed run counts as an error', async () => {
+    const { path } = makeModel(tmp.dir, 'runmetrics', 2, [gru({ units: 3 })], 4);
+    const svc = await openService(path, { ...local, name: 'rm', registry: newRegistry() });
+    const values = async (metric: { get(): Promise<{ values: { value: number; labels: Record<string, unknown>; metricName?: string }[] }> }) =>
+      (await metric.get()).values.map((v) => [v.metricName ?? '', v.labels.kind, v.value]);
+    try {
+      svc.batcher.onBatch!({ size: 3, time: 5, runMs: 250 });
+      svc.streamBatcher!.onBatch!({ size: 2, time: 1, runMs: 40 });
+      expect(await values(svc.metrics.runErrors)).toEqual([]);
+      svc.batcher.onBatch!({ size: 1, time: 1, runMs: 10, error: new Error('boom') });
+      expect(await values(svc.metrics.runErrors)).toEqual([['', 'predict', 1]]);
+      svc.streamBatcher!.onBatch!({ size: 1, time: 1, runMs: 10, error: new Error('boom') });
+      expect((await values(svc.metrics.runErrors)).sort()).toEqual([['', 'predict', 1], ['', 'stream', 1]]);
+      const sums = (await values(svc.metrics.runSeconds)).filter(([n]) => n === 'rnnx_run_duration_seconds_sum');
+      expect(sums).toEqual([['rnnx_run_duration_seconds_sum', 'predict', 0.26], ['rnnx_run_duration_seconds_sum', 'stream', 0.05]]);
+      const sizes = (await values(svc.metrics.batchSize)).filter(([n]) => n === 'rnnx_batch_size_sum');
+      expect(sizes).toEqual([['rnnx_batch_size_sum', 'predict', 4], ['rnnx_batch_size_sum', 'stream', 3]]);
+    } finally {
+      await svc.close();
+    }
+  });
+
+  it('hurry() sends what waits now and every later request at once, on both batchers', async () => {
+    const { path } = makeModel(tmp.dir, 'hurry', 2, [gru({ units: 3 })], 4);
+    const svc = await openService(path, { ...local, maxWaitMs: 60_000, registry: newRegistry() });
+    try {
+      const waiting = svc.predict(Float32Array.from([1, 2]));
+      const chunk = svc.step(Float32Array.from([1, 2]), null);
+      expect([svc.batcher.queueDepth, svc.streamBatcher!.queueDepth]).toEqual([1, 1]);
+      svc.hurry();
+      expect([svc.batcher.queueDepth, svc.batcher.runsInFlight]).toEqual([0, 1]);
+      expect([svc.streamBatcher!.queueDepth, svc.streamBatcher!.runsInFlight]).toEqual([0, 1]);
+      await Promise.all([waiting, chunk]);
+      const later = svc.predict(Float32Array.from([3, 4]));
+      const laterChunk = svc.step(Float32Array.from([3, 4]), null);
+      expect([svc.batcher.queueDepth, svc.streamBatcher!.queueDepth]).toEqual([0, 0]);
+      expect((await later).dims).toEqual([3]);
+      expect((await laterChunk).dims).toEqual([3]);
+    } finally {
+      await svc.close();
+    }
+  });
+
+  it('hurry() on a model that cannot stream hurries the predict batcher alone', async () => {
+    const { path } = makeModel(tmp.dir, 'hurry-nostream', 2, [gru({ units: 3, direction: 'reverse' })], 4);
+    const svc = await openService(path, { ...local, maxWaitMs: 60_000, registry: newRegistry() });
+    try {
+      const waiting = svc.predict(Float32Array.from([1, 2]));
+      svc.hurry();
+      expect([svc.batcher.queueDepth, svc.batcher.runsInFlight]).toEqual([0, 1]);
+      expect((await waiting).dims).toEqual([3]);
+    } finally {
+      await svc.close();
+    }
+  });
+});
+
+describe('what the service reports and releases', () => {
+  it('its metrics source: queue depth and runs in flight per batcher, open streams; gone after close, with the streams', async () => {
+    const { path } = makeModel(tmp.dir, 'src', 2, [gru({ units: 3 })], 4);
+    const registry = newRegistry();
+    const svc = await openService(path, { ...local, maxWaitMs: 60_000, registry });
+    const a = svc.openStream();
+    const b = svc.openStream();
+    const waiting = svc.predict(Float32Array.from([1, 2]));
+    const text = await registry.metrics();
+    expect(text).toMatch(/^rnnx_streams_open\{model="src"\} 2$/m);
+    expect(text).toMatch(/^rnnx_queue_depth\{model="src",kind="predict"\} 1$/m);
+    expect(text).toMatch(/^rnnx_queue_depth\{model="src",kind="stream"\} 0$/m);
+    expect(text).toMatch(/^rnnx_runs_in_flight\{model="src",kind="predict"\} 0$/m);
+    await svc.close();
+    expect((await waiting).dims).toEqual([3]);
+    expect([a.isClosed, b.isClosed]).toEqual([true, true]);
+    expect(svc.streams!.size).toBe(0);
+    const after = await registry.metrics();
+    expect(after).not.toMatch(/rnnx_(queue_depth|runs_in_flight|streams_open)\{model="src"/);
+    expect(after).toMatch(/^rnnx_batch_size_count\{model="src",kind="predict"\} 1$/m);
+    await expect(svc.predict(Float32Array.from([1, 2]))).rejects.toThrow('the batcher is shutting down and accepts no new requests');
+  });
+
+  it('a model that cannot stream reports its predict batcher alone and no open streams', async () => {
+    const { path } = makeModel(tmp.dir, 'src-nostream', 2, [gru({ units: 3, direction: 'bidirectional' })], 4);
+    const registry = newRegistry();
+    const svc = await openService(path, { ...local, registry });
+    try {
+      const text = await registry.metrics();
+      expect(text).toMatch(/^rnnx_streams_open\{model="src-nostream"\} 0$/m);
+      expect(text).toMatch(/^rnnx_queue_depth\{model="src-nostream",kind="predict"\} 0$/m);
+      expect(text).not.toMatch(/kind="stream"/);
+    } finally {
+      await svc.close();
+    }
+  });
+
+  it('the default name drops a final .onnx in any case, and nothing else', async () => {
+    const { path } = makeModel(tmp.dir, 'base', 2, [gru({ units: 3 })], 4);
+    const names: string[] = [];
+    for (const file of ['Upper.ONNX', 'two.onnx.onnx', 'plain.onnxb', 'onnx.model']) {
+      const p = join(tmp.dir, file);
+      writeFileSync(p, readFileSync(path));
+      const svc = await openService(p, { ...local, registry: newRegistry() });
+      names.push(svc.name);
+      await svc.close();
+    }
+    expect(names).toEqual(['Upper', 'two.onnx', 'plain.onnxb', 'onnx.model']);
+  });
+});
+
+describe('a service that fails to open', () => {
+  it('releases the sessions its engine opened (predict and stream) before throwing; close() releases them too', async () => {
+    const { path } = makeModel(tmp.dir, 'release-on-fail', 2, [gru({ units: 3 })], 4);
+    const release = vi.spyOn(InferenceModel.prototype, 'release');
+    try {
+      await expect(openService(path, { ...local, name: 'bad name' })).rejects.toThrow('name must be 1-128 characters');
+      expect(release).toHaveBeenCalledTimes(2);
+      // And closing an open service releases both too.
+      const svc = await openService(path, { ...local, registry: newRegistry() });
+      await svc.close();
+      expect(release).toHaveBeenCalledTimes(4);
+    } finally {
+      release.mockRestore();
+    }
   });
 });

@@ -3,6 +3,7 @@
 // and time out or are cancelled while waiting their turn without letting the next overtake;
 // steps count for both output kinds; the manager's options, idle sweep and shutdown.
 
+import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { Batcher } from '../src/serve/batcher.js';
 import { CancelledError, OverloadedError, ShuttingDownError, TimeoutError } from '../src/serve/errors.js';
@@ -184,5 +185,108 @@ describe('StreamManager', () => {
     expect(m.size).toBe(0);
     expect(() => m.open()).toThrow(ShuttingDownError);
     expect(() => m.open()).toThrow('the server is shutting down and opens no new streams');
+  });
+});
+
+describe('what a chunk holds while it waits, and what it leaves behind', () => {
+  it('a waiting chunk reserves its input bytes (4 per value, nested rows too) against maxQueueBytes', async () => {
+    const gate = { wait: true, open: [] as (() => void)[] };
+    const c = counter(false, gate);
+    const b = new Batcher(c.runner, c.info, { maxWaitMs: 0, maxQueueBytes: 12 });
+    const s = openStream(b);
+    const first = s.append(Float32Array.from([1]));
+    await tick(); // running, out of the queue
+    // 4 rows of 1 value: 16 bytes, more than the whole queue may hold.
+    await expect(s.append([[1], [2], [3], [4]])).rejects.toThrow('input holds 16 bytes, more than the whole queue may hold (maxQueueBytes 12)');
+    await expect(s.append(Float32Array.from([1, 2, 3, 4]))).rejects.toThrow('input holds 16 bytes, more than the whole queue may hold (maxQueueBytes 12)');
+    const second = s.append([[2], [3]]); // 8 bytes reserved while it waits
+    await expect(s.append([[1], [1]])).rejects.toThrow('overloaded: waiting requests already hold 8 bytes of input (maxQueueBytes 12); retry later');
+    const third = s.append([[4]]); // 8 + 4 = 12: fits exactly
+    expect(b.full).toBe(true);
+    gate.wait = false;
+    gate.open.splice(0).forEach((o) => o());
+    expect([(await first).y[0], (await second).y[0], (await third).y[0]]).toEqual([1, 6, 10]);
+    expect(b.full).toBe(false);
+
+    // Two values a row: a waiting chunk of 2 nested rows holds 16 bytes.
+    const wide: ServeModelInfo = { ...c.info, inputSize: 2 };
+    const opened: (() => void)[] = [];
+    const held = {
+      run: async (req: RunRequest): Promise<RunResult> => {
+        await new Promise<void>((r) => opened.push(r));
+        return { y: new Float32Array(req.batch), dims: [req.batch, 1], state: [{ h: new Float32Array(req.batch) }] };
+      },
+    };
+    const w = openStream(new Batcher(held, wide, { maxWaitMs: 0, maxQueueBytes: 20 }));
+    const running = w.append([[1, 2]]);
+    await tick();
+    const waiting = w.append([[1, 2], [3, 4]]);
+    await expect(w.append([[5, 6]])).rejects.toThrow('overloaded: waiting requests already hold 16 bytes of input (maxQueueBytes 20); retry later');
+    opened.splice(0).forEach((o) => o());
+    await running;
+    await tick();
+    opened.splice(0).forEach((o) => o());
+    expect((await waiting).dims).toEqual([1]);
+  });
+
+  it('a chunk waiting its turn times out after the batcher\'s default timeout unless given its own', async () => {
+    const gate = { wait: true, open: [] as (() => void)[] };
+    const c = counter(false, gate);
+    const b = new Batcher(c.runner, c.info, { maxWaitMs: 0, timeoutMs: 15 });
+    const s = openStream(b);
+    const first = s.append(Float32Array.from([5]), { timeoutMs: 60_000 });
+    const late = s.append(Float32Array.from([1]));
+    await expect(late).rejects.toThrow('the request timed out after 15 ms waiting for the stream\'s previous chunk');
+    gate.wait = false;
+    gate.open.splice(0).forEach((o) => o());
+    expect((await first).y[0]).toBe(5);
+  });
+
+  it('a stream closed while its chunk runs: the chunk is answered, the steps are not advanced', async () => {
+    const gate = { wait: true, open: [] as (() => void)[] };
+    const c = counter(false, gate);
+    const b = new Batcher(c.runner, c.info, { maxWaitMs: 0 });
+    const s = openStream(b);
+    const first = s.append(Float32Array.from([1, 2]));
+    await tick();
+    expect(b.runsInFlight).toBe(1);
+    s.close();
+    gate.wait = false;
+    gate.open.splice(0).forEach((o) => o());
+    expect((await first).y[0]).toBe(3);
+    expect(s.steps).toBe(0);
+  });
+
+  it('a chunk that has had its turn leaves no abort listener on its signal', async () => {
+    const c = counter(false);
+    const b = new Batcher(c.runner, c.info, { maxWaitMs: 0 });
+    const s = openStream(b);
+    const ac = new AbortController();
+    await s.append(Float32Array.from([1]), { signal: ac.signal });
+    await s.append(Float32Array.from([2]), { signal: ac.signal });
+    expect(EventEmitter.getEventListeners(ac.signal, 'abort')).toEqual([]);
+    ac.abort();
+    expect(s.steps).toBe(2);
+  });
+});
+
+describe('a closed stream', () => {
+  it('refuses an append at once as not found, before any other check; its close callback runs once', async () => {
+    const c = counter(false);
+    const b = new Batcher(c.runner, c.info, { maxWaitMs: 0, maxQueue: 1 });
+    const closes: string[] = [];
+    const s = new Stream(b, 'fixed-id', (st) => closes.push(st.id));
+    expect(s.id).toBe('fixed-id');
+    s.close();
+    s.close();
+    expect(closes).toEqual(['fixed-id']);
+    const release = b.reserve(4); // the queue is full
+    const full = (await s.append(Float32Array.from([1])).catch((e: unknown) => e)) as StreamNotFoundError;
+    expect(full).toBeInstanceOf(StreamNotFoundError);
+    expect(full.message).toBe('no open stream with id "fixed-id" (never opened, closed, or expired after idling)');
+    await expect(s.append(Float32Array.from([1]), { timeoutMs: -1 })).rejects.toBeInstanceOf(StreamNotFoundError);
+    release();
+    expect(b.queueDepth).toBe(0);
+    expect(c.runs).toEqual([]);
   });
 });

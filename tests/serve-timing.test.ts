@@ -234,3 +234,54 @@ describe('stream timing', () => {
     long.closeAll();
   });
 });
+
+describe('the shared timer of the default timeout', () => {
+  it('one timer, armed for the earliest deadline; re-armed for the next one only when it fires', async () => {
+    const { runner } = recorder(true);
+    const b = new Batcher(runner, info(), { maxBatch: 1, maxWaitMs: 0, timeoutMs: 100 });
+    const timers = vi.spyOn(globalThis, 'setTimeout');
+    try {
+      const t0 = performance.now();
+      const a = b.predict(one(1)).catch((e: unknown) => e); // runs (and hangs)
+      await at(t0 + 10);
+      const c = b.predict(one(2)).catch((e: unknown) => e); // waits
+      await at(t0 + 30);
+      // c did not get a timer of its own: the one armed for a (100 ms) covers it.
+      expect(timers.mock.calls.map(([, ms]) => ms)).toEqual([100]);
+      await at(t0 + 100);
+      expect(await a).toBeInstanceOf(TimeoutError);
+      // a expired; the timer is armed again for c's deadline, 10 ms later.
+      expect(timers.mock.calls.map(([, ms]) => ms)).toEqual([100, 10]);
+      await at(t0 + 110);
+      expect(await c).toBeInstanceOf(TimeoutError);
+      expect(timers.mock.calls.map(([, ms]) => ms)).toEqual([100, 10]);
+      expect(b.queueDepth).toBe(0);
+    } finally {
+      timers.mockRestore();
+    }
+  });
+});
+
+describe('the batch timer', () => {
+  it('is armed once, for what is left of maxWaitMs, however many requests join before it fires', async () => {
+    const { runs, runner } = recorder();
+    const b = new Batcher(runner, info(), { maxBatch: 64, maxWaitMs: 20, timeoutMs: 1000 });
+    const timers = vi.spyOn(globalThis, 'setTimeout');
+    try {
+      const t0 = performance.now();
+      const a = b.predict(one(1));
+      await at(t0 + 5);
+      const c = b.predict(one(2));
+      await at(t0 + 19);
+      expect(runs).toEqual([]);
+      // The shared timeout timer (1000 ms), then the batch timer (20 ms); c arms neither.
+      expect(timers.mock.calls.map(([, ms]) => ms)).toEqual([1000, 20]);
+      await at(t0 + 20);
+      await Promise.all([a, c]);
+      expect(runs.map((r) => [r.t - t0, r.batch])).toEqual([[20, 2]]);
+      expect(timers.mock.calls.map(([, ms]) => ms)).toEqual([1000, 20]);
+    } finally {
+      timers.mockRestore();
+    }
+  });
+});
