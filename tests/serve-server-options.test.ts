@@ -4,6 +4,7 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { connect } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { exposureWarning, isLoopbackHost, resolveModels, startServer } from '../src/serve/http.js';
 import { gru } from '../src/layers/spec.js';
@@ -109,5 +110,27 @@ describe('a running server', () => {
     // Closing again is the same close.
     await s.close();
     expect(events.length).toBe(3);
+  });
+});
+
+describe('stalled requests on a running server', () => {
+  it('headers that stop coming get their 408 about headersTimeoutMs later (not node\'s 30 s check), and the socket closes', async () => {
+    const { path } = makeModel(tmp.dir, 'stalled', 2, [gru({ units: 2 })], 2);
+    const s = await startServer({ modelPath: path, port: 0, workers: 0, intraOpNumThreads: 1, handleSignals: false, log: false, registry: newRegistry(), requestTimeoutMs: 400, headersTimeoutMs: 200 });
+    try {
+      const socket = connect(s.port, '127.0.0.1');
+      let text = '';
+      socket.on('data', (c: Buffer) => (text += c.toString()));
+      const closed = new Promise<'closed'>((resolve) => socket.on('close', () => resolve('closed')));
+      socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ');
+      // Far under node's default 30 s between checks, far over the 200 ms asked for.
+      const late = new Promise<'late'>((resolve) => setTimeout(() => resolve('late'), 5000).unref());
+      expect(await Promise.race([closed, late])).toBe('closed');
+      const [head, body] = text.split('\r\n\r\n');
+      expect(head.split('\r\n')).toEqual(['HTTP/1.1 408 Request Timeout', 'connection: close', 'content-type: application/json; charset=utf-8', `content-length: ${Buffer.byteLength(body)}`]);
+      expect(JSON.parse(body)).toEqual({ error: { code: 'request_timeout', message: 'the request did not arrive whole within 400 ms (requestTimeoutMs; headers within 200 ms)' } });
+    } finally {
+      await s.close();
+    }
   });
 });

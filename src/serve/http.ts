@@ -185,13 +185,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     registry,
     log,
   });
-    const service = services[0];
+  const service = services[0];
 
-  const server: Server = createServer(handler);
   // Node's defaults (300 s to receive a request) let stalled uploads hold the receive budget for
   // minutes; these bound it (handler.ts's bodyTimeoutMs does the same for a mounted handler).
-  server.requestTimeout = requestTimeoutMs;
-  server.headersTimeout = headersTimeoutMs;
+  // Node checks both only every connectionsCheckingInterval (default 30 s): check at least every
+  // second, and as often as the header timeout, so a stalled request gets its 408 about on time.
+  const server: Server = createServer({
+    requestTimeout: requestTimeoutMs,
+    headersTimeout: headersTimeoutMs,
+    connectionsCheckingInterval: Math.min(1000, headersTimeoutMs),
+  }, handler);
   // Keep-alive sockets are tracked so a drain can end the idle ones and, past the deadline, all.
   const sockets = new Set<Socket>();
   server.on('connection', (s: Socket) => {
