@@ -6,7 +6,8 @@
 
 import { request, createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { dense, gru } from '../src/layers/spec.js';
 import { InferenceModel } from '../src/runtime/inference.js';
 import { BODY_MEMORY_FACTOR, createRequestHandler, type HandlerOptions, type RequestHandler } from '../src/serve/handler.js';
@@ -518,6 +519,62 @@ describe('bodies that do not arrive', () => {
       expect(r.body.error.message).toBe('the request body did not arrive within 100 ms (bodyTimeoutMs); send it whole, without pauses');
       await until('the server to close the connection', () => closed);
       expect(h.inFlight).toBe(0);
+    });
+  });
+});
+
+describe('the server version and the error form of unknown paths', () => {
+  it('GET /v2 reports the version in package.json, whatever npm put in the environment', async () => {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    vi.stubEnv('npm_package_version', '99.0.0-not-rnnx');
+    try {
+      await withHandler({}, async (port) => {
+        const r = await send(port, 'GET', '/v2');
+        expect([r.status, r.body]).toEqual([200, { name: 'rnnx', version: pkg.version, extensions: [] }]);
+      });
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+
+  it('a path under /v2/ (or /v2 itself) errs in the protocol\'s form; any other path, /v2x or /v20 too, in rnnx\'s', async () => {
+    await withHandler({ allowedHosts: ['api.example'] }, async (port) => {
+      for (const path of ['/v2/nothing', '/v2/models', '/v2/health', '/v2/models/door/x']) {
+        const r = await send(port, 'GET', path, { host: 'api.example' });
+        expect([r.status, r.body], path).toEqual([404, { error: `no route GET ${path}` }]);
+      }
+      for (const path of ['/v2x', '/v20/models/door', '/v1/nothing', '/', '/metricsx']) {
+        const r = await send(port, 'GET', path, { host: 'api.example' });
+        expect([r.status, r.body], path).toEqual([404, { error: { code: 'not_found', message: `no route GET ${path}` } }]);
+      }
+      // Refused at the door: the same split, unknown route or not.
+      const host = 'other.example';
+      const message = `Host "${host}" is not allowed: this server answers only api.example (protection against DNS rebinding)`;
+      for (const path of ['/v2', '/v2/nothing', '/v2/health/live']) {
+        expect((await send(port, 'GET', path, { host })).body, path).toEqual({ error: message });
+      }
+      for (const path of ['/v2x', '/healthz', '/nothing']) {
+        expect((await send(port, 'GET', path, { host })).body, path).toEqual({ error: { code: 'forbidden', message } });
+      }
+      // 405 on /v2 itself: the protocol's form.
+      const put = await send(port, 'PUT', '/v2', { host: 'api.example' });
+      expect([put.status, put.headers.allow, put.body]).toEqual([405, 'GET, HEAD', { error: 'PUT is not allowed on /v2; use GET or HEAD' }]);
+    });
+  });
+});
+
+describe('loopback names as the Host header carries them', () => {
+  it('an IPv6 address counts only in brackets: a bare ::1 (not a valid Host) is refused, [::1] in any case is not', async () => {
+    await withHandler({ allowedHosts: 'loopback' }, async (port) => {
+      for (const host of ['::1', '::1:8080']) {
+        const r = await send(port, 'GET', '/healthz', { host });
+        expect([r.status, r.body.error.code], host).toEqual([403, 'forbidden']);
+      }
+      for (const host of ['[::1]', '[::1]:80', 'LocalHost', '127.0.0.1:0', 'a.b.localhost.']) {
+        expect((await send(port, 'GET', '/healthz', { host })).status, host).toBe(200);
+      }
+      // A Host without a closing bracket names nothing.
+      expect((await send(port, 'GET', '/healthz', { host: '[::1' })).status).toBe(403);
     });
   });
 });

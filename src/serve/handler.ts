@@ -25,6 +25,7 @@ import { checkTimeoutMs, toSequence } from './batcher.js';
 import { BadRequestError, OverloadedError, ServeError, ShuttingDownError } from './errors.js';
 import { serveMetrics, type Registry } from './metrics.js';
 import type { InferenceService } from './service.js';
+import { rnnxVersion } from '../graph/export.js';
 import { modelMetadata, OIP_VERSION, parseInferRequest } from './v2.js';
 
 export interface HandlerOptions {
@@ -105,7 +106,8 @@ function positive(field: string, v: number | undefined, fallback: number): numbe
   return n;
 }
 
-const LOOPBACK_NAMES = new Set(['localhost', '::1', '[::1]']);
+// Names as hostName() and URL.hostname give them: an IPv6 address always in brackets.
+const LOOPBACK_NAMES = new Set(['localhost', '[::1]']);
 
 /** Whether a request has a body (RFC 9112 §6.3: only Transfer-Encoding or a non-zero Content-Length give one). */
 function carriesBody(req: IncomingMessage): boolean {
@@ -304,7 +306,7 @@ export function createRequestHandler(services: InferenceService | InferenceServi
   const routes: Route[] = [
     {
       method: 'GET', pattern: /^\/v2\/?$/, label: '/v2', kind: 'meta', v2: true,
-      handler: async (_req, res) => sendJson(res, 200, { name: 'rnnx', version: process.env.npm_package_version ?? '0.1.0', extensions: [] }),
+      handler: async (_req, res) => sendJson(res, 200, { name: 'rnnx', version: rnnxVersion(), extensions: [] }),
     },
     {
       method: 'GET', pattern: /^\/v2\/health\/live$/, label: '/v2/health/live', kind: 'health', v2: true,
@@ -524,7 +526,8 @@ export function createRequestHandler(services: InferenceService | InferenceServi
       } catch {
         throw new HttpError('forbidden', 403, `Origin ${JSON.stringify(origin)} is not a valid origin`);
       }
-      if (!ok(oh.startsWith('[') ? oh : oh.includes(':') ? `[${oh}]` : oh)) {
+      // URL's hostname brackets an IPv6 address ("[::1]") as a Host header does; no other hostname has a ':'.
+      if (!ok(oh)) {
         throw new HttpError('forbidden', 403, `Origin ${JSON.stringify(origin)} is not allowed: cross-site requests from web pages are refused`);
       }
     } else if (origin === 'null') {
@@ -563,7 +566,7 @@ export function createRequestHandler(services: InferenceService | InferenceServi
       return;
     }
     let label = 'unmatched';
-    let v2 = path.startsWith('/v2');
+    let v2 = path === '/v2' || path.startsWith('/v2/');
     let charged = 0;
     const charge = (bytes: number) => {
       if (memoryInUse + bytes > memoryBudgetBytes) {
