@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { dense, gru } from '../src/layers/spec.js';
 import { InferenceModel } from '../src/runtime/inference.js';
 import { BODY_MEMORY_FACTOR, createRequestHandler, type HandlerOptions, type RequestHandler } from '../src/serve/handler.js';
+import { BadRequestError, OverloadedError, ShuttingDownError, TimeoutError } from '../src/serve/errors.js';
 import { newRegistry } from '../src/serve/metrics.js';
 import { openService, type InferenceService } from '../src/serve/service.js';
 import { maxAbsDiff } from './reference/util.js';
@@ -575,6 +576,159 @@ describe('loopback names as the Host header carries them', () => {
       }
       // A Host without a closing bracket names nothing.
       expect((await send(port, 'GET', '/healthz', { host: '[::1' })).status).toBe(403);
+    });
+  });
+});
+
+// ---- a stand-in service: what the handler does with each answer and failure of the work ----------
+
+interface FakeCall { x: number[]; opts: { signal?: AbortSignal; timeoutMs?: number; raw?: boolean } }
+
+function fakeService(name: string, answer: (x: Float32Array, call: number) => Promise<{ y: Float32Array; dims: number[] }>, over: Record<string, unknown> = {}): InferenceService & { calls: FakeCall[] } {
+  const calls: FakeCall[] = [];
+  return {
+    name, version: '4', hash: 'cd'.repeat(32), registry: newRegistry(), overloaded: false, provider: 'cpu', units: { mode: 'model' },
+    streams: null, streamUnsupported: 'the graph carries no state',
+    engine: { spec: { inputSize: 2, layers: [] }, provider: 'cpu', fallbacks: [{ provider: 'cuda', reason: 'no GPU here' }], workers: 3 },
+    batcher: { info: { inputSize: 2, outputSize: 3, returnsSequences: false, hasSequenceLens: false }, maxBatch: 6, maxWaitMs: 1.5, maxQueue: 3, timeoutMs: 900, maxTime: 50, maxBatchBytes: 7777, maxQueueBytes: 40 },
+    calls,
+    predict(x: Float32Array, opts: FakeCall['opts']) {
+      calls.push({ x: Array.from(x), opts });
+      return answer(x, calls.length - 1);
+    },
+    ...over,
+  } as unknown as InferenceService & { calls: FakeCall[] };
+}
+
+const threeOut = async () => ({ y: Float32Array.from([1, 2, 3]), dims: [3] });
+
+async function withFake(services: InferenceService | InferenceService[], options: HandlerOptions, fn: (port: number, h: RequestHandler) => Promise<void>): Promise<void> {
+  const h = createRequestHandler(services, options);
+  const server: Server = createServer(h);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  try {
+    await fn((server.address() as AddressInfo).port, h);
+  } finally {
+    h.dispose();
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+}
+
+describe('failures of the work, as the client and the log see them', () => {
+  it('a plain error is a logged 500 "internal error"; 504 is logged too; 503 and 4xx are not', async () => {
+    const failures: unknown[] = [new Error('boom'), 'plain', new TimeoutError('too slow'), new OverloadedError('queue full'), new ShuttingDownError('closing'), new BadRequestError('bad x')];
+    const svc = fakeService('f', async (_x, i) => {
+      throw failures[i];
+    });
+    const events: Record<string, unknown>[] = [];
+    await withFake(svc, { log: (e) => events.push(e) }, async (port) => {
+      const replies = [];
+      for (let i = 0; i < failures.length; i++) replies.push(await send(port, 'POST', '/v1/predict', json, JSON.stringify({ input: [[1, 2]] })));
+      expect(replies.map((r) => [r.status, r.body.error])).toEqual([
+        [500, { code: 'run_failed', message: 'internal error: boom' }],
+        [500, { code: 'run_failed', message: 'internal error: plain' }],
+        [504, { code: 'timeout', message: 'too slow' }],
+        [503, { code: 'overloaded', message: 'queue full' }],
+        [503, { code: 'shutting_down', message: 'closing' }],
+        [400, { code: 'bad_request', message: 'bad x' }],
+      ]);
+      expect(events).toEqual([
+        { event: 'error', route: '/v1/predict', status: 500, message: 'internal error: boom' },
+        { event: 'error', route: '/v1/predict', status: 500, message: 'internal error: plain' },
+        { event: 'error', route: '/v1/predict', status: 504, message: 'too slow' },
+      ]);
+    });
+  });
+
+  it('an overloaded refusal from the work makes the handler not ready; a shutting-down one does not', async () => {
+    let failure: Error = new ShuttingDownError('closing');
+    const svc = fakeService('f', async () => {
+      throw failure;
+    });
+    await withFake(svc, {}, async (port, h) => {
+      expect((await send(port, 'POST', '/v1/predict', json, JSON.stringify({ input: [[1, 2]] }))).status).toBe(503);
+      expect(h.ready()).toBe(true);
+      failure = new OverloadedError('queue full');
+      expect((await send(port, 'POST', '/v1/predict', json, JSON.stringify({ input: [[1, 2]] }))).status).toBe(503);
+      expect(h.ready()).toBe(false);
+      expect((await send(port, 'GET', '/readyz')).body).toEqual({ status: 'overloaded' });
+    });
+  });
+
+  it('the v2 route answers the same failures in the protocol\'s form', async () => {
+    const svc = fakeService('f', async () => {
+      throw new Error('boom');
+    });
+    await withFake(svc, {}, async (port) => {
+      const r = await send(port, 'POST', '/v2/models/f/infer', json, JSON.stringify({ inputs: [{ name: 'x', shape: [1, 1, 2], datatype: 'FP32', data: [1, 2] }] }));
+      expect([r.status, r.body]).toEqual([500, { error: 'internal error: boom' }]);
+    });
+  });
+
+  it('inputs: the first failure cancels the sequences still running', async () => {
+    const signals: AbortSignal[] = [];
+    const svc = fakeService('f', (_x, i) => {
+      if (i === 0) return Promise.reject(new TimeoutError('first too slow'));
+      return new Promise((_resolve, reject) => {
+        const s = svc.calls[i].opts.signal!;
+        signals.push(s);
+        s.addEventListener('abort', () => reject(s.reason));
+      });
+    });
+    await withFake(svc, {}, async (port) => {
+      const r = await send(port, 'POST', '/v1/predict', json, JSON.stringify({ inputs: [[[1, 2]], [[3, 4]], [[5, 6]]] }));
+      expect([r.status, r.body.error]).toEqual([504, { code: 'timeout', message: 'first too slow' }]);
+      expect(signals.map((s) => s.aborted)).toEqual([true, true]);
+      expect((signals[0].reason as Error).message).toBe('first too slow');
+    });
+  });
+});
+
+describe('what /v1/predict passes to the work and answers', () => {
+  it('timeoutMs and raw reach predict (raw false unless true); [t, F] answers nest by row, [F] ones stay flat', async () => {
+    const svc = fakeService('f', async (_x, i) => (i === 1 ? { y: Float32Array.from([1, 2, 3, 4, 5, 6]), dims: [2, 3] } : threeOut()));
+    await withFake(svc, {}, async (port) => {
+      const a = await send(port, 'POST', '/v1/predict', json, JSON.stringify({ input: [[1, 2], [3, 4]] }));
+      expect([a.status, a.body]).toEqual([200, { output: [1, 2, 3], dims: [3] }]);
+      const b = await send(port, 'POST', '/v1/predict', json, JSON.stringify({ input: [[5, 6]], raw: true, timeoutMs: 250 }));
+      expect([b.status, b.body]).toEqual([200, { output: [[1, 2, 3], [4, 5, 6]], dims: [2, 3] }]);
+      const c = await send(port, 'POST', '/v1/predict', json, JSON.stringify({ inputs: [[[7, 8]], [[9, 10]]], timeoutMs: 40 }));
+      expect([c.status, c.body]).toEqual([200, { outputs: [{ output: [1, 2, 3], dims: [3] }, { output: [1, 2, 3], dims: [3] }] }]);
+      expect(svc.calls.map((k) => [k.x, k.opts.timeoutMs, k.opts.raw, k.opts.signal instanceof AbortSignal])).toEqual([
+        [[1, 2, 3, 4], undefined, false, true],
+        [[5, 6], 250, true, true],
+        [[7, 8], 40, false, true],
+        [[9, 10], 40, false, true],
+      ]);
+      // A timeout that is no positive number of ms is refused before any work.
+      const bad = await send(port, 'POST', '/v1/predict', json, JSON.stringify({ input: [[1, 2]], timeoutMs: 0 }));
+      expect([bad.status, bad.body.error.code]).toEqual([400, 'bad_request']);
+      expect(bad.body.error.message).toMatch(/^timeoutMs must be a positive number of milliseconds/);
+      expect(svc.calls.length).toBe(4);
+    });
+  });
+
+  it('inputs: exactly maxQueue sequences and maxQueueBytes bytes pass; one more of either is refused up front', async () => {
+    const svc = fakeService('f', threeOut);
+    await withFake(svc, {}, async (port) => {
+      const post = (b: unknown) => send(port, 'POST', '/v1/predict', json, JSON.stringify(b));
+      // maxQueue 3, maxQueueBytes 40: three sequences of one step (8 bytes each), then 5 steps (40 bytes).
+      expect((await post({ inputs: [[[1, 2]], [[1, 2]], [[1, 2]]] })).status).toBe(200);
+      const four = await post({ inputs: [[[1, 2]], [[1, 2]], [[1, 2]], [[1, 2]]] });
+      expect([four.status, four.body.error.message]).toEqual([400, 'inputs must hold at most 3 sequences (maxQueue, the most requests that can wait), got 4; split them over several requests']);
+      const five = [[1, 2], [1, 2], [1, 2], [1, 2], [1, 2]];
+      expect((await post({ inputs: [five] })).status).toBe(200);
+      const six = await post({ inputs: [five, [[1, 2]]] });
+      expect([six.status, six.body.error.message]).toEqual([400, 'inputs hold 48 bytes of float32 values, more than the queue may ever hold (maxQueueBytes 40); split them over several requests']);
+      // A bad sequence is named by its index, and nothing runs.
+      const before = svc.calls.length;
+      const bad = await post({ inputs: [[[1, 2]], [[1]]] });
+      expect([bad.status, bad.body.error.message]).toEqual([400, expect.stringMatching(/^inputs\[1\]/)]);
+      expect(svc.calls.length).toBe(before);
+      // What is not a list is quoted, cut at 60 characters.
+      const long = await post({ inputs: 'y'.repeat(100) });
+      expect(long.body.error.message).toBe(`inputs must be a non-empty array of sequences ([batch][time][2]), got "${'y'.repeat(59)}`);
     });
   });
 });

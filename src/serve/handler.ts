@@ -93,8 +93,6 @@ interface Route {
   label: string;
   /** health: no auth, answered while draining; meta: answered while draining; work: neither. */
   kind: 'health' | 'meta' | 'work';
-  /** v2 routes answer errors as {"error": "message"} (the protocol's), v1 as {"error": {code, message}}. */
-  v2: boolean;
   handler: Handler;
 }
 
@@ -305,20 +303,20 @@ export function createRequestHandler(services: InferenceService | InferenceServi
   const M = '/v2/models/([^/]+)(?:/versions/([^/]+))?';
   const routes: Route[] = [
     {
-      method: 'GET', pattern: /^\/v2\/?$/, label: '/v2', kind: 'meta', v2: true,
+      method: 'GET', pattern: /^\/v2\/?$/, label: '/v2', kind: 'meta',
       handler: async (_req, res) => sendJson(res, 200, { name: 'rnnx', version: rnnxVersion(), extensions: [] }),
     },
     {
-      method: 'GET', pattern: /^\/v2\/health\/live$/, label: '/v2/health/live', kind: 'health', v2: true,
+      method: 'GET', pattern: /^\/v2\/health\/live$/, label: '/v2/health/live', kind: 'health',
       handler: async (_req, res) => sendJson(res, 200, { live: true }),
     },
     {
-      method: 'GET', pattern: /^\/v2\/health\/ready$/, label: '/v2/health/ready', kind: 'health', v2: true,
+      method: 'GET', pattern: /^\/v2\/health\/ready$/, label: '/v2/health/ready', kind: 'health',
       // The protocol: 200 means ready, a 4xx not ready (Triton answers 400).
       handler: async (_req, res) => sendJson(res, ready() ? 200 : 400, { ready: ready() }),
     },
     {
-      method: 'GET', pattern: new RegExp(`^${M}/ready$`), label: '/v2/models/:name/ready', kind: 'health', v2: true,
+      method: 'GET', pattern: new RegExp(`^${M}/ready$`), label: '/v2/models/:name/ready', kind: 'health',
       handler: async (_req, res, [name, version]) => {
         const svc = modelOf(name, version);
         const ok = !draining && !svc.overloaded;
@@ -326,11 +324,11 @@ export function createRequestHandler(services: InferenceService | InferenceServi
       },
     },
     {
-      method: 'GET', pattern: new RegExp(`^${M}$`), label: '/v2/models/:name', kind: 'meta', v2: true,
+      method: 'GET', pattern: new RegExp(`^${M}$`), label: '/v2/models/:name', kind: 'meta',
       handler: async (_req, res, [name, version]) => sendJson(res, 200, modelMetadata(modelOf(name, version))),
     },
     {
-      method: 'POST', pattern: new RegExp(`^${M}/infer$`), label: '/v2/models/:name/infer', kind: 'work', v2: true,
+      method: 'POST', pattern: new RegExp(`^${M}/infer$`), label: '/v2/models/:name/infer', kind: 'work',
       handler: async (req, res, [name, version], charge) => {
         const svc = modelOf(name, version);
         const body = await objectBody(req, charge);
@@ -367,7 +365,7 @@ export function createRequestHandler(services: InferenceService | InferenceServi
       },
     },
     {
-      method: 'POST', pattern: /^\/v1\/predict$/, label: '/v1/predict', kind: 'work', v2: false,
+      method: 'POST', pattern: /^\/v1\/predict$/, label: '/v1/predict', kind: 'work',
       handler: async (req, res, _p, charge) => {
         const svc = first;
         const body = await objectBody(req, charge);
@@ -416,14 +414,14 @@ export function createRequestHandler(services: InferenceService | InferenceServi
       },
     },
     {
-      method: 'POST', pattern: /^\/v1\/streams$/, label: '/v1/streams', kind: 'work', v2: false,
+      method: 'POST', pattern: /^\/v1\/streams$/, label: '/v1/streams', kind: 'work',
       handler: async (_req, res) => {
         const s = first.openStream();
         sendJson(res, 201, { id: s.id });
       },
     },
     {
-      method: 'POST', pattern: /^\/v1\/streams\/([^/]+)$/, label: '/v1/streams/:id', kind: 'work', v2: false,
+      method: 'POST', pattern: /^\/v1\/streams\/([^/]+)$/, label: '/v1/streams/:id', kind: 'work',
       handler: async (req, res, [id], charge) => {
         const stream = streamOf(id);
         const body = await objectBody(req, charge);
@@ -439,21 +437,21 @@ export function createRequestHandler(services: InferenceService | InferenceServi
       },
     },
     {
-      method: 'POST', pattern: /^\/v1\/streams\/([^/]+)\/reset$/, label: '/v1/streams/:id/reset', kind: 'work', v2: false,
+      method: 'POST', pattern: /^\/v1\/streams\/([^/]+)\/reset$/, label: '/v1/streams/:id/reset', kind: 'work',
       handler: async (_req, res, [id]) => {
         streamOf(id).reset();
         sendJson(res, 200, { id, steps: 0 });
       },
     },
     {
-      method: 'DELETE', pattern: /^\/v1\/streams\/([^/]+)$/, label: '/v1/streams/:id', kind: 'work', v2: false,
+      method: 'DELETE', pattern: /^\/v1\/streams\/([^/]+)$/, label: '/v1/streams/:id', kind: 'work',
       handler: async (_req, res, [id]) => {
         streamOf(id).close();
         sendJson(res, 200, { id, closed: true });
       },
     },
     {
-      method: 'GET', pattern: /^\/v1\/model$/, label: '/v1/model', kind: 'meta', v2: false,
+      method: 'GET', pattern: /^\/v1\/model$/, label: '/v1/model', kind: 'meta',
       handler: async (_req, res) => {
         const svc = first;
         const e = svc.engine;
@@ -477,11 +475,11 @@ export function createRequestHandler(services: InferenceService | InferenceServi
       },
     },
     {
-      method: 'GET', pattern: /^\/healthz$/, label: '/healthz', kind: 'health', v2: false,
+      method: 'GET', pattern: /^\/healthz$/, label: '/healthz', kind: 'health',
       handler: async (_req, res) => sendJson(res, 200, { status: 'ok' }),
     },
     {
-      method: 'GET', pattern: /^\/readyz$/, label: '/readyz', kind: 'health', v2: false,
+      method: 'GET', pattern: /^\/readyz$/, label: '/readyz', kind: 'health',
       handler: async (_req, res) => {
         if (draining) sendJson(res, 503, { status: 'draining' });
         else if (!ready()) sendJson(res, 503, { status: 'overloaded' });
@@ -489,7 +487,7 @@ export function createRequestHandler(services: InferenceService | InferenceServi
       },
     },
     {
-      method: 'GET', pattern: /^\/metrics$/, label: '/metrics', kind: 'meta', v2: false,
+      method: 'GET', pattern: /^\/metrics$/, label: '/metrics', kind: 'meta',
       handler: async (_req, res) => {
         const text = await metrics.registry.metrics();
         res.writeHead(200, { 'content-type': metrics.registry.contentType, 'content-length': Buffer.byteLength(text) });
@@ -566,7 +564,10 @@ export function createRequestHandler(services: InferenceService | InferenceServi
       return;
     }
     let label = 'unmatched';
-    let v2 = path === '/v2' || path.startsWith('/v2/');
+    // Errors under /v2 take the protocol's form {"error": "message"}, all others rnnx's
+    // {"error": {code, message}}: decided by the path alone, so an unknown /v2/... path, a 405 and
+    // a refusal at the door answer as the routes there do.
+    const v2 = path === '/v2' || path.startsWith('/v2/');
     let charged = 0;
     const charge = (bytes: number) => {
       if (memoryInUse + bytes > memoryBudgetBytes) {
@@ -590,7 +591,6 @@ export function createRequestHandler(services: InferenceService | InferenceServi
         throw new HttpError('not_found', 404, `no route ${method} ${path}`);
       }
       label = route.label;
-      v2 = route.v2;
       if (route.kind !== 'health') checkAuth(req, res);
       // Health and metadata stay answerable while draining; work does not.
       if (draining && route.kind === 'work') {
