@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { dense, gru } from '../src/layers/spec.js';
 import { InferenceModel } from '../src/runtime/inference.js';
 import { BODY_MEMORY_FACTOR, createRequestHandler, type HandlerOptions, type RequestHandler } from '../src/serve/handler.js';
-import { BadRequestError, OverloadedError, ShuttingDownError, TimeoutError } from '../src/serve/errors.js';
+import { BadRequestError, OverloadedError, ServeError, ShuttingDownError, TimeoutError } from '../src/serve/errors.js';
 import { newRegistry } from '../src/serve/metrics.js';
 import { openService, type InferenceService } from '../src/serve/service.js';
 import { maxAbsDiff } from './reference/util.js';
@@ -729,6 +729,199 @@ describe('what /v1/predict passes to the work and answers', () => {
       // What is not a list is quoted, cut at 60 characters.
       const long = await post({ inputs: 'y'.repeat(100) });
       expect(long.body.error.message).toBe(`inputs must be a non-empty array of sequences ([batch][time][2]), got "${'y'.repeat(59)}`);
+    });
+  });
+});
+
+function streamingFake(name: string, registry = newRegistry()): InferenceService & { calls: FakeCall[] } {
+  const stream = {
+    steps: 0,
+    async append(x: Float32Array) {
+      stream.steps += x.length / 2;
+      return { y: Float32Array.from([7, 8, 9]), dims: [3] };
+    },
+    reset() {
+      stream.steps = 0;
+    },
+    close() {},
+  };
+  return fakeService(name, threeOut, {
+    registry,
+    streamUnsupported: null,
+    openStream: () => ({ id: 'abc' }),
+    streams: {
+      get(id: string) {
+        if (id !== 'abc') throw new ServeError('not_found', 404, `no stream ${JSON.stringify(id)}`);
+        return stream;
+      },
+    },
+  });
+}
+
+/** One request to every route: [method, path, body]. */
+const everyRoute: [string, string, unknown?][] = [
+  ['GET', '/v2'], ['GET', '/v2/health/live'], ['GET', '/v2/health/ready'], ['GET', '/v2/models/f/ready'], ['GET', '/v2/models/f'],
+  ['POST', '/v2/models/f/infer', { inputs: [{ name: 'x', shape: [1, 1, 2], datatype: 'FP32', data: [1, 2] }] }],
+  ['POST', '/v1/predict', { input: [[1, 2]] }], ['POST', '/v1/streams'], ['POST', '/v1/streams/abc', { input: [[1, 2]] }],
+  ['POST', '/v1/streams/abc/reset'], ['DELETE', '/v1/streams/abc'], ['GET', '/v1/model'], ['GET', '/healthz'], ['GET', '/readyz'], ['GET', '/metrics'],
+];
+
+describe('the route table', () => {
+  it('each route answers its own path; metrics count it under its pattern, unknown paths as "unmatched"', async () => {
+    const registry = newRegistry();
+    await withFake(streamingFake('f', registry), { registry }, async (port) => {
+      for (const [method, path, body] of everyRoute) {
+        const r = await send(port, method, path, body === undefined ? {} : json, body === undefined ? undefined : JSON.stringify(body));
+        expect(r.status, `${method} ${path}`).toBe(method === 'POST' && path === '/v1/streams' ? 201 : 200);
+      }
+      expect((await send(port, 'GET', '/nothing')).status).toBe(404);
+      expect((await send(port, 'PUT', '/v2/models/f/versions/4/ready')).status).toBe(405);
+      expect((await send(port, 'HEAD', '/healthz')).status).toBe(200);
+      const text = await registry.metrics();
+      const counted = text.split('\n').filter((l) => l.startsWith('rnnx_http_requests_total{')).sort();
+      expect(counted).toEqual([
+        'rnnx_http_requests_total{route="/healthz",method="GET",status="200"} 1',
+        'rnnx_http_requests_total{route="/healthz",method="HEAD",status="200"} 1',
+        'rnnx_http_requests_total{route="/metrics",method="GET",status="200"} 1',
+        'rnnx_http_requests_total{route="/readyz",method="GET",status="200"} 1',
+        'rnnx_http_requests_total{route="/v1/model",method="GET",status="200"} 1',
+        'rnnx_http_requests_total{route="/v1/predict",method="POST",status="200"} 1',
+        'rnnx_http_requests_total{route="/v1/streams",method="POST",status="201"} 1',
+        'rnnx_http_requests_total{route="/v1/streams/:id",method="DELETE",status="200"} 1',
+        'rnnx_http_requests_total{route="/v1/streams/:id",method="POST",status="200"} 1',
+        'rnnx_http_requests_total{route="/v1/streams/:id/reset",method="POST",status="200"} 1',
+        'rnnx_http_requests_total{route="/v2",method="GET",status="200"} 1',
+        'rnnx_http_requests_total{route="/v2/health/live",method="GET",status="200"} 1',
+        'rnnx_http_requests_total{route="/v2/health/ready",method="GET",status="200"} 1',
+        'rnnx_http_requests_total{route="/v2/models/:name",method="GET",status="200"} 1',
+        'rnnx_http_requests_total{route="/v2/models/:name/infer",method="POST",status="200"} 1',
+        'rnnx_http_requests_total{route="/v2/models/:name/ready",method="GET",status="200"} 1',
+        'rnnx_http_requests_total{route="/v2/models/:name/ready",method="PUT",status="405"} 1',
+        'rnnx_http_requests_total{route="unmatched",method="GET",status="404"} 1',
+      ].sort());
+      expect(text).toMatch(/^rnnx_http_request_duration_seconds_count\{route="\/healthz"\} 2$/m);
+      expect(text).toMatch(/^rnnx_http_request_duration_seconds_count\{route="unmatched"\} 1$/m);
+    });
+  });
+
+  it('a path with anything before or after a route\'s is no route', async () => {
+    await withFake(streamingFake('f'), {}, async (port) => {
+      for (const [, path] of everyRoute) {
+        // (Not where a path ends in an id or a name: "/v1/streams/x" is the stream "x".)
+        const endsInId = /\/(f|abc)$/.test(path);
+        for (const p of [`/x${path}`, ...(path === '/v1/streams' ? [] : [`${path}/x`]), ...(endsInId ? [] : [`${path}x`])]) {
+          const r = await send(port, 'GET', p);
+          const message = `no route GET ${p}`;
+          expect([r.status, r.headers.allow, r.body.error], p).toEqual([404, undefined, p.startsWith('/v2/') ? message : { code: 'not_found', message }]);
+        }
+      }
+    });
+  });
+
+  it('with a token: only the health probes answer without it, in their path\'s error form', async () => {
+    await withFake(streamingFake('f'), { token: 'a-token-of-24-characters' }, async (port) => {
+      for (const path of ['/healthz', '/readyz', '/v2/health/live', '/v2/health/ready', '/v2/models/f/ready']) {
+        expect((await send(port, 'GET', path)).status, path).toBe(200);
+      }
+      const need = 'this server needs "Authorization: Bearer <token>"';
+      for (const [method, path, body] of everyRoute) {
+        if (['/healthz', '/readyz', '/v2/health/live', '/v2/health/ready', '/v2/models/f/ready'].includes(path)) continue;
+        const r = await send(port, method, path, json, body === undefined ? undefined : JSON.stringify(body));
+        expect([r.status, r.body.error], `${method} ${path}`).toEqual([401, path.startsWith('/v2') ? need : { code: 'unauthorized', message: need }]);
+      }
+    });
+  });
+
+  it('draining: every work route answers 503 shutting_down; metadata and health still answer', async () => {
+    await withFake(streamingFake('f'), {}, async (port, h) => {
+      h.drain();
+      const message = 'the server is shutting down and accepts no new requests';
+      for (const [method, path, body] of everyRoute) {
+        const r = await send(port, method, path, json, body === undefined ? undefined : JSON.stringify(body));
+        const work = method !== 'GET';
+        if (!work) {
+          const notReady = path === '/readyz' ? 503 : path.endsWith('/ready') ? 400 : 200;
+          expect(r.status, path).toBe(notReady);
+          continue;
+        }
+        expect([r.status, r.body.error, r.headers.connection], `${method} ${path}`).toEqual([503, path.startsWith('/v2') ? message : { code: 'shutting_down', message }, 'close']);
+      }
+    });
+  });
+
+  it('JSON answers carry their type and exact byte length; /metrics the registry\'s type', async () => {
+    const svc = streamingFake('modèle');
+    await withFake(svc, {}, async (port) => {
+      for (const path of ['/healthz', '/v2/models/mod%C3%A8le', '/nothing']) {
+        const r = await send(port, 'GET', path);
+        expect(r.headers['content-type'], path).toBe('application/json; charset=utf-8');
+        expect(Number(r.headers['content-length']), path).toBe(Buffer.byteLength(JSON.stringify(r.body)));
+      }
+      const m = await send(port, 'GET', '/metrics');
+      expect(m.headers['content-type']).toBe(svc.registry.contentType);
+      expect(Number(m.headers['content-length'])).toBe(Buffer.byteLength(m.body));
+      expect(m.body).toMatch(/^# HELP rnnx_/m);
+    });
+  });
+});
+
+describe('stand-in models: metadata, readiness and streams as the handler reports them', () => {
+  it('/v1/model reports the first model\'s engine, units, streaming and every limit', async () => {
+    await withFake([fakeService('f', threeOut), streamingFake('g')], { maxBodyBytes: 1000, bodyTimeoutMs: 300, memoryBudgetBytes: 5000 }, async (port) => {
+      const r = await send(port, 'GET', '/v1/model');
+      expect(r.body).toEqual({
+        name: 'f', spec: { inputSize: 2, layers: [] }, provider: 'cpu', fallbacks: [{ provider: 'cuda', reason: 'no GPU here' }], workers: 3,
+        inputSize: 2, outputSize: 3, returnsSequences: false, units: { mode: 'model' },
+        streaming: { supported: false, reason: 'the graph carries no state' },
+        limits: { maxBatch: 6, maxWaitMs: 1.5, maxQueue: 3, timeoutMs: 900, maxTime: 50, maxBodyBytes: 1000, maxBatchBytes: 7777, bodyTimeoutMs: 300, memoryBudgetBytes: 5000 },
+      });
+    });
+    await withFake(streamingFake('g'), {}, async (port) => {
+      expect((await send(port, 'GET', '/v1/model')).body.streaming).toBe(true);
+    });
+  });
+
+  it('a model that cannot stream: the stream routes say why (or that it cannot), 400 stream_unsupported', async () => {
+    await withFake(fakeService('f', threeOut), {}, async (port) => {
+      for (const [method, path] of [['POST', '/v1/streams/abc'], ['POST', '/v1/streams/abc/reset'], ['DELETE', '/v1/streams/abc']]) {
+        const r = await send(port, method, path, json, method === 'POST' && !path.endsWith('reset') ? JSON.stringify({ input: [[1, 2]] }) : undefined);
+        expect([r.status, r.body.error], path).toEqual([400, { code: 'stream_unsupported', message: 'the graph carries no state' }]);
+      }
+    });
+    await withFake(fakeService('f', threeOut, { streamUnsupported: null }), {}, async (port) => {
+      const r = await send(port, 'POST', '/v1/streams/abc/reset');
+      expect([r.status, r.body.error]).toEqual([400, { code: 'stream_unsupported', message: 'this model cannot stream' }]);
+    });
+  });
+
+  it('streams: ids are percent-decoded; an append answers its output and the steps so far', async () => {
+    await withFake(streamingFake('f'), {}, async (port) => {
+      const a = await send(port, 'POST', '/v1/streams/%61bc', json, JSON.stringify({ input: [[1, 2], [3, 4]] }));
+      expect([a.status, a.body]).toEqual([200, { output: [7, 8, 9], dims: [3], steps: 2 }]);
+      expect((await send(port, 'POST', '/v1/streams/abc/reset')).body).toEqual({ id: 'abc', steps: 0 });
+      const none = await send(port, 'DELETE', '/v1/streams/abd');
+      expect([none.status, none.body.error]).toEqual([404, { code: 'not_found', message: 'no stream "abd"' }]);
+    });
+  });
+
+  it('readiness: any overloaded model makes the server not ready; each model reports its own', async () => {
+    const a = fakeService('a', threeOut);
+    const b = fakeService('b', threeOut, { overloaded: true });
+    await withFake([a, b], {}, async (port, h) => {
+      expect(h.ready()).toBe(false);
+      expect([(await send(port, 'GET', '/readyz')).status, (await send(port, 'GET', '/readyz')).body]).toEqual([503, { status: 'overloaded' }]);
+      const ready = await send(port, 'GET', '/v2/health/ready');
+      expect([ready.status, ready.body]).toEqual([400, { ready: false }]);
+      const ra = await send(port, 'GET', '/v2/models/a/ready');
+      expect([ra.status, ra.body]).toEqual([200, { name: 'a', ready: true }]);
+      const rb = await send(port, 'GET', '/v2/models/b/versions/4/ready');
+      expect([rb.status, rb.body]).toEqual([400, { name: 'b', ready: false }]);
+    });
+    await withFake([a, fakeService('c', threeOut)], {}, async (port, h) => {
+      expect(h.ready()).toBe(true);
+      const ready = await send(port, 'GET', '/v2/health/ready');
+      expect([ready.status, ready.body]).toEqual([200, { ready: true }]);
+      expect((await send(port, 'GET', '/readyz')).body).toEqual({ status: 'ready', provider: 'cpu' });
     });
   });
 });
