@@ -925,3 +925,84 @@ describe('stand-in models: metadata, readiness and streams as the handler report
     });
   });
 });
+
+describe('bodies a framework already read', () => {
+  /** A server whose "body parser" reads the whole body, then hands req.body = parse(text) to the handler. */
+  async function withParser(parse: ((text: string) => unknown) | null, fn: (port: number, svc: InferenceService & { calls: FakeCall[] }) => Promise<void>): Promise<void> {
+    const svc = fakeService('f', threeOut);
+    const h = createRequestHandler(svc, {});
+    const server = createServer((req, res) => {
+      if (parse === null) {
+        // A framework that sets a body without reading the stream: the handler must read it itself.
+        (req as typeof req & { body?: unknown }).body = { input: [[9, 9]] };
+        h(req, res);
+        return;
+      }
+      let text = '';
+      req.on('data', (c: Buffer) => (text += c.toString()));
+      req.on('end', () => {
+        (req as typeof req & { body?: unknown }).body = parse(text);
+        h(req, res);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    try {
+      await fn((server.address() as AddressInfo).port, svc);
+    } finally {
+      h.dispose();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  }
+  const body = JSON.stringify({ input: [[1, 2]] });
+
+  it('a parsed object, a string or a Buffer are used as the body', async () => {
+    for (const parse of [(t: string) => JSON.parse(t) as unknown, (t: string) => t, (t: string) => Buffer.from(t)]) {
+      await withParser(parse, async (port, svc) => {
+        const r = await send(port, 'POST', '/v1/predict', json, body);
+        expect([r.status, r.body]).toEqual([200, { output: [1, 2, 3], dims: [3] }]);
+        expect(svc.calls.map((c) => c.x)).toEqual([[1, 2]]);
+      });
+    }
+  });
+
+  it('text that is no JSON, or nothing, is a 400 naming why', async () => {
+    await withParser((t) => t, async (port) => {
+      const bad = await send(port, 'POST', '/v1/predict', json, '{"input": [[1, 2]');
+      expect([bad.status, bad.body.error.code]).toEqual([400, 'bad_request']);
+      expect(bad.body.error.message).toMatch(/^request body is not valid JSON: /);
+      const empty = await send(port, 'POST', '/v1/predict', json, '  \n');
+      expect([empty.status, empty.body.error.message]).toEqual([400, 'request body must be a JSON object, got an empty body']);
+    });
+    await withParser(() => Buffer.from('[1, 2]'), async (port) => {
+      const arr = await send(port, 'POST', '/v1/predict', json, body);
+      expect([arr.status, arr.body.error.message]).toEqual([400, 'request body must be a JSON object, got an array']);
+    });
+  });
+
+  it('a body set while the stream is still unread is ignored: the stream is read', async () => {
+    await withParser(null, async (port, svc) => {
+      const r = await send(port, 'POST', '/v1/predict', json, body);
+      expect(r.status).toBe(200);
+      expect(svc.calls.map((c) => c.x)).toEqual([[1, 2]]);
+    });
+  });
+});
+
+describe('refusals in the metrics', () => {
+  it('the memory budget and the receive budget count their refusals by reason', async () => {
+    const registry = newRegistry();
+    const refusals = async () => (await registry.metrics()).split('\n').filter((l) => l.startsWith('rnnx_overload_refusals_total{')).sort();
+    const body = JSON.stringify({ input: [[1, 2]] });
+    const n = Buffer.byteLength(body);
+    await withFake(fakeService('f', threeOut), { registry, memoryBudgetBytes: n * BODY_MEMORY_FACTOR - 1 }, async (port) => {
+      expect((await send(port, 'POST', '/v1/predict', json, body)).status).toBe(503);
+    });
+    expect(await refusals()).toEqual(['rnnx_overload_refusals_total{reason="memory_budget"} 1']);
+    await withFake(fakeService('f', threeOut), { registry, maxBufferedBodyBytes: n - 1 }, async (port) => {
+      expect((await send(port, 'POST', '/v1/predict', json, body)).status).toBe(503);
+      expect((await send(port, 'POST', '/v1/predict', json, body)).status).toBe(503);
+    });
+    expect(await refusals()).toEqual(['rnnx_overload_refusals_total{reason="buffered_bodies"} 2', 'rnnx_overload_refusals_total{reason="memory_budget"} 1']);
+  });
+});
