@@ -5,7 +5,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:net';
-import { afterAll, describe, expect, it } from 'vitest';
+import { maxHeaderSize } from 'node:http';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { exposureWarning, isLoopbackHost, resolveModels, startServer } from '../src/serve/http.js';
 import { gru } from '../src/layers/spec.js';
 import { newRegistry } from '../src/serve/metrics.js';
@@ -132,5 +133,76 @@ describe('stalled requests on a running server', () => {
     } finally {
       await s.close();
     }
+  });
+});
+
+describe('requests node:http cannot parse', () => {
+  it('garbage gets 400 Bad Request, an oversized head 431, each a closing JSON answer naming node\'s code', async () => {
+    const { path } = makeModel(tmp.dir, 'unparsed', 2, [gru({ units: 2 })], 5);
+    const s = await startServer({ modelPath: path, port: 0, workers: 0, intraOpNumThreads: 1, handleSignals: false, log: false, registry: newRegistry() });
+    const raw = (text: string) => new Promise<{ head: string[]; body: { error: { code: string; message: string } } }>((resolve, reject) => {
+      const socket = connect(s.port, '127.0.0.1');
+      let got = '';
+      socket.on('data', (c: Buffer) => (got += c.toString()));
+      socket.on('close', () => {
+        const [head, body] = got.split('\r\n\r\n');
+        resolve({ head: head.split('\r\n'), body: JSON.parse(body) });
+      });
+      socket.on('error', reject);
+      socket.write(text);
+    });
+    const headOf = (status: string, body: unknown) => [`HTTP/1.1 ${status}`, 'connection: close', 'content-type: application/json; charset=utf-8', `content-length: ${Buffer.byteLength(JSON.stringify(body))}`];
+    try {
+      const garbage = await raw('GARBAGE\r\n\r\n');
+      expect(garbage.head).toEqual(headOf('400 Bad Request', garbage.body));
+      expect(garbage.body.error.code).toBe('bad_request');
+      expect(garbage.body.error.message).toMatch(/^the request is not valid HTTP\/1\.1 \(HPE_[A-Z_]+\): \S/);
+      const long = await raw(`GET /healthz?${'a'.repeat(60_000)} HTTP/1.1\r\nhost: x\r\n\r\n`);
+      expect(long.head).toEqual(headOf('431 Request Header Fields Too Large', long.body));
+      expect(long.body.error).toEqual({ code: 'header_too_large', message: `the request line and headers exceed the server's limit of ${maxHeaderSize} bytes (HPE_HEADER_OVERFLOW)` });
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('starting a server: what is logged, and a port already taken', () => {
+  it('without a log option each event is one JSON line on stderr with its time; a bind beyond loopback without a token warns first', async () => {
+    const { path } = makeModel(tmp.dir, 'stderr', 2, [gru({ units: 2 })], 3);
+    const lines: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => {
+      lines.push(String(c));
+      return true;
+    });
+    let s: Awaited<ReturnType<typeof startServer>> | undefined;
+    try {
+      s = await startServer({ modelPath: path, host: '0.0.0.0', port: 0, workers: 0, intraOpNumThreads: 1, handleSignals: false, registry: newRegistry() });
+    } finally {
+      spy.mockRestore();
+    }
+    try {
+      expect(lines.every((l) => l.endsWith('}\n'))).toBe(true);
+      const events = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(events.map((e) => e.event)).toEqual(['warning', 'listening']);
+      for (const e of events) expect(Date.parse(String(e.time)), String(e.time)).toBeGreaterThan(Date.parse('2020-01-01'));
+      expect(events[0]).toEqual({ time: events[0].time, event: 'warning', message: exposureWarning('0.0.0.0', false) });
+      expect(events[1]).toMatchObject({ event: 'listening', url: `http://0.0.0.0:${s.port}` });
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a port already in use: the start fails with the bind error and the models are closed again', async () => {
+    const { path } = makeModel(tmp.dir, 'taken', 2, [gru({ units: 2 })], 4);
+    const first = await startServer({ modelPath: path, port: 0, workers: 0, intraOpNumThreads: 1, handleSignals: false, log: false, registry: newRegistry() });
+    const registry = newRegistry();
+    try {
+      await expect(startServer({ modelPath: path, port: first.port, workers: 0, intraOpNumThreads: 1, handleSignals: false, log: false, registry })).rejects.toThrow(/EADDRINUSE/);
+      // The service opened for it is closed: its gauges no longer report it.
+      expect(await registry.metrics()).not.toMatch(/rnnx_provider_info\{model="taken"/);
+    } finally {
+      await first.close();
+    }
+    expect(await first.registry.metrics()).not.toMatch(/rnnx_provider_info\{model="taken"/);
   });
 });
