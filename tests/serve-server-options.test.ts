@@ -206,3 +206,48 @@ describe('starting a server: what is logged, and a port already taken', () => {
     expect(await first.registry.metrics()).not.toMatch(/rnnx_provider_info\{model="taken"/);
   });
 });
+
+describe('closing a server with requests in progress', () => {
+  /** A POST whose body stops after `first` bytes until finish(). */
+  function partialPost(port: number, body: string, first: number) {
+    const socket = connect(port, '127.0.0.1');
+    let got = '';
+    socket.on('data', (c: Buffer) => (got += c.toString()));
+    socket.on('error', () => {});
+    const closed = new Promise<string>((resolve) => socket.on('close', () => resolve(got)));
+    socket.write(`POST /v1/predict HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, first)}`);
+    return { finish: () => socket.write(body.slice(first)), closed, got: () => got };
+  }
+  const until = async (cond: () => boolean) => {
+    for (let i = 0; i < 400 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+    expect(cond()).toBe(true);
+  };
+  const body = JSON.stringify({ input: [[0.5, -1]] });
+
+  it('a request whose body is still arriving is answered before the models close; the log counts it', async () => {
+    const { path } = makeModel(tmp.dir, 'drained', 2, [gru({ units: 2 })], 6);
+    const events: Record<string, unknown>[] = [];
+    const s = await startServer({ modelPath: path, port: 0, workers: 0, intraOpNumThreads: 1, handleSignals: false, log: (e) => events.push(e), registry: newRegistry(), drainTimeoutMs: 20_000 });
+    const a = partialPost(s.port, body, 4);
+    await until(() => s.handler.inFlight === 1);
+    const closing = s.close();
+    await until(() => events.some((e) => e.event === 'draining'));
+    expect(events.find((e) => e.event === 'draining')).toEqual({ event: 'draining', inFlight: 1, queued: 0 });
+    a.finish();
+    await closing;
+    const text = await a.closed;
+    expect(text).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(JSON.parse(text.split('\r\n\r\n')[1])).toMatchObject({ dims: [2] });
+    expect(events.at(-1)).toEqual({ event: 'closed' });
+  });
+
+  it('a request stuck past drainTimeoutMs is cut, and the close completes', async () => {
+    const { path } = makeModel(tmp.dir, 'stuck', 2, [gru({ units: 2 })], 7);
+    const s = await startServer({ modelPath: path, port: 0, workers: 0, intraOpNumThreads: 1, handleSignals: false, log: false, registry: newRegistry(), drainTimeoutMs: 150, bodyTimeoutMs: 60_000 });
+    const a = partialPost(s.port, body, 4);
+    await until(() => s.handler.inFlight === 1);
+    await s.close();
+    // Cut without an answer: the body never came.
+    expect(await a.closed).toBe('');
+  });
+});

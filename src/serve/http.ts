@@ -6,7 +6,7 @@
 import { createServer, maxHeaderSize, type Server } from 'node:http';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { isIP, type AddressInfo, type Socket } from 'node:net';
+import { isIP, type AddressInfo } from 'node:net';
 import { createRequestHandler, type HandlerOptions, type RequestHandler } from './handler.js';
 import { addDefaultMetrics, type Registry } from './metrics.js';
 import { InferenceService, type ServiceOptions } from './service.js';
@@ -196,12 +196,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     headersTimeout: headersTimeoutMs,
     connectionsCheckingInterval: Math.min(1000, headersTimeoutMs),
   }, handler);
-  // Keep-alive sockets are tracked so a drain can end the idle ones and, past the deadline, all.
-  const sockets = new Set<Socket>();
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
   // Requests node:http cannot parse never reach a handler; they still get a JSON error saying why.
   server.on('clientError', (err: Error & { code?: string }, socket) => {
     if (!socket.writable) {
@@ -266,8 +260,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         }
         await Promise.all(services.map((s) => s.close({ drain: true })));
         handler.dispose();
+        // Past the drain every connection still open is cut (node tracks them all: no set of our own).
         server.closeAllConnections();
-        for (const s of sockets) s.destroy();
         await serverClosed;
         uninstallSignals(running);
         log({ event: 'closed' });
