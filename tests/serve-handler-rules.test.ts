@@ -1006,3 +1006,43 @@ describe('refusals in the metrics', () => {
     expect(await refusals()).toEqual(['rnnx_overload_refusals_total{reason="buffered_bodies"} 2', 'rnnx_overload_refusals_total{reason="memory_budget"} 1']);
   });
 });
+
+describe('defaults and the edges of readiness', () => {
+  it('the default limits, as /v1/model reports them', async () => {
+    await withFake(fakeService('f', threeOut), {}, async (port) => {
+      const { limits } = (await send(port, 'GET', '/v1/model')).body;
+      expect([limits.maxBodyBytes, limits.bodyTimeoutMs, limits.memoryBudgetBytes]).toEqual([8 * 2 ** 20, 10_000, 512 * 2 ** 20]);
+    });
+  });
+
+  it('a body that fills the receive budget or the memory budget exactly makes the handler not ready while it arrives', async () => {
+    const body = JSON.stringify({ input: x, pad: 'p'.repeat(50) });
+    await withHandler({ maxBufferedBodyBytes: 10, maxBodyBytes: 1000, bodyTimeoutMs: 60_000 }, async (port, h) => {
+      const a = partialPost(port, '/v1/predict', body, 10);
+      a.reply.catch(() => {});
+      await until('the ten bytes to be held', () => h.memoryInUse === 10 * BODY_MEMORY_FACTOR);
+      expect(h.ready()).toBe(false);
+      a.leave();
+      await until('the request to end', () => h.inFlight === 0);
+      expect(h.ready()).toBe(true);
+    });
+    await withHandler({ memoryBudgetBytes: 10 * BODY_MEMORY_FACTOR, bodyTimeoutMs: 60_000 }, async (port, h) => {
+      const a = partialPost(port, '/v1/predict', body, 10);
+      a.reply.catch(() => {});
+      await until('the ten bytes to be charged', () => h.memoryInUse === 10 * BODY_MEMORY_FACTOR);
+      expect(h.ready()).toBe(false);
+      a.leave();
+      await until('the request to end', () => h.inFlight === 0 && h.memoryInUse === 0);
+      expect(h.ready()).toBe(true);
+    });
+  });
+
+  it('an error answer to a request declaring an empty body (content-length: 0) keeps the connection', async () => {
+    await withHandler({}, async (port) => {
+      const r = await send(port, 'POST', '/nothing', { 'content-length': '0' });
+      expect([r.status, r.headers.connection]).toEqual([404, 'keep-alive']);
+      const withBody = await send(port, 'POST', '/nothing', json, predictBody);
+      expect([withBody.status, withBody.headers.connection]).toEqual([404, 'close']);
+    });
+  });
+});
