@@ -1046,3 +1046,31 @@ describe('defaults and the edges of readiness', () => {
     });
   });
 });
+
+describe('the receive budget gives each body\'s bytes back exactly once', () => {
+  it('after a body times out (408) its bytes are free again', async () => {
+    const body = JSON.stringify({ input: x, pad: 'p'.repeat(50) });
+    await withHandler({ maxBufferedBodyBytes: 20, bodyTimeoutMs: 100 }, async (port, h) => {
+      const a = partialPost(port, '/v1/predict', body, 20);
+      await until('the twenty bytes to be held', () => h.memoryInUse === 20 * BODY_MEMORY_FACTOR);
+      expect(h.ready()).toBe(false);
+      expect((await a.reply).status).toBe(408);
+      await until('the request to end', () => h.inFlight === 0);
+      expect([h.ready(), h.memoryInUse]).toEqual([true, 0]);
+    });
+  });
+
+  it('a body that arrived whole is not given back a second time when its body timeout would have passed', async () => {
+    const n = Buffer.byteLength(predictBody);
+    // 2n bytes: `,"pad":""` is 9 of them.
+    const twice = JSON.stringify({ input: x, pad: 'p'.repeat(n - 9) });
+    expect(Buffer.byteLength(twice)).toBe(2 * n);
+    await withHandler({ maxBufferedBodyBytes: n, bodyTimeoutMs: 50 }, async (port) => {
+      expect((await send(port, 'POST', '/v1/predict', json, predictBody)).status).toBe(200);
+      await new Promise((r) => setTimeout(r, 120));
+      // Still n bytes of budget (not 2n, as a second give-back would leave): a body of 2n is refused.
+      const r = await send(port, 'POST', '/v1/predict', json, twice);
+      expect([r.status, r.body.error.code]).toEqual([503, 'overloaded']);
+    });
+  });
+});
