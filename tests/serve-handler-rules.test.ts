@@ -1074,3 +1074,21 @@ describe('the receive budget gives each body\'s bytes back exactly once', () => 
     });
   });
 });
+
+describe('model versions in the path', () => {
+  it('a version is percent-decoded; a malformed one is a 404 naming it (it was a 500 "URI malformed"), nothing logged', async () => {
+    const events: Record<string, unknown>[] = [];
+    await withFake(fakeService('f', threeOut), { log: (e) => events.push(e) }, async (port) => {
+      expect((await send(port, 'GET', '/v2/models/f/versions/%34/ready')).body).toEqual({ name: 'f', ready: true });
+      for (const path of ['/v2/models/f/versions/%E0%A4%A', '/v2/models/f/versions/%E0%A4%A/ready']) {
+        const r = await send(port, 'GET', path);
+        expect([r.status, r.body], path).toEqual([404, { error: 'model version "%E0%A4%A" is not valid percent-encoding' }]);
+      }
+      const infer = await send(port, 'POST', '/v2/models/f/versions/%ZZ/infer', json, JSON.stringify({ inputs: [] }));
+      expect([infer.status, infer.body]).toEqual([404, { error: 'model version "%ZZ" is not valid percent-encoding' }]);
+      const other = await send(port, 'GET', '/v2/models/f/versions/5');
+      expect([other.status, other.body]).toEqual([404, { error: 'model "f" has no version "5"; it has "4"' }]);
+    });
+    expect(events).toEqual([]);
+  });
+});

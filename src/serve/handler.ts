@@ -284,15 +284,18 @@ export function createRequestHandler(services: InferenceService | InferenceServi
   };
 
   const modelOf = (name: string, version: string | undefined): InferenceService => {
-    let decoded: string;
-    try {
-      decoded = decodeURIComponent(name);
-    } catch {
-      throw new HttpError('not_found', 404, `model name ${JSON.stringify(name)} is not valid percent-encoding`);
-    }
+    const decode = (what: string, s: string): string => {
+      try {
+        return decodeURIComponent(s);
+      } catch {
+        throw new HttpError('not_found', 404, `${what} ${JSON.stringify(s)} is not valid percent-encoding`);
+      }
+    };
+    const decoded = decode('model name', name);
     const svc = byName.get(decoded);
     if (!svc) throw new HttpError('not_found', 404, `no model named ${JSON.stringify(decoded)}; this server has ${[...byName.keys()].map((n) => JSON.stringify(n)).join(', ')}`);
-    if (version !== undefined && decodeURIComponent(version) !== svc.version) {
+    // A malformed version is a 404 like a malformed name (it was a 500 "URI malformed").
+    if (version !== undefined && decode('model version', version) !== svc.version) {
       throw new HttpError('not_found', 404, `model ${JSON.stringify(decoded)} has no version ${JSON.stringify(version)}; it has ${JSON.stringify(svc.version)}`);
     }
     return svc;
