@@ -1092,3 +1092,46 @@ describe('model versions in the path', () => {
     expect(events).toEqual([]);
   });
 });
+
+describe('many sequences in one request', () => {
+  it('12 sequences (v1 inputs, v2 batch) run without a MaxListenersExceededWarning on their shared signal', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    try {
+      await withHandler({}, async (port) => {
+        const v1 = await send(port, 'POST', '/v1/predict', json, JSON.stringify({ inputs: Array.from({ length: 12 }, () => x) }));
+        expect(v1.status).toBe(200);
+        expect(v1.body.outputs.length).toBe(12);
+        for (const o of v1.body.outputs) expect(maxAbsDiff(o.output, expected)).toBeLessThanOrEqual(1e-6);
+        const data = Array.from({ length: 12 }, () => x.flat()).flat();
+        const v2 = await send(port, 'POST', '/v2/models/door/infer', json, JSON.stringify({ inputs: [{ name: 'x', shape: [12, 2, 2], datatype: 'FP32', data }] }));
+        expect([v2.status, v2.body.outputs[0].shape]).toEqual([200, [12, 2]]);
+        await new Promise((r) => setImmediate(r));
+      });
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((w) => w.startsWith('MaxListenersExceededWarning'))).toEqual([]);
+  });
+});
+
+describe('a stream chunk with a non-finite output', () => {
+  it('is a logged 500 naming the first bad value and its index; the answer is withheld', async () => {
+    const svc = streamingFake('f');
+    const stream = svc.streams!.get('abc') as unknown as { append: (x: Float32Array) => Promise<{ y: Float32Array; dims: number[] }> };
+    stream.append = async () => ({ y: Float32Array.from([1, Number.NaN, Number.POSITIVE_INFINITY]), dims: [3] });
+    const events: Record<string, unknown>[] = [];
+    await withFake(svc, { log: (e) => events.push(e) }, async (port) => {
+      const r = await send(port, 'POST', '/v1/streams/abc', json, JSON.stringify({ input: [[1, 2]] }));
+      const message = 'the model produced a non-finite output (NaN at y[1]); the answer is withheld';
+      expect([r.status, r.body.error]).toEqual([500, { code: 'run_failed', message }]);
+      expect(events).toEqual([{ event: 'error', route: '/v1/streams/:id', status: 500, message }]);
+      stream.append = async () => ({ y: Float32Array.from([1, 2, Number.NEGATIVE_INFINITY]), dims: [3] });
+      const last = await send(port, 'POST', '/v1/streams/abc', json, JSON.stringify({ input: [[1, 2]] }));
+      expect(last.body.error.message).toBe('the model produced a non-finite output (-Infinity at y[2]); the answer is withheld');
+      stream.append = async () => ({ y: Float32Array.from([-0, 0, 3]), dims: [3] });
+      expect((await send(port, 'POST', '/v1/streams/abc', json, JSON.stringify({ input: [[1, 2]] }))).status).toBe(200);
+    });
+  });
+});
