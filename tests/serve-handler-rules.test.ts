@@ -1135,3 +1135,29 @@ describe('a stream chunk with a non-finite output', () => {
     });
   });
 });
+
+describe('allowedHosts and basePath as given', () => {
+  it('a list matches in any case on both sides; a bare string or a list of non-strings is refused', async () => {
+    await withFake(fakeService('f', threeOut), { allowedHosts: ['API.Example'] }, async (port) => {
+      for (const host of ['api.example', 'API.EXAMPLE:8080']) expect((await send(port, 'GET', '/healthz', { host })).status, host).toBe(200);
+      expect((await send(port, 'GET', '/healthz', { host: 'api.example', origin: 'https://Api.Example' })).status).toBe(200);
+      const r = await send(port, 'GET', '/healthz', { host: 'api' });
+      expect([r.status, r.body.error.message]).toEqual([403, 'Host "api" is not allowed: this server answers only API.Example (protection against DNS rebinding)']);
+    });
+    for (const bad of ['api.example', 'Loopback', ['a', 5], 7]) {
+      expect(() => createRequestHandler(svc, { allowedHosts: bad as HandlerOptions['allowedHosts'] }), JSON.stringify(bad)).toThrow(`allowedHosts must be 'loopback', 'any' or a list of host names, got ${JSON.stringify(bad)}`);
+    }
+  });
+
+  it('trailing slashes of basePath are dropped; a path outside it is a 404 naming the whole path and the base', async () => {
+    await withFake(fakeService('f', threeOut), { basePath: '/rnnx//' }, async (port) => {
+      expect((await send(port, 'GET', '/rnnx/healthz')).body).toEqual({ status: 'ok' });
+      for (const path of ['/healthz', '/rnnxhealthz', '/v2/health/live']) {
+        const r = await send(port, 'GET', `${path}?q=1`);
+        expect([r.status, r.body.error], path).toEqual([404, { code: 'not_found', message: `no route GET ${path}: the routes live under /rnnx` }]);
+      }
+      const inside = await send(port, 'GET', '/rnnx/v2/nothing');
+      expect([inside.status, inside.body.error]).toEqual([404, 'no route GET /v2/nothing']);
+    });
+  });
+});

@@ -162,6 +162,12 @@ export function createRequestHandler(services: InferenceService | InferenceServi
   }
   const tokenDigest = options.token === undefined ? null : createHash('sha256').update(options.token).digest();
   const allowedHosts = options.allowedHosts ?? 'any';
+  // A bare string other than the two keywords would be matched as a substring ('a.example'.includes('a')).
+  if (!(allowedHosts === 'any' || allowedHosts === 'loopback' || (Array.isArray(allowedHosts) && allowedHosts.every((h) => typeof h === 'string')))) {
+    throw new Error(`allowedHosts must be 'loopback', 'any' or a list of host names, got ${JSON.stringify(allowedHosts)}`);
+  }
+  // Host names compare in lower case, on both sides (the header's are lowered where they are read).
+  const allowedNames = Array.isArray(allowedHosts) ? allowedHosts.map((h) => h.toLowerCase()) : [];
   const basePath = options.basePath?.replace(/\/+$/, '') ?? '';
   if (basePath !== '' && !basePath.startsWith('/')) throw new Error(`basePath must start with "/", got ${JSON.stringify(options.basePath)}`);
   const log = options.log ?? (() => {});
@@ -514,7 +520,7 @@ export function createRequestHandler(services: InferenceService | InferenceServi
 
   const checkHostAndOrigin = (req: IncomingMessage): void => {
     if (allowedHosts === 'any') return;
-    const ok = (h: string) => (allowedHosts === 'loopback' ? isLoopbackName(h) : allowedHosts.includes(h.toLowerCase()));
+    const ok = (h: string) => (allowedHosts === 'loopback' ? isLoopbackName(h) : allowedNames.includes(h.toLowerCase()));
     const host = req.headers.host;
     if (!host || !ok(hostName(host))) {
       throw new HttpError('forbidden', 403, `Host ${JSON.stringify(host ?? '')} is not allowed: this server answers only ${allowedHosts === 'loopback' ? 'loopback names (localhost, 127.0.0.1, [::1])' : allowedHosts.join(', ')} (protection against DNS rebinding)`);
@@ -558,7 +564,9 @@ export function createRequestHandler(services: InferenceService | InferenceServi
 
   const handle = async (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): Promise<void> => {
     const started = performance.now();
-    let path = (req.url ?? '/').split('?')[0];
+    const urlPath = (req.url ?? '/').split('?')[0];
+    let path = urlPath;
+    // Outside the base path: '\0', which no route matches.
     if (basePath) path = path === basePath ? '/' : path.startsWith(`${basePath}/`) ? path.slice(basePath.length) : '\0';
     const method = req.method ?? 'GET';
     const candidates = routes.filter((r) => r.pattern.test(path));
@@ -591,7 +599,7 @@ export function createRequestHandler(services: InferenceService | InferenceServi
           res.setHeader('allow', allowed.join(', '));
           throw new HttpError('method_not_allowed', 405, `${method} is not allowed on ${path}; use ${allowed.join(' or ')}`);
         }
-        throw new HttpError('not_found', 404, `no route ${method} ${path}`);
+        throw new HttpError('not_found', 404, path === '\0' ? `no route ${method} ${urlPath}: the routes live under ${basePath}` : `no route ${method} ${path}`);
       }
       label = route.label;
       if (route.kind !== 'health') checkAuth(req, res);
