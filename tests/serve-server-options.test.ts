@@ -5,7 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:net';
-import { maxHeaderSize } from 'node:http';
+import { maxHeaderSize, request } from 'node:http';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { exposureWarning, isLoopbackHost, resolveModels, startServer } from '../src/serve/http.js';
 import { gru } from '../src/layers/spec.js';
@@ -249,5 +249,44 @@ describe('closing a server with requests in progress', () => {
     await s.close();
     // Cut without an answer: the body never came.
     expect(await a.closed).toBe('');
+  });
+});
+
+describe('listener defaults', () => {
+  // fetch() drops a Host header: node:http sends it.
+  const statusWithHost = (port: number, host: string) => new Promise<number>((resolve, reject) => {
+    request({ host: '127.0.0.1', port, path: '/healthz', headers: { host } }, (res) => {
+      res.resume();
+      resolve(res.statusCode!);
+    }).on('error', reject).end();
+  });
+  it('by default: 127.0.0.1, loopback Host names only; headers may take no longer than the whole request', async () => {
+    const { path } = makeModel(tmp.dir, 'defaults', 2, [gru({ units: 2 })], 8);
+    const s = await startServer({ modelPath: path, port: 0, workers: 0, intraOpNumThreads: 1, handleSignals: false, log: false, registry: newRegistry(), requestTimeoutMs: 250 });
+    try {
+      expect([s.url, s.host]).toEqual([`http://127.0.0.1:${s.port}`, '127.0.0.1']);
+      expect(await statusWithHost(s.port, 'evil.example')).toBe(403);
+      expect(await statusWithHost(s.port, `localhost:${s.port}`)).toBe(200);
+      // headersTimeoutMs (default 10 s) is cut to requestTimeoutMs.
+      const socket = connect(s.port, '127.0.0.1');
+      let text = '';
+      socket.on('data', (c: Buffer) => (text += c.toString()));
+      const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+      socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+      await closed;
+      expect(JSON.parse(text.split('\r\n\r\n')[1]).error.message).toBe('the request did not arrive whole within 250 ms (requestTimeoutMs; headers within 250 ms)');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('bound beyond loopback: every Host name is let in (the operator\'s proxy or token decides)', async () => {
+    const { path } = makeModel(tmp.dir, 'anyhost', 2, [gru({ units: 2 })], 9);
+    const s = await startServer({ modelPath: path, host: '0.0.0.0', port: 0, workers: 0, intraOpNumThreads: 1, handleSignals: false, log: false, registry: newRegistry() });
+    try {
+      expect(await statusWithHost(s.port, 'evil.example')).toBe(200);
+    } finally {
+      await s.close();
+    }
   });
 });
