@@ -1130,6 +1130,9 @@ describe('a stream chunk with a non-finite output', () => {
       stream.append = async () => ({ y: Float32Array.from([1, 2, Number.NEGATIVE_INFINITY]), dims: [3] });
       const last = await send(port, 'POST', '/v1/streams/abc', json, JSON.stringify({ input: [[1, 2]] }));
       expect(last.body.error.message).toBe('the model produced a non-finite output (-Infinity at y[2]); the answer is withheld');
+      stream.append = async () => ({ y: Float32Array.from([Number.NaN, 2, 3]), dims: [3] });
+      const first = await send(port, 'POST', '/v1/streams/abc', json, JSON.stringify({ input: [[1, 2]] }));
+      expect(first.body.error.message).toBe('the model produced a non-finite output (NaN at y[0]); the answer is withheld');
       stream.append = async () => ({ y: Float32Array.from([-0, 0, 3]), dims: [3] });
       expect((await send(port, 'POST', '/v1/streams/abc', json, JSON.stringify({ input: [[1, 2]] }))).status).toBe(200);
     });
@@ -1158,6 +1161,17 @@ describe('allowedHosts and basePath as given', () => {
       }
       const inside = await send(port, 'GET', '/rnnx/v2/nothing');
       expect([inside.status, inside.body.error]).toEqual([404, 'no route GET /v2/nothing']);
+    });
+  });
+});
+
+describe('bodies that are JSON but no object', () => {
+  it('a number, a string, true, null or an array is refused naming what it is', async () => {
+    await withFake(fakeService('f', threeOut), {}, async (port) => {
+      for (const [text, got] of [['5', '5'], ['"s"', '"s"'], ['true', 'true'], ['null', 'null'], ['[1]', 'an array']]) {
+        const r = await send(port, 'POST', '/v1/predict', json, text);
+        expect([r.status, r.body.error], text).toEqual([400, { code: 'bad_request', message: `request body must be a JSON object, got ${got}` }]);
+      }
     });
   });
 });
