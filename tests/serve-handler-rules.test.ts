@@ -681,6 +681,12 @@ describe('failures of the work, as the client and the log see them', () => {
       expect([r.status, r.body.error]).toEqual([504, { code: 'timeout', message: 'first too slow' }]);
       expect(signals.map((s) => s.aborted)).toEqual([true, true]);
       expect((signals[0].reason as Error).message).toBe('first too slow');
+      // The same for the rows of a v2 batch.
+      signals.length = 0;
+      svc.calls.length = 0;
+      const v2 = await send(port, 'POST', '/v2/models/f/infer', json, JSON.stringify({ inputs: [{ name: 'x', shape: [3, 1, 2], datatype: 'FP32', data: [1, 2, 3, 4, 5, 6] }] }));
+      expect([v2.status, v2.body]).toEqual([504, { error: 'first too slow' }]);
+      expect(signals.map((s) => s.aborted)).toEqual([true, true]);
     });
   });
 });
