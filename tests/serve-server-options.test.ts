@@ -241,6 +241,20 @@ describe('closing a server with requests in progress', () => {
     expect(events.at(-1)).toEqual({ event: 'closed' });
   });
 
+  it('a request waiting for its batch to fill runs at once when the close begins, not after maxWaitMs', async () => {
+    const { path } = makeModel(tmp.dir, 'hurried', 2, [gru({ units: 2 })], 10);
+    const s = await startServer({ modelPath: path, port: 0, workers: 0, intraOpNumThreads: 1, handleSignals: false, log: false, registry: newRegistry(), maxWaitMs: 600_000, drainTimeoutMs: 600_000 });
+    const reply = fetch(`${s.url}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    await until(() => s.service.batcher.queueDepth === 1);
+    const closing = s.close();
+    const late = new Promise<'late'>((resolve) => setTimeout(() => resolve('late'), 5000).unref());
+    const r = await Promise.race([reply, late]);
+    expect(r).not.toBe('late');
+    expect((r as Response).status).toBe(200);
+    expect(((await (r as Response).json()) as { dims: number[] }).dims).toEqual([2]);
+    await closing;
+  });
+
   it('a request stuck past drainTimeoutMs is cut, and the close completes', async () => {
     const { path } = makeModel(tmp.dir, 'stuck', 2, [gru({ units: 2 })], 7);
     const s = await startServer({ modelPath: path, port: 0, workers: 0, intraOpNumThreads: 1, handleSignals: false, log: false, registry: newRegistry(), drainTimeoutMs: 150, bodyTimeoutMs: 60_000 });
