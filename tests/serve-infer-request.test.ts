@@ -215,3 +215,17 @@ describe('model metadata', () => {
     });
   });
 });
+
+describe('INT32 values', () => {
+  it('x and sequence_lens as INT32 hold values of int32 only: 1e39 would have become Infinity in x', () => {
+    const edge = parseInferRequest({ inputs: [x([1, 1, 2], [-2147483648, 2147483647], 'INT32')] }, fakeService());
+    expect(Array.from(edge.sequences[0])).toEqual([Math.fround(-2147483648), Math.fround(2147483647)]);
+    refuse({ inputs: [x([1, 1, 2], [1, 1e39], 'INT32')] }, 'inputs[0].data[1] must be within INT32 range [-2147483648, 2147483647], got 1e+39');
+    refuse({ inputs: [x([1, 1, 2], [-2147483649, 0], 'INT32')] }, 'inputs[0].data[0] must be within INT32 range [-2147483648, 2147483647], got -2147483649');
+    refuse({ inputs: [x([1, 1, 2], [2147483648, 0], 'INT32')] }, 'inputs[0].data[0] must be within INT32 range [-2147483648, 2147483647], got 2147483648');
+    refuse({ inputs: [x([1, 1, 2], [1, 2]), lens([2 ** 32 + 1])] }, 'inputs[1].data[0] must be within INT32 range [-2147483648, 2147483647], got 4294967297');
+    // INT64 lengths are checked as given against the time axis (they used to wrap to int32: 2^32 + 1 became 1 and passed).
+    refuse({ inputs: [x([1, 1, 2], [1, 2]), lens([2 ** 32 + 1], [1], 'INT64')] }, 'sequence_lens[0] must be in [1, 1], got 4294967297');
+    refuse({ inputs: [x([1, 1, 2], [1, 2]), lens([-(2 ** 32) + 1], [1], 'INT64')] }, 'sequence_lens[0] must be in [1, 1], got -4294967295');
+  });
+});
