@@ -1181,3 +1181,15 @@ describe('bodies that are JSON but no object', () => {
     });
   });
 });
+
+describe('content types with spaces', () => {
+  it('a space before the parameters is no different type', async () => {
+    await withFake(fakeService('f', threeOut), {}, async (port) => {
+      for (const ct of ['application/json ; charset=utf-8', 'application/problem+json ;x=1']) {
+        expect((await send(port, 'POST', '/v1/predict', { 'content-type': ct }, JSON.stringify({ input: [[1, 2]] }))).status, ct).toBe(200);
+      }
+      const r = await send(port, 'POST', '/v1/predict', { 'content-type': 'text/plain ; charset=utf-8' }, JSON.stringify({ input: [[1, 2]] }));
+      expect([r.status, r.body.error.message]).toEqual([415, 'content-type must be application/json, got "text/plain"']);
+    });
+  });
+});
