@@ -92,3 +92,39 @@ describe('signals', () => {
     tmp.cleanup();
   });
 });
+
+describe('drain deadlines near setTimeout\'s limit', () => {
+  it('the exit deadline is capped at 2^31 - 1 ms (past it the timer fired at once and exited 1 mid-drain)', async () => {
+    const dir = tempDir('rnnx-deadline-');
+    const { path } = makeModel(dir.dir, 'long', 2, [gru({ units: 2 })], 2);
+    const s = await startServer({ modelPath: path, port: 0, workers: 0, intraOpNumThreads: 1, handleSignals: true, log: false, registry: newRegistry(), drainTimeoutMs: 2_147_483_647 });
+    const exits: number[] = [];
+    vi.spyOn(process, 'exit').mockImplementation(((code: number) => {
+      exits.push(code);
+    }) as never);
+    const timeouts: number[] = [];
+    const realSetTimeout = globalThis.setTimeout;
+    vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms: number, ...rest: unknown[]) => {
+      if (ms >= 10_000) {
+        timeouts.push(ms);
+        return { unref() { return this; } } as unknown as NodeJS.Timeout;
+      }
+      return realSetTimeout(fn, ms, ...rest);
+    }) as typeof setTimeout);
+    try {
+      process.emit('SIGTERM', 'SIGTERM');
+      await vi.waitFor(() => expect(exits).toEqual([0]), { timeout: 30_000 });
+      expect(timeouts).toEqual([2_147_483_647]);
+    } finally {
+      await s.close();
+      dir.cleanup();
+    }
+  });
+
+  it('a drainTimeoutMs that is no usable delay is refused before anything starts', async () => {
+    for (const bad of [Infinity, 0, -1, 2_147_483_648, Number.NaN]) {
+      await expect(startServer({ modelPath: 'package.json', handleSignals: false, log: false, drainTimeoutMs: bad }), String(bad))
+        .rejects.toThrow(`drainTimeoutMs must be a positive number of milliseconds, at most 2147483647 (setTimeout's limit), got ${String(bad)}`);
+    }
+  });
+});

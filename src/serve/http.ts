@@ -8,6 +8,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { isIP, type AddressInfo } from 'node:net';
 import { createRequestHandler, type HandlerOptions, type RequestHandler } from './handler.js';
+import { checkTimeoutMs, MAX_TIMEOUT_MS } from './batcher.js';
 import { addDefaultMetrics, type Registry } from './metrics.js';
 import { InferenceService, type ServiceOptions } from './service.js';
 
@@ -125,7 +126,8 @@ function installSignals(server: RunningServer, log: (e: Record<string, unknown>)
     shuttingDown = true;
     log({ event: 'signal', signal, action: 'draining' });
     // Past every server's drain deadline something is stuck (a run that never returns): leave anyway.
-    const deadline = Math.max(...[...signalServers].map((s) => drainDeadlines.get(s) ?? 30_000)) + 10_000;
+    // At most setTimeout's limit: past it the timer would fire at once and cut the drain short.
+    const deadline = Math.min(MAX_TIMEOUT_MS, Math.max(...[...signalServers].map((s) => drainDeadlines.get(s) ?? 30_000)) + 10_000);
     setTimeout(() => {
       log({ event: 'exit', code: 1, reason: `drain did not finish within ${deadline} ms` });
       process.exit(1);
@@ -159,7 +161,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? 8080;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`port must be an integer in [0, 65535], got ${port}`);
-  const drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
+  // A timer's delay: Infinity or past 2^31 - 1 ms would fire at once.
+  const drainTimeoutMs = checkTimeoutMs(options.drainTimeoutMs ?? 30_000, 'drainTimeoutMs');
   const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
   const headersTimeoutMs = Math.min(options.headersTimeoutMs ?? 10_000, requestTimeoutMs);
   for (const [k, v] of Object.entries({ requestTimeoutMs, headersTimeoutMs })) {
