@@ -1153,6 +1153,11 @@ describe('allowedHosts and basePath as given', () => {
       const r = await send(port, 'GET', '/healthz', { host: 'api' });
       expect([r.status, r.body.error.message]).toEqual([403, 'Host "api" is not allowed: this server answers only API.Example (protection against DNS rebinding)']);
     });
+    for (const bad of ['::1', 'api.example:8080', '[::1]:80']) {
+      expect(() => createRequestHandler(svc, { allowedHosts: ['ok.example', bad] }), bad).toThrow(`allowedHosts entries are host names without a port (an IPv6 address in brackets, "[::1]"), got ${JSON.stringify(bad)}`);
+    }
+    const h = createRequestHandler(svc, { allowedHosts: ['[::1]', '[FE80::1]', 'a.example'] });
+    h.dispose();
     for (const bad of ['api.example', 'Loopback', ['a', 5], 7]) {
       expect(() => createRequestHandler(svc, { allowedHosts: bad as HandlerOptions['allowedHosts'] }), JSON.stringify(bad)).toThrow(`allowedHosts must be 'loopback', 'any' or a list of host names, got ${JSON.stringify(bad)}`);
     }

@@ -168,6 +168,9 @@ export function createRequestHandler(services: InferenceService | InferenceServi
   }
   // Host names compare in lower case, on both sides (the header's are lowered where they are read).
   const allowedNames = Array.isArray(allowedHosts) ? allowedHosts.map((h) => h.toLowerCase()) : [];
+  // Headers are matched without their port, an IPv6 address in brackets: "::1" or "host:8080" would never match.
+  const unmatchable = allowedNames.find((h) => h.includes(':') && !/^\[[0-9a-f:.]+\]$/.test(h));
+  if (unmatchable !== undefined) throw new Error(`allowedHosts entries are host names without a port (an IPv6 address in brackets, "[::1]"), got ${JSON.stringify(unmatchable)}`);
   const basePath = options.basePath?.replace(/\/+$/, '') ?? '';
   if (basePath !== '' && !basePath.startsWith('/')) throw new Error(`basePath must start with "/", got ${JSON.stringify(options.basePath)}`);
   const log = options.log ?? (() => {});
