@@ -175,3 +175,40 @@ describe('src/serve/main.ts arguments', () => {
     expect(flags).toContain('[--timeout-ms MS]');
   });
 });
+
+describe('flag parsing edges', () => {
+  /** What `fn` throws (vitest's toThrow(string) passes even when `undefined` is thrown). */
+  const thrown = (fn: () => unknown): unknown => {
+    try {
+      fn();
+    } catch (e) {
+      return e;
+    }
+    return 'nothing thrown';
+  };
+
+  it('without a makeError, refusals are Errors carrying the message', () => {
+    const batch = SERVE_FLAGS.find((f) => f.flag === 'max-batch')!;
+    const e = thrown(() => parseServeFlag(batch, '0'));
+    expect(e).toBeInstanceOf(Error);
+    expect((e as Error).message).toBe('--max-batch must be an integer in [1, 4096], got "0"');
+    const s = thrown(() => serveSecrets({}, { RNNX_SERVE_TOKEN: 'short' }, () => ''));
+    expect(s).toBeInstanceOf(Error);
+    expect((s as Error).message).toBe('the bearer token must be at least 16 characters (e.g. `openssl rand -hex 32`), got 5');
+  });
+
+  it('an empty or blank value is no number, even where 0 is allowed (Number("") is 0)', () => {
+    const workers = SERVE_FLAGS.find((f) => f.flag === 'workers')!;
+    expect(parseServeFlag(workers, ' 0 ')).toBe(0);
+    for (const blank of ['', '   ', '\t']) {
+      const e = thrown(() => parseServeFlag(workers, blank));
+      expect(e, JSON.stringify(blank)).toBeInstanceOf(Error);
+      expect((e as Error).message).toBe(`--workers must be an integer in [0, ${workers.max}], got ${JSON.stringify(blank)}`);
+    }
+  });
+
+  it('flags not given leave no key at all in the options', () => {
+    expect(Object.keys(serveFlagOptions({ 'max-batch': '3' }))).toEqual(['maxBatch']);
+    expect(Object.keys(serveFlagOptions({}))).toEqual([]);
+  });
+});
