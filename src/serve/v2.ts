@@ -122,7 +122,8 @@ export function parseInferRequest(body: Record<string, unknown>, svc: InferenceS
     throw new BadRequestError(`inputs must be a non-empty array of tensors ({"name": "x", "shape": [...], "datatype": "FP32", "data": [...]}), got ${describe(body.inputs)}`);
   }
   const info = svc.batcher.info;
-  const units = out.raw ? { mode: 'model' as const } : svc.units;
+  // The forecaster's units, unless raw model-space tensors are given.
+  const forecast = !out.raw && svc.units.mode === 'forecast' ? svc.units : null;
   let x: { shape: number[]; data: Float32Array } | null = null;
   // The lengths as given: an Int32Array would wrap an INT64 2^32 + 1 to 1, which then passes.
   let lens: number[] | null = null;
@@ -150,7 +151,7 @@ export function parseInferRequest(body: Record<string, unknown>, svc: InferenceS
     if (name === 'x') {
       const I = info.inputSize;
       if (shape.length !== 3 || shape[2] !== I || shape[0] < 1 || shape[1] < 1) {
-        throw new BadRequestError(`${f} (x) must have shape [batch, time, ${I}] with batch and time >= 1${units.mode === 'forecast' ? ` (time = ${units.rows}: the last ${units.rows} raw rows of the series)` : ''}, got [${shape.join(', ')}]`);
+        throw new BadRequestError(`${f} (x) must have shape [batch, time, ${I}] with batch and time >= 1${forecast ? ` (time = ${forecast.rows}: the last ${forecast.rows} raw rows of the series)` : ''}, got [${shape.join(', ')}]`);
       }
       x = { shape, data: Float32Array.from(values as number[]) };
     } else {
@@ -163,7 +164,7 @@ export function parseInferRequest(body: Record<string, unknown>, svc: InferenceS
   const [N, T, I] = shape;
   if (lens) {
     const l = lens as number[];
-    if (units.mode === 'forecast') throw new BadRequestError('sequence_lens applies to model-space sequences; a forecaster takes whole windows (or set parameters.raw)');
+    if (forecast) throw new BadRequestError('sequence_lens applies to model-space sequences; a forecaster takes whole windows (or set parameters.raw)');
     if (l.length !== N) throw new BadRequestError(`sequence_lens must hold one length per batch row (${N}), got ${l.length}`);
     l.forEach((v, b) => {
       if (v < 1 || v > T) throw new BadRequestError(`sequence_lens[${b}] must be in [1, ${T}], got ${v}`);
