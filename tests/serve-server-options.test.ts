@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { connect } from 'node:net';
 import { maxHeaderSize, request } from 'node:http';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { exposureWarning, isLoopbackHost, resolveModels, startServer } from '../src/serve/http.js';
+import { connectionsCheckingIntervalMs, exposureWarning, isLoopbackHost, resolveModels, startServer } from '../src/serve/http.js';
 import { gru } from '../src/layers/spec.js';
 import { newRegistry } from '../src/serve/metrics.js';
 import { makeModel, tempDir } from './serve-helpers.js';
@@ -302,5 +302,28 @@ describe('listener defaults', () => {
     } finally {
       await s.close();
     }
+  });
+});
+
+describe('how often node checks the timeouts', () => {
+  it('every second, or as often as a shorter header timeout', () => {
+    expect([1, 200, 999, 1000, 1001, 10_000, 2_147_483_647].map(connectionsCheckingIntervalMs)).toEqual([1, 200, 999, 1000, 1000, 1000, 1000]);
+  });
+});
+
+describe('model repositories, more exactly', () => {
+  it('only names ending in .onnx lose it; every version folder is compared as a number; folders not all digits are no version', () => {
+    const f = touch('exact', 'model.onnx.bak');
+    expect(resolveModels(f)).toEqual([{ name: 'model.onnx.bak', version: '1', path: f }]);
+    const repo = join(tmp.dir, 'exact-repo');
+    for (const v of ['2', '10', '3', '1', '9']) touch('exact-repo', 'm', v, 'model.onnx');
+    touch('exact-repo', 'only-v9', 'v9', 'model.onnx');
+    touch('exact-repo', 'only-9v', '9v', 'model.onnx');
+    for (const name of ['k', 'c', 'x', 'a', 'q']) touch('exact-repo', name, '1', 'model.onnx');
+    expect(resolveModels(repo)).toEqual([
+      ...['a', 'c', 'k'].map((name) => ({ name, version: '1', path: join(repo, name, '1', 'model.onnx') })),
+      { name: 'm', version: '10', path: join(repo, 'm', '10', 'model.onnx') },
+      ...['q', 'x'].map((name) => ({ name, version: '1', path: join(repo, name, '1', 'model.onnx') })),
+    ]);
   });
 });

@@ -96,6 +96,14 @@ export function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
 }
 
+/**
+ * How often node:http looks for requests past their header and request timeouts (its default is
+ * every 30 s): at least every second, and as often as the header timeout when that is shorter.
+ */
+export function connectionsCheckingIntervalMs(headersTimeoutMs: number): number {
+  return Math.min(1000, headersTimeoutMs);
+}
+
 /** The warning `rnnx serve` prints for a bind beyond this machine without authentication, else null. */
 export function exposureWarning(host: string, hasToken: boolean): string | null {
   if (isLoopbackHost(host) || hasToken) return null;
@@ -197,7 +205,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const server: Server = createServer({
     requestTimeout: requestTimeoutMs,
     headersTimeout: headersTimeoutMs,
-    connectionsCheckingInterval: Math.min(1000, headersTimeoutMs),
+    connectionsCheckingInterval: connectionsCheckingIntervalMs(headersTimeoutMs),
   }, handler);
   // Requests node:http cannot parse never reach a handler; they still get a JSON error saying why.
   server.on('clientError', (err: Error & { code?: string }, socket) => {
