@@ -327,3 +327,24 @@ describe('model repositories, more exactly', () => {
     ]);
   });
 });
+
+describe('starting: a token silences the warning; a model that fails to open closes those opened before it', () => {
+  it('bound beyond loopback with a token: no warning', async () => {
+    const { path } = makeModel(tmp.dir, 'tokened', 2, [gru({ units: 2 })], 11);
+    const events: Record<string, unknown>[] = [];
+    const s = await startServer({ modelPath: path, host: '0.0.0.0', port: 0, workers: 0, intraOpNumThreads: 1, handleSignals: false, log: (e) => events.push(e), registry: newRegistry(), token: 'a-token-of-24-characters' });
+    try {
+      expect(events.map((e) => e.event)).toEqual(['listening']);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('the second model is no ONNX file: the start fails and the first model is closed again', async () => {
+    const { path } = makeModel(tmp.dir, 'opened-first', 2, [gru({ units: 2 })], 12);
+    const bad = touch('bad-second', 'broken.onnx');
+    const registry = newRegistry();
+    await expect(startServer({ modelPath: [path, bad], port: 0, workers: 0, intraOpNumThreads: 1, handleSignals: false, log: false, registry })).rejects.toThrow(/broken\.onnx/);
+    expect(await registry.metrics()).not.toMatch(/rnnx_provider_info\{model="opened-first"/);
+  });
+});
