@@ -138,3 +138,77 @@ describe('serve flags', () => {
     expect(r.stderr).toMatch(/--workers must be an integer in \[0, \d+\], got "100000"/);
   });
 });
+
+describe('src/serve/main.ts arguments', () => {
+  it('model paths, port, host and providers; signals handled; secrets from the environment', () => {
+    const saved = { token: process.env.RNNX_SERVE_TOKEN, key: process.env.RNNX_STATE_KEY };
+    process.env.RNNX_SERVE_TOKEN = 'env-token-0123456789';
+    delete process.env.RNNX_STATE_KEY;
+    try {
+      expect(parseServeArgs(['a.onnx', 'repo', '--host', '::1', '--port', '65535', '--providers', 'cuda,cpu'])).toEqual({
+        modelPath: ['a.onnx', 'repo'], port: 65535, host: '::1', providers: ['cuda', 'cpu'], token: 'env-token-0123456789', stateKey: undefined, handleSignals: true,
+      });
+      expect(parseServeArgs(['a.onnx'])).toEqual({ modelPath: 'a.onnx', port: undefined, host: undefined, providers: undefined, token: 'env-token-0123456789', stateKey: undefined, handleSignals: true });
+    } finally {
+      if (saved.token === undefined) delete process.env.RNNX_SERVE_TOKEN;
+      else process.env.RNNX_SERVE_TOKEN = saved.token;
+      if (saved.key !== undefined) process.env.RNNX_STATE_KEY = saved.key;
+    }
+  });
+
+  it('refusals name the flag and the value; no model path shows the usage with every shared flag', () => {
+    for (const port of ['-1', '65536', '1.5', 'http']) {
+      expect(() => parseServeArgs(['a.onnx', `--port=${port}`]), port).toThrow(`--port must be an integer in [0, 65535], got ${JSON.stringify(port)}`);
+    }
+    expect(() => parseServeArgs(['a.onnx', '--providers', 'bogus'])).toThrow(/^--providers must be one or more of cpu, .*got "bogus"$/);
+    let message = '';
+    try {
+      parseServeArgs(['--port', '1']);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    const [first, usage, flags] = message.split('\n');
+    expect(first).toBe('expected at least one model path');
+    expect(usage).toBe('usage: serve MODEL.onnx|REPOSITORY... [--token-file F] [--state-key-file F] [--port N] [--host H] [--providers cuda,webgpu,cpu]');
+    expect(flags.trim().split(/(?<=\]) /)).toEqual(SERVE_FLAGS.map((f) => `[--${f.flag} ${f.kind === 'int' ? 'N' : 'MS'}]`));
+    expect(flags).toContain('[--max-batch N]');
+    expect(flags).toContain('[--timeout-ms MS]');
+  });
+});
+
+describe('flag parsing edges', () => {
+  /** What `fn` throws (vitest's toThrow(string) passes even when `undefined` is thrown). */
+  const thrown = (fn: () => unknown): unknown => {
+    try {
+      fn();
+    } catch (e) {
+      return e;
+    }
+    return 'nothing thrown';
+  };
+
+  it('without a makeError, refusals are Errors carrying the message', () => {
+    const batch = SERVE_FLAGS.find((f) => f.flag === 'max-batch')!;
+    const e = thrown(() => parseServeFlag(batch, '0'));
+    expect(e).toBeInstanceOf(Error);
+    expect((e as Error).message).toBe('--max-batch must be an integer in [1, 4096], got "0"');
+    const s = thrown(() => serveSecrets({}, { RNNX_SERVE_TOKEN: 'short' }, () => ''));
+    expect(s).toBeInstanceOf(Error);
+    expect((s as Error).message).toBe('the bearer token must be at least 16 characters (e.g. `openssl rand -hex 32`), got 5');
+  });
+
+  it('an empty or blank value is no number, even where 0 is allowed (Number("") is 0)', () => {
+    const workers = SERVE_FLAGS.find((f) => f.flag === 'workers')!;
+    expect(parseServeFlag(workers, ' 0 ')).toBe(0);
+    for (const blank of ['', '   ', '\t']) {
+      const e = thrown(() => parseServeFlag(workers, blank));
+      expect(e, JSON.stringify(blank)).toBeInstanceOf(Error);
+      expect((e as Error).message).toBe(`--workers must be an integer in [0, ${workers.max}], got ${JSON.stringify(blank)}`);
+    }
+  });
+
+  it('flags not given leave no key at all in the options', () => {
+    expect(Object.keys(serveFlagOptions({ 'max-batch': '3' }))).toEqual(['maxBatch']);
+    expect(Object.keys(serveFlagOptions({}))).toEqual([]);
+  });
+});

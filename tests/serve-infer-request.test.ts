@@ -215,3 +215,34 @@ describe('model metadata', () => {
     });
   });
 });
+
+describe('INT32 values', () => {
+  it('x and sequence_lens as INT32 hold values of int32 only: 1e39 would have become Infinity in x', () => {
+    const edge = parseInferRequest({ inputs: [x([1, 1, 2], [-2147483648, 2147483647], 'INT32')] }, fakeService());
+    expect(Array.from(edge.sequences[0])).toEqual([Math.fround(-2147483648), Math.fround(2147483647)]);
+    refuse({ inputs: [x([1, 1, 2], [1, 1e39], 'INT32')] }, 'inputs[0].data[1] must be within INT32 range [-2147483648, 2147483647], got 1e+39');
+    refuse({ inputs: [x([1, 1, 2], [-2147483649, 0], 'INT32')] }, 'inputs[0].data[0] must be within INT32 range [-2147483648, 2147483647], got -2147483649');
+    refuse({ inputs: [x([1, 1, 2], [2147483648, 0], 'INT32')] }, 'inputs[0].data[0] must be within INT32 range [-2147483648, 2147483647], got 2147483648');
+    refuse({ inputs: [x([1, 1, 2], [1, 2]), lens([2 ** 32 + 1])] }, 'inputs[1].data[0] must be within INT32 range [-2147483648, 2147483647], got 4294967297');
+    // INT64 lengths are checked as given against the time axis (they used to wrap to int32: 2^32 + 1 became 1 and passed).
+    refuse({ inputs: [x([1, 1, 2], [1, 2]), lens([2 ** 32 + 1], [1], 'INT64')] }, 'sequence_lens[0] must be in [1, 1], got 4294967297');
+    refuse({ inputs: [x([1, 1, 2], [1, 2]), lens([-(2 ** 32) + 1], [1], 'INT64')] }, 'sequence_lens[0] must be in [1, 1], got -4294967295');
+  });
+});
+
+describe('metadata and messages, exactly', () => {
+  it('a forecaster of two targets names both; other models carry no forecast keys at all', () => {
+    const two: Units = { ...forecast, targetColumns: ['a', 'b'] } as Units;
+    const m = modelMetadata(fakeService(two, { returnsSequences: false }));
+    expect((m.parameters as Record<string, unknown>).meaning).toBe('x: the last 5 rows of the series in its own units (columns a, b); y: the next 2 rows of a, b in the same units, as `rnnx predict` forecasts them. parameters.raw = true takes model-space x [-1, -1, 2] instead');
+    expect(m.outputs).toEqual([{ name: 'y', datatype: 'FP32', shape: [-1, 2, 2] }]);
+    expect(Object.keys(modelMetadata(fakeService()).parameters as object)).toEqual(['units', 'meaning', 'raw_inputs', 'raw_outputs', 'streaming', 'sha256']);
+    expect(Object.keys(m.parameters as object)).toEqual(['units', 'meaning', 'window', 'horizon', 'transform', 'input_columns', 'target_columns', 'raw_inputs', 'raw_outputs', 'streaming', 'sha256']);
+  });
+
+  it('called from code: values JSON cannot hold are still refused by name (a function, an undefined output)', () => {
+    refuse({ id: () => 1, inputs: [x([1, 1, 2], [1, 2])] }, 'id must be a string, got () => 1');
+    refuse({ outputs: [undefined], inputs: [x([1, 1, 2], [1, 2])] }, 'outputs[0].name must be "y" (the model\'s only output), got nothing');
+    refuse({ outputs: ['y'], inputs: [x([1, 1, 2], [1, 2])] }, 'outputs[0].name must be "y" (the model\'s only output), got nothing');
+  });
+});

@@ -84,3 +84,47 @@ describe('serve metrics', () => {
     expect(await newRegistry().metrics()).not.toMatch(/process_cpu/);
   });
 });
+
+describe('the exposition an operator reads', () => {
+  it('every rnnx metric with its type and help text, before anything is observed', async () => {
+    const r = newRegistry();
+    serveMetrics(r);
+    const heads = (await r.metrics()).split('\n').filter((l) => l.startsWith('# '));
+    expect(heads).toEqual([
+      ['rnnx_batch_size', 'histogram', 'Requests merged into one ONNX Runtime run.'],
+      ['rnnx_run_duration_seconds', 'histogram', 'Wall time of one batched ONNX Runtime run, padding and splitting included.'],
+      ['rnnx_run_errors_total', 'counter', 'ONNX Runtime runs that failed.'],
+      ['rnnx_http_requests_total', 'counter', 'HTTP requests by route, method and status.'],
+      ['rnnx_http_request_duration_seconds', 'histogram', 'HTTP request latency, body read to response end.'],
+      ['rnnx_overload_refusals_total', 'counter', 'Work refused because a limit was reached (queue, bytes, memory budget, streams).'],
+      ['rnnx_queue_depth', 'gauge', 'Requests waiting for a run.'],
+      ['rnnx_runs_in_flight', 'gauge', 'ONNX Runtime runs in flight.'],
+      ['rnnx_streams_open', 'gauge', 'Open stateful streams (in-process ones; client-carried state holds none).'],
+      ['rnnx_provider_info', 'gauge', 'Execution provider each session really uses (value 1); fallbacks (value 0) carry the reason.'],
+      ['rnnx_http_requests_in_flight', 'gauge', 'HTTP requests being handled.'],
+    ].flatMap(([name, type, help]) => [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`]));
+  });
+
+  it('batch sizes in powers of two up to 1024; latencies from 0.5 ms to 30 s', async () => {
+    const r = newRegistry();
+    const m = serveMetrics(r);
+    m.batchSize.observe({ model: 'a', kind: 'predict' }, 1);
+    m.httpSeconds.observe({ route: '/healthz' }, 1);
+    const les = (text: string, name: string) => [...text.matchAll(new RegExp(`^${name}_bucket\\{le="([^"]+)"`, 'gm'))].map((x) => x[1]);
+    const text = await r.metrics();
+    expect(les(text, 'rnnx_batch_size')).toEqual([...Array.from({ length: 11 }, (_, i) => String(2 ** i)), '+Inf']);
+    expect(les(text, 'rnnx_http_request_duration_seconds')).toEqual(['0.0005', '0.001', '0.0025', '0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '5', '10', '30', '+Inf']);
+  });
+
+  it('the in-flight gauge sums every live handler, and reads 0 with none', async () => {
+    const r = newRegistry();
+    const m = serveMetrics(r);
+    expect((await r.metrics()).split('\n')).toContain('rnnx_http_requests_in_flight 0');
+    const three = () => 3;
+    m.httpInFlight.add(three);
+    m.httpInFlight.add(() => 4);
+    expect((await r.metrics()).split('\n')).toContain('rnnx_http_requests_in_flight 7');
+    m.httpInFlight.delete(three);
+    expect((await r.metrics()).split('\n')).toContain('rnnx_http_requests_in_flight 4');
+  });
+});

@@ -4,8 +4,10 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { exposureWarning, isLoopbackHost, resolveModels, startServer } from '../src/serve/http.js';
+import { connect } from 'node:net';
+import { maxHeaderSize, request } from 'node:http';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { connectionsCheckingIntervalMs, exposureWarning, isLoopbackHost, resolveModels, startServer } from '../src/serve/http.js';
 import { gru } from '../src/layers/spec.js';
 import { newRegistry } from '../src/serve/metrics.js';
 import { makeModel, tempDir } from './serve-helpers.js';
@@ -109,5 +111,240 @@ describe('a running server', () => {
     // Closing again is the same close.
     await s.close();
     expect(events.length).toBe(3);
+  });
+});
+
+describe('stalled requests on a running server', () => {
+  it('headers that stop coming get their 408 about headersTimeoutMs later (not node\'s 30 s check), and the socket closes', async () => {
+    const { path } = makeModel(tmp.dir, 'stalled', 2, [gru({ units: 2 })], 2);
+    const s = await startServer({ modelPath: path, port: 0, workers: 0, intraOpNumThreads: 1, handleSignals: false, log: false, registry: newRegistry(), requestTimeoutMs: 400, headersTimeoutMs: 200 });
+    try {
+      const socket = connect(s.port, '127.0.0.1');
+      let text = '';
+      socket.on('data', (c: Buffer) => (text += c.toString()));
+      const closed = new Promise<'closed'>((resolve) => socket.on('close', () => resolve('closed')));
+      socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ');
+      // Far under node's default 30 s between checks, far over the 200 ms asked for.
+      const late = new Promise<'late'>((resolve) => setTimeout(() => resolve('late'), 5000).unref());
+      expect(await Promise.race([closed, late])).toBe('closed');
+      const [head, body] = text.split('\r\n\r\n');
+      expect(head.split('\r\n')).toEqual(['HTTP/1.1 408 Request Timeout', 'connection: close', 'content-type: application/json; charset=utf-8', `content-length: ${Buffer.byteLength(body)}`]);
+      expect(JSON.parse(body)).toEqual({ error: { code: 'request_timeout', message: 'the request did not arrive whole within 400 ms (requestTimeoutMs; headers within 200 ms)' } });
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('requests node:http cannot parse', () => {
+  it('garbage gets 400 Bad Request, an oversized head 431, each a closing JSON answer naming node\'s code', async () => {
+    const { path } = makeModel(tmp.dir, 'unparsed', 2, [gru({ units: 2 })], 5);
+    const s = await startServer({ modelPath: path, port: 0, workers: 0, intraOpNumThreads: 1, handleSignals: false, log: false, registry: newRegistry() });
+    const raw = (text: string) => new Promise<{ head: string[]; body: { error: { code: string; message: string } } }>((resolve, reject) => {
+      const socket = connect(s.port, '127.0.0.1');
+      let got = '';
+      socket.on('data', (c: Buffer) => (got += c.toString()));
+      socket.on('close', () => {
+        const [head, body] = got.split('\r\n\r\n');
+        resolve({ head: head.split('\r\n'), body: JSON.parse(body) });
+      });
+      socket.on('error', reject);
+      socket.write(text);
+    });
+    const headOf = (status: string, body: unknown) => [`HTTP/1.1 ${status}`, 'connection: close', 'content-type: application/json; charset=utf-8', `content-length: ${Buffer.byteLength(JSON.stringify(body))}`];
+    try {
+      const garbage = await raw('GARBAGE\r\n\r\n');
+      expect(garbage.head).toEqual(headOf('400 Bad Request', garbage.body));
+      expect(garbage.body.error.code).toBe('bad_request');
+      expect(garbage.body.error.message).toMatch(/^the request is not valid HTTP\/1\.1 \(HPE_[A-Z_]+\): \S/);
+      const long = await raw(`GET /healthz?${'a'.repeat(60_000)} HTTP/1.1\r\nhost: x\r\n\r\n`);
+      expect(long.head).toEqual(headOf('431 Request Header Fields Too Large', long.body));
+      expect(long.body.error).toEqual({ code: 'header_too_large', message: `the request line and headers exceed the server's limit of ${maxHeaderSize} bytes (HPE_HEADER_OVERFLOW)` });
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('starting a server: what is logged, and a port already taken', () => {
+  it('without a log option each event is one JSON line on stderr with its time; a bind beyond loopback without a token warns first', async () => {
+    const { path } = makeModel(tmp.dir, 'stderr', 2, [gru({ units: 2 })], 3);
+    const lines: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => {
+      lines.push(String(c));
+      return true;
+    });
+    let s: Awaited<ReturnType<typeof startServer>> | undefined;
+    try {
+      s = await startServer({ modelPath: path, host: '0.0.0.0', port: 0, workers: 0, intraOpNumThreads: 1, handleSignals: false, registry: newRegistry() });
+    } finally {
+      spy.mockRestore();
+    }
+    try {
+      expect(lines.every((l) => l.endsWith('}\n'))).toBe(true);
+      const events = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(events.map((e) => e.event)).toEqual(['warning', 'listening']);
+      for (const e of events) expect(Date.parse(String(e.time)), String(e.time)).toBeGreaterThan(Date.parse('2020-01-01'));
+      expect(events[0]).toEqual({ time: events[0].time, event: 'warning', message: exposureWarning('0.0.0.0', false) });
+      expect(events[1]).toMatchObject({ event: 'listening', url: `http://0.0.0.0:${s.port}` });
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a port already in use: the start fails with the bind error and the models are closed again', async () => {
+    const { path } = makeModel(tmp.dir, 'taken', 2, [gru({ units: 2 })], 4);
+    const first = await startServer({ modelPath: path, port: 0, workers: 0, intraOpNumThreads: 1, handleSignals: false, log: false, registry: newRegistry() });
+    const registry = newRegistry();
+    try {
+      await expect(startServer({ modelPath: path, port: first.port, workers: 0, intraOpNumThreads: 1, handleSignals: false, log: false, registry })).rejects.toThrow(/EADDRINUSE/);
+      // The service opened for it is closed: its gauges no longer report it.
+      expect(await registry.metrics()).not.toMatch(/rnnx_provider_info\{model="taken"/);
+    } finally {
+      await first.close();
+    }
+    expect(await first.registry.metrics()).not.toMatch(/rnnx_provider_info\{model="taken"/);
+  });
+});
+
+describe('closing a server with requests in progress', () => {
+  /** A POST whose body stops after `first` bytes until finish(). */
+  function partialPost(port: number, body: string, first: number) {
+    const socket = connect(port, '127.0.0.1');
+    let got = '';
+    socket.on('data', (c: Buffer) => (got += c.toString()));
+    socket.on('error', () => {});
+    const closed = new Promise<string>((resolve) => socket.on('close', () => resolve(got)));
+    socket.write(`POST /v1/predict HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, first)}`);
+    return { finish: () => socket.write(body.slice(first)), closed, got: () => got };
+  }
+  const until = async (cond: () => boolean) => {
+    for (let i = 0; i < 400 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+    expect(cond()).toBe(true);
+  };
+  const body = JSON.stringify({ input: [[0.5, -1]] });
+
+  it('a request whose body is still arriving is answered before the models close; the log counts it', async () => {
+    const { path } = makeModel(tmp.dir, 'drained', 2, [gru({ units: 2 })], 6);
+    const events: Record<string, unknown>[] = [];
+    const s = await startServer({ modelPath: path, port: 0, workers: 0, intraOpNumThreads: 1, handleSignals: false, log: (e) => events.push(e), registry: newRegistry(), drainTimeoutMs: 20_000 });
+    const a = partialPost(s.port, body, 4);
+    await until(() => s.handler.inFlight === 1);
+    const closing = s.close();
+    await until(() => events.some((e) => e.event === 'draining'));
+    expect(events.find((e) => e.event === 'draining')).toEqual({ event: 'draining', inFlight: 1, queued: 0 });
+    a.finish();
+    await closing;
+    const text = await a.closed;
+    expect(text).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(JSON.parse(text.split('\r\n\r\n')[1])).toMatchObject({ dims: [2] });
+    expect(events.at(-1)).toEqual({ event: 'closed' });
+  });
+
+  it('a request waiting for its batch to fill runs at once when the close begins, not after maxWaitMs', async () => {
+    const { path } = makeModel(tmp.dir, 'hurried', 2, [gru({ units: 2 })], 10);
+    const s = await startServer({ modelPath: path, port: 0, workers: 0, intraOpNumThreads: 1, handleSignals: false, log: false, registry: newRegistry(), maxWaitMs: 600_000, drainTimeoutMs: 600_000 });
+    const reply = fetch(`${s.url}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    await until(() => s.service.batcher.queueDepth === 1);
+    const closing = s.close();
+    const late = new Promise<'late'>((resolve) => setTimeout(() => resolve('late'), 5000).unref());
+    const r = await Promise.race([reply, late]);
+    expect(r).not.toBe('late');
+    expect((r as Response).status).toBe(200);
+    expect(((await (r as Response).json()) as { dims: number[] }).dims).toEqual([2]);
+    await closing;
+  });
+
+  it('a request stuck past drainTimeoutMs is cut, and the close completes', async () => {
+    const { path } = makeModel(tmp.dir, 'stuck', 2, [gru({ units: 2 })], 7);
+    const s = await startServer({ modelPath: path, port: 0, workers: 0, intraOpNumThreads: 1, handleSignals: false, log: false, registry: newRegistry(), drainTimeoutMs: 150, bodyTimeoutMs: 60_000 });
+    const a = partialPost(s.port, body, 4);
+    await until(() => s.handler.inFlight === 1);
+    await s.close();
+    // Cut without an answer: the body never came.
+    expect(await a.closed).toBe('');
+  });
+});
+
+describe('listener defaults', () => {
+  // fetch() drops a Host header: node:http sends it.
+  const statusWithHost = (port: number, host: string) => new Promise<number>((resolve, reject) => {
+    request({ host: '127.0.0.1', port, path: '/healthz', headers: { host } }, (res) => {
+      res.resume();
+      resolve(res.statusCode!);
+    }).on('error', reject).end();
+  });
+  it('by default: 127.0.0.1, loopback Host names only; headers may take no longer than the whole request', async () => {
+    const { path } = makeModel(tmp.dir, 'defaults', 2, [gru({ units: 2 })], 8);
+    const s = await startServer({ modelPath: path, port: 0, workers: 0, intraOpNumThreads: 1, handleSignals: false, log: false, registry: newRegistry(), requestTimeoutMs: 250 });
+    try {
+      expect([s.url, s.host]).toEqual([`http://127.0.0.1:${s.port}`, '127.0.0.1']);
+      expect(await statusWithHost(s.port, 'evil.example')).toBe(403);
+      expect(await statusWithHost(s.port, `localhost:${s.port}`)).toBe(200);
+      // headersTimeoutMs (default 10 s) is cut to requestTimeoutMs.
+      const socket = connect(s.port, '127.0.0.1');
+      let text = '';
+      socket.on('data', (c: Buffer) => (text += c.toString()));
+      const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+      socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+      await closed;
+      expect(JSON.parse(text.split('\r\n\r\n')[1]).error.message).toBe('the request did not arrive whole within 250 ms (requestTimeoutMs; headers within 250 ms)');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('bound beyond loopback: every Host name is let in (the operator\'s proxy or token decides)', async () => {
+    const { path } = makeModel(tmp.dir, 'anyhost', 2, [gru({ units: 2 })], 9);
+    const s = await startServer({ modelPath: path, host: '0.0.0.0', port: 0, workers: 0, intraOpNumThreads: 1, handleSignals: false, log: false, registry: newRegistry() });
+    try {
+      expect(await statusWithHost(s.port, 'evil.example')).toBe(200);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('how often node checks the timeouts', () => {
+  it('every second, or as often as a shorter header timeout', () => {
+    expect([1, 200, 999, 1000, 1001, 10_000, 2_147_483_647].map(connectionsCheckingIntervalMs)).toEqual([1, 200, 999, 1000, 1000, 1000, 1000]);
+  });
+});
+
+describe('model repositories, more exactly', () => {
+  it('only names ending in .onnx lose it; every version folder is compared as a number; folders not all digits are no version', () => {
+    const f = touch('exact', 'model.onnx.bak');
+    expect(resolveModels(f)).toEqual([{ name: 'model.onnx.bak', version: '1', path: f }]);
+    const repo = join(tmp.dir, 'exact-repo');
+    for (const v of ['2', '10', '3', '1', '9']) touch('exact-repo', 'm', v, 'model.onnx');
+    touch('exact-repo', 'only-v9', 'v9', 'model.onnx');
+    touch('exact-repo', 'only-9v', '9v', 'model.onnx');
+    for (const name of ['k', 'c', 'x', 'a', 'q']) touch('exact-repo', name, '1', 'model.onnx');
+    expect(resolveModels(repo)).toEqual([
+      ...['a', 'c', 'k'].map((name) => ({ name, version: '1', path: join(repo, name, '1', 'model.onnx') })),
+      { name: 'm', version: '10', path: join(repo, 'm', '10', 'model.onnx') },
+      ...['q', 'x'].map((name) => ({ name, version: '1', path: join(repo, name, '1', 'model.onnx') })),
+    ]);
+  });
+});
+
+describe('starting: a token silences the warning; a model that fails to open closes those opened before it', () => {
+  it('bound beyond loopback with a token: no warning', async () => {
+    const { path } = makeModel(tmp.dir, 'tokened', 2, [gru({ units: 2 })], 11);
+    const events: Record<string, unknown>[] = [];
+    const s = await startServer({ modelPath: path, host: '0.0.0.0', port: 0, workers: 0, intraOpNumThreads: 1, handleSignals: false, log: (e) => events.push(e), registry: newRegistry(), token: 'a-token-of-24-characters' });
+    try {
+      expect(events.map((e) => e.event)).toEqual(['listening']);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('the second model is no ONNX file: the start fails and the first model is closed again', async () => {
+    const { path } = makeModel(tmp.dir, 'opened-first', 2, [gru({ units: 2 })], 12);
+    const bad = touch('bad-second', 'broken.onnx');
+    const registry = newRegistry();
+    await expect(startServer({ modelPath: [path, bad], port: 0, workers: 0, intraOpNumThreads: 1, handleSignals: false, log: false, registry })).rejects.toThrow(/broken\.onnx/);
+    expect(await registry.metrics()).not.toMatch(/rnnx_provider_info\{model="opened-first"/);
   });
 });

@@ -25,6 +25,7 @@ import { checkTimeoutMs, toSequence } from './batcher.js';
 import { BadRequestError, OverloadedError, ServeError, ShuttingDownError } from './errors.js';
 import { serveMetrics, type Registry } from './metrics.js';
 import type { InferenceService } from './service.js';
+import { rnnxVersion } from '../graph/export.js';
 import { modelMetadata, OIP_VERSION, parseInferRequest } from './v2.js';
 
 export interface HandlerOptions {
@@ -92,8 +93,6 @@ interface Route {
   label: string;
   /** health: no auth, answered while draining; meta: answered while draining; work: neither. */
   kind: 'health' | 'meta' | 'work';
-  /** v2 routes answer errors as {"error": "message"} (the protocol's), v1 as {"error": {code, message}}. */
-  v2: boolean;
   handler: Handler;
 }
 
@@ -105,7 +104,8 @@ function positive(field: string, v: number | undefined, fallback: number): numbe
   return n;
 }
 
-const LOOPBACK_NAMES = new Set(['localhost', '::1', '[::1]']);
+// Names as hostName() and URL.hostname give them: an IPv6 address always in brackets.
+const LOOPBACK_NAMES = new Set(['localhost', '[::1]']);
 
 /** Whether a request has a body (RFC 9112 §6.3: only Transfer-Encoding or a non-zero Content-Length give one). */
 function carriesBody(req: IncomingMessage): boolean {
@@ -162,6 +162,15 @@ export function createRequestHandler(services: InferenceService | InferenceServi
   }
   const tokenDigest = options.token === undefined ? null : createHash('sha256').update(options.token).digest();
   const allowedHosts = options.allowedHosts ?? 'any';
+  // A bare string other than the two keywords would be matched as a substring ('a.example'.includes('a')).
+  if (!(allowedHosts === 'any' || allowedHosts === 'loopback' || (Array.isArray(allowedHosts) && allowedHosts.every((h) => typeof h === 'string')))) {
+    throw new Error(`allowedHosts must be 'loopback', 'any' or a list of host names, got ${JSON.stringify(allowedHosts)}`);
+  }
+  // Host names compare in lower case, on both sides (the header's are lowered where they are read).
+  const allowedNames = Array.isArray(allowedHosts) ? allowedHosts.map((h) => h.toLowerCase()) : [];
+  // Headers are matched without their port, an IPv6 address in brackets: "::1" or "host:8080" would never match.
+  const unmatchable = allowedNames.find((h) => h.includes(':') && !/^\[[0-9a-f:.]+\]$/.test(h));
+  if (unmatchable !== undefined) throw new Error(`allowedHosts entries are host names without a port (an IPv6 address in brackets, "[::1]"), got ${JSON.stringify(unmatchable)}`);
   const basePath = options.basePath?.replace(/\/+$/, '') ?? '';
   if (basePath !== '' && !basePath.startsWith('/')) throw new Error(`basePath must start with "/", got ${JSON.stringify(options.basePath)}`);
   const log = options.log ?? (() => {});
@@ -284,15 +293,18 @@ export function createRequestHandler(services: InferenceService | InferenceServi
   };
 
   const modelOf = (name: string, version: string | undefined): InferenceService => {
-    let decoded: string;
-    try {
-      decoded = decodeURIComponent(name);
-    } catch {
-      throw new HttpError('not_found', 404, `model name ${JSON.stringify(name)} is not valid percent-encoding`);
-    }
+    const decode = (what: string, s: string): string => {
+      try {
+        return decodeURIComponent(s);
+      } catch {
+        throw new HttpError('not_found', 404, `${what} ${JSON.stringify(s)} is not valid percent-encoding`);
+      }
+    };
+    const decoded = decode('model name', name);
     const svc = byName.get(decoded);
     if (!svc) throw new HttpError('not_found', 404, `no model named ${JSON.stringify(decoded)}; this server has ${[...byName.keys()].map((n) => JSON.stringify(n)).join(', ')}`);
-    if (version !== undefined && decodeURIComponent(version) !== svc.version) {
+    // A malformed version is a 404 like a malformed name (it was a 500 "URI malformed").
+    if (version !== undefined && decode('model version', version) !== svc.version) {
       throw new HttpError('not_found', 404, `model ${JSON.stringify(decoded)} has no version ${JSON.stringify(version)}; it has ${JSON.stringify(svc.version)}`);
     }
     return svc;
@@ -303,20 +315,20 @@ export function createRequestHandler(services: InferenceService | InferenceServi
   const M = '/v2/models/([^/]+)(?:/versions/([^/]+))?';
   const routes: Route[] = [
     {
-      method: 'GET', pattern: /^\/v2\/?$/, label: '/v2', kind: 'meta', v2: true,
-      handler: async (_req, res) => sendJson(res, 200, { name: 'rnnx', version: process.env.npm_package_version ?? '0.1.0', extensions: [] }),
+      method: 'GET', pattern: /^\/v2\/?$/, label: '/v2', kind: 'meta',
+      handler: async (_req, res) => sendJson(res, 200, { name: 'rnnx', version: rnnxVersion(), extensions: [] }),
     },
     {
-      method: 'GET', pattern: /^\/v2\/health\/live$/, label: '/v2/health/live', kind: 'health', v2: true,
+      method: 'GET', pattern: /^\/v2\/health\/live$/, label: '/v2/health/live', kind: 'health',
       handler: async (_req, res) => sendJson(res, 200, { live: true }),
     },
     {
-      method: 'GET', pattern: /^\/v2\/health\/ready$/, label: '/v2/health/ready', kind: 'health', v2: true,
+      method: 'GET', pattern: /^\/v2\/health\/ready$/, label: '/v2/health/ready', kind: 'health',
       // The protocol: 200 means ready, a 4xx not ready (Triton answers 400).
       handler: async (_req, res) => sendJson(res, ready() ? 200 : 400, { ready: ready() }),
     },
     {
-      method: 'GET', pattern: new RegExp(`^${M}/ready$`), label: '/v2/models/:name/ready', kind: 'health', v2: true,
+      method: 'GET', pattern: new RegExp(`^${M}/ready$`), label: '/v2/models/:name/ready', kind: 'health',
       handler: async (_req, res, [name, version]) => {
         const svc = modelOf(name, version);
         const ok = !draining && !svc.overloaded;
@@ -324,11 +336,11 @@ export function createRequestHandler(services: InferenceService | InferenceServi
       },
     },
     {
-      method: 'GET', pattern: new RegExp(`^${M}$`), label: '/v2/models/:name', kind: 'meta', v2: true,
+      method: 'GET', pattern: new RegExp(`^${M}$`), label: '/v2/models/:name', kind: 'meta',
       handler: async (_req, res, [name, version]) => sendJson(res, 200, modelMetadata(modelOf(name, version))),
     },
     {
-      method: 'POST', pattern: new RegExp(`^${M}/infer$`), label: '/v2/models/:name/infer', kind: 'work', v2: true,
+      method: 'POST', pattern: new RegExp(`^${M}/infer$`), label: '/v2/models/:name/infer', kind: 'work',
       handler: async (req, res, [name, version], charge) => {
         const svc = modelOf(name, version);
         const body = await objectBody(req, charge);
@@ -365,7 +377,7 @@ export function createRequestHandler(services: InferenceService | InferenceServi
       },
     },
     {
-      method: 'POST', pattern: /^\/v1\/predict$/, label: '/v1/predict', kind: 'work', v2: false,
+      method: 'POST', pattern: /^\/v1\/predict$/, label: '/v1/predict', kind: 'work',
       handler: async (req, res, _p, charge) => {
         const svc = first;
         const body = await objectBody(req, charge);
@@ -414,14 +426,14 @@ export function createRequestHandler(services: InferenceService | InferenceServi
       },
     },
     {
-      method: 'POST', pattern: /^\/v1\/streams$/, label: '/v1/streams', kind: 'work', v2: false,
+      method: 'POST', pattern: /^\/v1\/streams$/, label: '/v1/streams', kind: 'work',
       handler: async (_req, res) => {
         const s = first.openStream();
         sendJson(res, 201, { id: s.id });
       },
     },
     {
-      method: 'POST', pattern: /^\/v1\/streams\/([^/]+)$/, label: '/v1/streams/:id', kind: 'work', v2: false,
+      method: 'POST', pattern: /^\/v1\/streams\/([^/]+)$/, label: '/v1/streams/:id', kind: 'work',
       handler: async (req, res, [id], charge) => {
         const stream = streamOf(id);
         const body = await objectBody(req, charge);
@@ -437,21 +449,21 @@ export function createRequestHandler(services: InferenceService | InferenceServi
       },
     },
     {
-      method: 'POST', pattern: /^\/v1\/streams\/([^/]+)\/reset$/, label: '/v1/streams/:id/reset', kind: 'work', v2: false,
+      method: 'POST', pattern: /^\/v1\/streams\/([^/]+)\/reset$/, label: '/v1/streams/:id/reset', kind: 'work',
       handler: async (_req, res, [id]) => {
         streamOf(id).reset();
         sendJson(res, 200, { id, steps: 0 });
       },
     },
     {
-      method: 'DELETE', pattern: /^\/v1\/streams\/([^/]+)$/, label: '/v1/streams/:id', kind: 'work', v2: false,
+      method: 'DELETE', pattern: /^\/v1\/streams\/([^/]+)$/, label: '/v1/streams/:id', kind: 'work',
       handler: async (_req, res, [id]) => {
         streamOf(id).close();
         sendJson(res, 200, { id, closed: true });
       },
     },
     {
-      method: 'GET', pattern: /^\/v1\/model$/, label: '/v1/model', kind: 'meta', v2: false,
+      method: 'GET', pattern: /^\/v1\/model$/, label: '/v1/model', kind: 'meta',
       handler: async (_req, res) => {
         const svc = first;
         const e = svc.engine;
@@ -475,11 +487,11 @@ export function createRequestHandler(services: InferenceService | InferenceServi
       },
     },
     {
-      method: 'GET', pattern: /^\/healthz$/, label: '/healthz', kind: 'health', v2: false,
+      method: 'GET', pattern: /^\/healthz$/, label: '/healthz', kind: 'health',
       handler: async (_req, res) => sendJson(res, 200, { status: 'ok' }),
     },
     {
-      method: 'GET', pattern: /^\/readyz$/, label: '/readyz', kind: 'health', v2: false,
+      method: 'GET', pattern: /^\/readyz$/, label: '/readyz', kind: 'health',
       handler: async (_req, res) => {
         if (draining) sendJson(res, 503, { status: 'draining' });
         else if (!ready()) sendJson(res, 503, { status: 'overloaded' });
@@ -487,7 +499,7 @@ export function createRequestHandler(services: InferenceService | InferenceServi
       },
     },
     {
-      method: 'GET', pattern: /^\/metrics$/, label: '/metrics', kind: 'meta', v2: false,
+      method: 'GET', pattern: /^\/metrics$/, label: '/metrics', kind: 'meta',
       handler: async (_req, res) => {
         const text = await metrics.registry.metrics();
         res.writeHead(200, { 'content-type': metrics.registry.contentType, 'content-length': Buffer.byteLength(text) });
@@ -511,7 +523,7 @@ export function createRequestHandler(services: InferenceService | InferenceServi
 
   const checkHostAndOrigin = (req: IncomingMessage): void => {
     if (allowedHosts === 'any') return;
-    const ok = (h: string) => (allowedHosts === 'loopback' ? isLoopbackName(h) : allowedHosts.includes(h.toLowerCase()));
+    const ok = (h: string) => (allowedHosts === 'loopback' ? isLoopbackName(h) : allowedNames.includes(h.toLowerCase()));
     const host = req.headers.host;
     if (!host || !ok(hostName(host))) {
       throw new HttpError('forbidden', 403, `Host ${JSON.stringify(host ?? '')} is not allowed: this server answers only ${allowedHosts === 'loopback' ? 'loopback names (localhost, 127.0.0.1, [::1])' : allowedHosts.join(', ')} (protection against DNS rebinding)`);
@@ -524,7 +536,8 @@ export function createRequestHandler(services: InferenceService | InferenceServi
       } catch {
         throw new HttpError('forbidden', 403, `Origin ${JSON.stringify(origin)} is not a valid origin`);
       }
-      if (!ok(oh.startsWith('[') ? oh : oh.includes(':') ? `[${oh}]` : oh)) {
+      // URL's hostname brackets an IPv6 address ("[::1]") as a Host header does; no other hostname has a ':'.
+      if (!ok(oh)) {
         throw new HttpError('forbidden', 403, `Origin ${JSON.stringify(origin)} is not allowed: cross-site requests from web pages are refused`);
       }
     } else if (origin === 'null') {
@@ -554,7 +567,9 @@ export function createRequestHandler(services: InferenceService | InferenceServi
 
   const handle = async (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): Promise<void> => {
     const started = performance.now();
-    let path = (req.url ?? '/').split('?')[0];
+    const urlPath = (req.url ?? '/').split('?')[0];
+    let path = urlPath;
+    // Outside the base path: '\0', which no route matches.
     if (basePath) path = path === basePath ? '/' : path.startsWith(`${basePath}/`) ? path.slice(basePath.length) : '\0';
     const method = req.method ?? 'GET';
     const candidates = routes.filter((r) => r.pattern.test(path));
@@ -563,7 +578,10 @@ export function createRequestHandler(services: InferenceService | InferenceServi
       return;
     }
     let label = 'unmatched';
-    let v2 = path.startsWith('/v2');
+    // Errors under /v2 take the protocol's form {"error": "message"}, all others rnnx's
+    // {"error": {code, message}}: decided by the path alone, so an unknown /v2/... path, a 405 and
+    // a refusal at the door answer as the routes there do.
+    const v2 = path === '/v2' || path.startsWith('/v2/');
     let charged = 0;
     const charge = (bytes: number) => {
       if (memoryInUse + bytes > memoryBudgetBytes) {
@@ -584,10 +602,9 @@ export function createRequestHandler(services: InferenceService | InferenceServi
           res.setHeader('allow', allowed.join(', '));
           throw new HttpError('method_not_allowed', 405, `${method} is not allowed on ${path}; use ${allowed.join(' or ')}`);
         }
-        throw new HttpError('not_found', 404, `no route ${method} ${path}`);
+        throw new HttpError('not_found', 404, path === '\0' ? `no route ${method} ${urlPath}: the routes live under ${basePath}` : `no route ${method} ${path}`);
       }
       label = route.label;
-      v2 = route.v2;
       if (route.kind !== 'health') checkAuth(req, res);
       // Health and metadata stay answerable while draining; work does not.
       if (draining && route.kind === 'work') {

@@ -6,8 +6,9 @@
 import { createServer, maxHeaderSize, type Server } from 'node:http';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { isIP, type AddressInfo, type Socket } from 'node:net';
+import { isIP, type AddressInfo } from 'node:net';
 import { createRequestHandler, type HandlerOptions, type RequestHandler } from './handler.js';
+import { checkTimeoutMs, MAX_TIMEOUT_MS } from './batcher.js';
 import { addDefaultMetrics, type Registry } from './metrics.js';
 import { InferenceService, type ServiceOptions } from './service.js';
 
@@ -95,6 +96,14 @@ export function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
 }
 
+/**
+ * How often node:http looks for requests past their header and request timeouts (its default is
+ * every 30 s): at least every second, and as often as the header timeout when that is shorter.
+ */
+export function connectionsCheckingIntervalMs(headersTimeoutMs: number): number {
+  return Math.min(1000, headersTimeoutMs);
+}
+
 /** The warning `rnnx serve` prints for a bind beyond this machine without authentication, else null. */
 export function exposureWarning(host: string, hasToken: boolean): string | null {
   if (isLoopbackHost(host) || hasToken) return null;
@@ -125,7 +134,8 @@ function installSignals(server: RunningServer, log: (e: Record<string, unknown>)
     shuttingDown = true;
     log({ event: 'signal', signal, action: 'draining' });
     // Past every server's drain deadline something is stuck (a run that never returns): leave anyway.
-    const deadline = Math.max(...[...signalServers].map((s) => drainDeadlines.get(s) ?? 30_000)) + 10_000;
+    // At most setTimeout's limit: past it the timer would fire at once and cut the drain short.
+    const deadline = Math.min(MAX_TIMEOUT_MS, Math.max(...[...signalServers].map((s) => drainDeadlines.get(s) ?? 30_000)) + 10_000);
     setTimeout(() => {
       log({ event: 'exit', code: 1, reason: `drain did not finish within ${deadline} ms` });
       process.exit(1);
@@ -159,7 +169,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? 8080;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`port must be an integer in [0, 65535], got ${port}`);
-  const drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
+  // A timer's delay: Infinity or past 2^31 - 1 ms would fire at once.
+  const drainTimeoutMs = checkTimeoutMs(options.drainTimeoutMs ?? 30_000, 'drainTimeoutMs');
   const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
   const headersTimeoutMs = Math.min(options.headersTimeoutMs ?? 10_000, requestTimeoutMs);
   for (const [k, v] of Object.entries({ requestTimeoutMs, headersTimeoutMs })) {
@@ -185,19 +196,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     registry,
     log,
   });
-    const service = services[0];
+  const service = services[0];
 
-  const server: Server = createServer(handler);
   // Node's defaults (300 s to receive a request) let stalled uploads hold the receive budget for
   // minutes; these bound it (handler.ts's bodyTimeoutMs does the same for a mounted handler).
-  server.requestTimeout = requestTimeoutMs;
-  server.headersTimeout = headersTimeoutMs;
-  // Keep-alive sockets are tracked so a drain can end the idle ones and, past the deadline, all.
-  const sockets = new Set<Socket>();
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
+  // Node checks both only every connectionsCheckingInterval (default 30 s): check at least every
+  // second, and as often as the header timeout, so a stalled request gets its 408 about on time.
+  const server: Server = createServer({
+    requestTimeout: requestTimeoutMs,
+    headersTimeout: headersTimeoutMs,
+    connectionsCheckingInterval: connectionsCheckingIntervalMs(headersTimeoutMs),
+  }, handler);
   // Requests node:http cannot parse never reach a handler; they still get a JSON error saying why.
   server.on('clientError', (err: Error & { code?: string }, socket) => {
     if (!socket.writable) {
@@ -262,8 +271,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         }
         await Promise.all(services.map((s) => s.close({ drain: true })));
         handler.dispose();
+        // Past the drain every connection still open is cut (node tracks them all: no set of our own).
         server.closeAllConnections();
-        for (const s of sockets) s.destroy();
         await serverClosed;
         uninstallSignals(running);
         log({ event: 'closed' });

@@ -86,6 +86,8 @@ function flatten(data: unknown, field: string): unknown[] {
 }
 
 const FLOAT32_MAX = 3.4028234663852886e38;
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
 
 /** Parses an inference request body for `svc`; throws BadRequestError naming the field. */
 export function parseInferRequest(body: Record<string, unknown>, svc: InferenceService): ParsedInfer {
@@ -120,9 +122,11 @@ export function parseInferRequest(body: Record<string, unknown>, svc: InferenceS
     throw new BadRequestError(`inputs must be a non-empty array of tensors ({"name": "x", "shape": [...], "datatype": "FP32", "data": [...]}), got ${describe(body.inputs)}`);
   }
   const info = svc.batcher.info;
-  const units = out.raw ? { mode: 'model' as const } : svc.units;
+  // The forecaster's units, unless raw model-space tensors are given.
+  const forecast = !out.raw && svc.units.mode === 'forecast' ? svc.units : null;
   let x: { shape: number[]; data: Float32Array } | null = null;
-  let lens: Int32Array | null = null;
+  // The lengths as given: an Int32Array would wrap an INT64 2^32 + 1 to 1, which then passes.
+  let lens: number[] | null = null;
   body.inputs.forEach((t: unknown, k) => {
     const f = `inputs[${k}]`;
     if (t === null || typeof t !== 'object' || Array.isArray(t)) throw new BadRequestError(`${f} must be a tensor object, got ${describe(t)}`);
@@ -141,24 +145,26 @@ export function parseInferRequest(body: Record<string, unknown>, svc: InferenceS
         throw new BadRequestError(`${f}.data[${i}] must be a finite ${integer ? 'integer' : 'number'} (${datatype}), got ${describe(v)}`);
       }
       if (!integer && Math.abs(v) > FLOAT32_MAX) throw new BadRequestError(`${f}.data[${i}] must be within float32 range, got ${v}`);
+      // An INT32 value beyond int32 is no INT32 (and 1e39 would become Infinity in the float32 x).
+      if (datatype === 'INT32' && (v < INT32_MIN || v > INT32_MAX)) throw new BadRequestError(`${f}.data[${i}] must be within INT32 range [${INT32_MIN}, ${INT32_MAX}], got ${v}`);
     });
     if (name === 'x') {
       const I = info.inputSize;
       if (shape.length !== 3 || shape[2] !== I || shape[0] < 1 || shape[1] < 1) {
-        throw new BadRequestError(`${f} (x) must have shape [batch, time, ${I}] with batch and time >= 1${units.mode === 'forecast' ? ` (time = ${units.rows}: the last ${units.rows} raw rows of the series)` : ''}, got [${shape.join(', ')}]`);
+        throw new BadRequestError(`${f} (x) must have shape [batch, time, ${I}] with batch and time >= 1${forecast ? ` (time = ${forecast.rows}: the last ${forecast.rows} raw rows of the series)` : ''}, got [${shape.join(', ')}]`);
       }
       x = { shape, data: Float32Array.from(values as number[]) };
     } else {
       if (shape.length !== 1) throw new BadRequestError(`${f} (sequence_lens) must have shape [batch], got [${shape.join(', ')}]`);
-      lens = Int32Array.from(values as number[]);
+      lens = values as number[];
     }
   });
   if (!x) throw new BadRequestError('inputs must include "x"');
   const { shape, data } = x as { shape: number[]; data: Float32Array };
   const [N, T, I] = shape;
   if (lens) {
-    const l = lens as Int32Array;
-    if (units.mode === 'forecast') throw new BadRequestError('sequence_lens applies to model-space sequences; a forecaster takes whole windows (or set parameters.raw)');
+    const l = lens as number[];
+    if (forecast) throw new BadRequestError('sequence_lens applies to model-space sequences; a forecaster takes whole windows (or set parameters.raw)');
     if (l.length !== N) throw new BadRequestError(`sequence_lens must hold one length per batch row (${N}), got ${l.length}`);
     l.forEach((v, b) => {
       if (v < 1 || v > T) throw new BadRequestError(`sequence_lens[${b}] must be in [1, ${T}], got ${v}`);
@@ -167,7 +173,7 @@ export function parseInferRequest(body: Record<string, unknown>, svc: InferenceS
   if (N > svc.batcher.maxQueue) throw new BadRequestError(`x holds ${N} sequences, more than the queue may ever hold (maxQueue ${svc.batcher.maxQueue}); split them over several requests`);
   if (out.streamState !== undefined && N !== 1) throw new BadRequestError(`parameters.stream_state continues one stream: x must have batch 1, got ${N}`);
   for (let b = 0; b < N; b++) {
-    const len = lens ? (lens as Int32Array)[b] : T;
+    const len = lens ? (lens as number[])[b] : T;
     out.sequences.push(data.subarray(b * T * I, (b * T + len) * I));
   }
   return out;
