@@ -1198,3 +1198,40 @@ describe('content types with spaces', () => {
     });
   });
 });
+
+describe('more edges of the door and the receive budget', () => {
+  it('a chunked body left unread by an error closes the connection; loopback addresses with 1-3 digit parts only', async () => {
+    await withHandler({ allowedHosts: 'loopback' }, async (port) => {
+      const r = await send(port, 'POST', '/nothing', { ...json, host: 'localhost', 'transfer-encoding': 'chunked' }, predictBody);
+      expect([r.status, r.headers.connection]).toEqual([404, 'close']);
+      for (const host of ['127.10.200.255', '127.255.0.1', '127.0.10.1', '127.0.0.100']) expect((await send(port, 'GET', '/healthz', { host })).status, host).toBe(200);
+      for (const host of ['127.1234.0.1', '127.0.1234.1', '127.0.0.1234', 'x127.0.0.1']) expect((await send(port, 'GET', '/healthz', { host })).status, host).toBe(403);
+    });
+    expect(() => createRequestHandler(svc, { allowedHosts: ['a[::1]'] })).toThrow('allowedHosts entries are host names without a port (an IPv6 address in brackets, "[::1]"), got "a[::1]"');
+  });
+
+  it('whole bodies give their bytes back: three in a row fit a budget of two', async () => {
+    const n = Buffer.byteLength(predictBody);
+    await withHandler({ maxBufferedBodyBytes: 2 * n }, async (port, h) => {
+      for (let i = 0; i < 3; i++) expect((await send(port, 'POST', '/v1/predict', json, predictBody)).status, String(i)).toBe(200);
+      expect(h.ready()).toBe(true);
+    });
+  });
+
+  it('a framework that read the stream but set no body: the handler waits for a body that never comes (408), it does not invent one', async () => {
+    const h = createRequestHandler(fakeService('f', threeOut), { bodyTimeoutMs: 100 });
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => h(req, res));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    try {
+      const r = await send((server.address() as AddressInfo).port, 'POST', '/v1/predict', json, JSON.stringify({ input: [[1, 2]] }));
+      expect([r.status, r.body.error.code]).toEqual([408, 'request_timeout']);
+    } finally {
+      h.dispose();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});
