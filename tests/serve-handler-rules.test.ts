@@ -60,16 +60,7 @@ function send(port: number, method: string, path: string, headers: Record<string
 }
 
 async function withHandler(options: HandlerOptions, fn: (port: number, h: RequestHandler) => Promise<void>): Promise<void> {
-  const h = createRequestHandler(svc, options);
-  const server: Server = createServer(h);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  try {
-    await fn((server.address() as AddressInfo).port, h);
-  } finally {
-    h.dispose();
-    server.closeAllConnections();
-    await new Promise<void>((r) => server.close(() => r()));
-  }
+  await withFake(svc, options, fn);
 }
 
 const json = { 'content-type': 'application/json' };

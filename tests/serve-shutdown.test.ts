@@ -17,6 +17,24 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
+/** Stubs process.exit and records (instead of arming) timers of 10 s and more. */
+function stubs(): { exits: number[]; timers: { ms: number; fn: () => void }[] } {
+  const exits: number[] = [];
+  vi.spyOn(process, 'exit').mockImplementation(((code: number) => {
+    exits.push(code);
+  }) as never);
+  const timers: { ms: number; fn: () => void }[] = [];
+  const realSetTimeout = globalThis.setTimeout;
+  vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms: number, ...rest: unknown[]) => {
+    if (ms >= 10_000) {
+      timers.push({ ms, fn });
+      return { unref() { return this; } } as unknown as NodeJS.Timeout;
+    }
+    return realSetTimeout(fn, ms, ...rest);
+  }) as typeof setTimeout);
+  return { exits, timers };
+}
+
 describe('signals', () => {
   it('SIGTERM drains every server and exits 0; a second signal exits 1; close removes the handlers', async () => {
     const { path } = makeModel(tmp.dir, 'sig', 2, [gru({ units: 2 })], 1);
@@ -26,25 +44,12 @@ describe('signals', () => {
     const a = await startServer({ ...opts, registry: newRegistry() });
     const b = await startServer({ ...opts, registry: newRegistry(), drainTimeoutMs: 300 });
     expect([process.listenerCount('SIGTERM'), process.listenerCount('SIGINT')]).toEqual([before[0] + 1, before[1] + 1]);
-    const exits: number[] = [];
-    vi.spyOn(process, 'exit').mockImplementation(((code: number) => {
-      exits.push(code);
-    }) as never);
-    const timeouts: number[] = [];
-    const realSetTimeout = globalThis.setTimeout;
-    // Records the exit deadline instead of arming it.
-    vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms: number, ...rest: unknown[]) => {
-      if (ms >= 10_000) {
-        timeouts.push(ms);
-        return { unref() { return this; } } as unknown as NodeJS.Timeout;
-      }
-      return realSetTimeout(fn, ms, ...rest);
-    }) as typeof setTimeout);
+    const { exits, timers } = stubs();
     try {
       process.emit('SIGTERM', 'SIGTERM');
       await vi.waitFor(() => expect(exits).toEqual([0]), { timeout: 30_000 });
       // The deadline: the longest drain plus 10 s.
-      expect(timeouts).toEqual([10_300]);
+      expect(timers.map((t) => t.ms)).toEqual([10_300]);
       expect(events).toContainEqual({ event: 'signal', signal: 'SIGTERM', action: 'draining' });
       expect(events).toContainEqual({ event: 'exit', code: 0 });
       expect(events.filter((e) => e.event === 'closed').length).toBe(2);
@@ -98,23 +103,11 @@ describe('drain deadlines near setTimeout\'s limit', () => {
     const dir = tempDir('rnnx-deadline-');
     const { path } = makeModel(dir.dir, 'long', 2, [gru({ units: 2 })], 2);
     const s = await startServer({ modelPath: path, port: 0, workers: 0, intraOpNumThreads: 1, handleSignals: true, log: false, registry: newRegistry(), drainTimeoutMs: 2_147_483_647 });
-    const exits: number[] = [];
-    vi.spyOn(process, 'exit').mockImplementation(((code: number) => {
-      exits.push(code);
-    }) as never);
-    const timeouts: number[] = [];
-    const realSetTimeout = globalThis.setTimeout;
-    vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms: number, ...rest: unknown[]) => {
-      if (ms >= 10_000) {
-        timeouts.push(ms);
-        return { unref() { return this; } } as unknown as NodeJS.Timeout;
-      }
-      return realSetTimeout(fn, ms, ...rest);
-    }) as typeof setTimeout);
+    const { exits, timers } = stubs();
     try {
       process.emit('SIGTERM', 'SIGTERM');
       await vi.waitFor(() => expect(exits).toEqual([0]), { timeout: 30_000 });
-      expect(timeouts).toEqual([2_147_483_647]);
+      expect(timers.map((t) => t.ms)).toEqual([2_147_483_647]);
     } finally {
       await s.close();
       dir.cleanup();
@@ -130,24 +123,6 @@ describe('drain deadlines near setTimeout\'s limit', () => {
 });
 
 describe('signals: the deadline, a failed drain, and handlers kept while a server remains', () => {
-  /** Stubs process.exit and records (instead of arming) timers of 10 s and more. */
-  function stubs(): { exits: number[]; timers: { ms: number; fn: () => void }[] } {
-    const exits: number[] = [];
-    vi.spyOn(process, 'exit').mockImplementation(((code: number) => {
-      exits.push(code);
-    }) as never);
-    const timers: { ms: number; fn: () => void }[] = [];
-    const realSetTimeout = globalThis.setTimeout;
-    vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms: number, ...rest: unknown[]) => {
-      if (ms >= 10_000) {
-        timers.push({ ms, fn });
-        return { unref() { return this; } } as unknown as NodeJS.Timeout;
-      }
-      return realSetTimeout(fn, ms, ...rest);
-    }) as typeof setTimeout);
-    return { exits, timers };
-  }
-
   it('closing one of two servers keeps the handlers; past the deadline the process exits 1 saying so', async () => {
     const dir = tempDir('rnnx-deadline2-');
     const { path } = makeModel(dir.dir, 'two', 2, [gru({ units: 2 })], 3);
