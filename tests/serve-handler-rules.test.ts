@@ -4,7 +4,7 @@
 // receive budget, and /v1/model's report of the limits. Answers of work routes are checked
 // against ONNX Runtime on the file.
 
-import { request, createServer, type Server } from 'node:http';
+import { request, createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -593,17 +593,22 @@ function fakeService(name: string, answer: (x: Float32Array, call: number) => Pr
 
 const threeOut = async () => ({ y: Float32Array.from([1, 2, 3]), dims: [3] });
 
-async function withFake(services: InferenceService | InferenceService[], options: HandlerOptions, fn: (port: number, h: RequestHandler) => Promise<void>): Promise<void> {
-  const h = createRequestHandler(services, options);
-  const server: Server = createServer(h);
+/** Serves `listener` on a loopback port for `fn`, then disposes `h` and closes every connection. */
+async function onPort(listener: RequestListener, h: RequestHandler, fn: (port: number) => Promise<void>): Promise<void> {
+  const server: Server = createServer(listener);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   try {
-    await fn((server.address() as AddressInfo).port, h);
+    await fn((server.address() as AddressInfo).port);
   } finally {
     h.dispose();
     server.closeAllConnections();
     await new Promise<void>((r) => server.close(() => r()));
   }
+}
+
+async function withFake(services: InferenceService | InferenceService[], options: HandlerOptions, fn: (port: number, h: RequestHandler) => Promise<void>): Promise<void> {
+  const h = createRequestHandler(services, options);
+  await onPort(h, h, (port) => fn(port, h));
 }
 
 describe('failures of the work, as the client and the log see them', () => {
@@ -928,7 +933,7 @@ describe('bodies a framework already read', () => {
   async function withParser(parse: ((text: string) => unknown) | null, fn: (port: number, svc: InferenceService & { calls: FakeCall[] }) => Promise<void>): Promise<void> {
     const svc = fakeService('f', threeOut);
     const h = createRequestHandler(svc, {});
-    const server = createServer((req, res) => {
+    const listener = (req: IncomingMessage, res: ServerResponse) => {
       if (parse === null) {
         // A framework that sets a body without reading the stream: the handler must read it itself.
         (req as typeof req & { body?: unknown }).body = { input: [[9, 9]] };
@@ -941,15 +946,8 @@ describe('bodies a framework already read', () => {
         (req as typeof req & { body?: unknown }).body = parse(text);
         h(req, res);
       });
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    try {
-      await fn((server.address() as AddressInfo).port, svc);
-    } finally {
-      h.dispose();
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
-    }
+    };
+    await onPort(listener, h, (port) => fn(port, svc));
   }
   const body = JSON.stringify({ input: [[1, 2]] });
 
