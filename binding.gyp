@@ -13,7 +13,7 @@
       "defines": [ "NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_CPP_EXCEPTIONS_ALL" ],
       "cflags!": [ "-fno-exceptions" ],
       "cflags_cc!": [ "-fno-exceptions", "-std=gnu++17" ],
-      "cflags_cc": [ "-std=c++17", "-O3", "-fexceptions", "-pthread", "-ffp-contract=off" ],
+      "cflags_cc": [ "-std=c++17", "-O3", "-fexceptions", "-pthread", "-ffp-contract=off", "-fno-math-errno" ],
       "ldflags": [ "-pthread" ],
       "xcode_settings": { "GCC_ENABLE_CPP_EXCEPTIONS": "YES", "CLANG_CXX_LANGUAGE_STANDARD": "c++17", "MACOSX_DEPLOYMENT_TARGET": "11.0" },
       "msvs_settings": { "VCCLCompilerTool": { "ExceptionHandling": 1, "AdditionalOptions": [ "/std:c++17" ] } }

@@ -76,10 +76,11 @@ function expectClose(c: Case, A: Arr, lda: number, B: Arr, ldb: number, C0: Arr,
 }
 
 // Odd sizes around the register tiles (14×32, 6×16, 4×8), a K past the 256 cache block, and
-// N = 1 (the matrix-vector path).
+// N = 1 (the matrix-vector path). Row counts that the driver splits into unequal panels (15 → 8 + 7,
+// 16 → 8 + 8, 29 → 10 + 10 + 9 with 14-row tiles) and K not a multiple of 4 (the packer's 4 × 4 blocks).
 const SHAPES: [number, number, number][] = [
   [1, 1, 1], [7, 33, 257], [257, 7, 33], [33, 257, 7], [64, 64, 64], [15, 31, 300], [1, 257, 33], [257, 1, 7],
-  [14, 32, 1], [29, 65, 513], [300, 1, 41],
+  [14, 32, 1], [29, 65, 513], [300, 1, 41], [16, 40, 70],
 ];
 const SCALARS: [number, number][] = [[1, 0], [-0.75, 1], [0.5, 0.25], [2, -1]];
 

@@ -27,7 +27,7 @@
       'cflags!': [ '-fno-exceptions' ],
       'cflags_cc!': [ '-fno-exceptions', '-std=gnu++17' ],
       'cflags': [ '-fPIC' ],
-      'cflags_cc': [ '-std=c++17', '-O3', '-fexceptions', '-pthread', '-ffp-contract=off' ],
+      'cflags_cc': [ '-std=c++17', '-O3', '-fexceptions', '-pthread', '-ffp-contract=off', '-fno-math-errno' ],
       'xcode_settings': { 'GCC_ENABLE_CPP_EXCEPTIONS': 'YES', 'CLANG_CXX_LANGUAGE_STANDARD': 'c++17', 'MACOSX_DEPLOYMENT_TARGET': '11.0' },
       'msvs_settings': { 'VCCLCompilerTool': { 'ExceptionHandling': 1, 'AdditionalOptions': [ '/std:c++17' ] } },
       'conditions': [

@@ -1,7 +1,8 @@
 // Dense matrix products for the recurrent kernels. Row-major throughout.
 //
 // Implementation (gemm.cc): Goto-style blocking. op(B) is packed into panels of NR columns
-// (kc × NR, k-major, 64-byte aligned), op(A) into panels of MR rows (kc × MR), and a register-tile
+// (kc × NR, k-major, 64-byte aligned), op(A) into panels of at most MR rows (kc × MR; a block's rows
+// are shared out evenly, 16 rows as 8 + 8 rather than 14 + 2), and a register-tile
 // micro-kernel (AVX-512: 14 × 32, AVX2+FMA: 6 × 16, portable: 4 × 8 float / 4 × 4 double) runs
 // over them. Pack buffers are thread-local, grow-only: no allocation per call in steady state.
 // A transposed A (stored [K, M]) is read in place by the AVX-512 kernel (with software prefetch)

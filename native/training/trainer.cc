@@ -70,9 +70,14 @@ double ClipGradients(const TrainConfig& c, T* g, size_t n) {
     const T v = static_cast<T>(c.clipValue);
     for (size_t k = 0; k < n; ++k) g[k] = math::ClipByValue(g[k], v);
   }
-  double s = 0;
-  for (size_t k = 0; k < n; ++k) s += static_cast<double>(g[k]) * static_cast<double>(g[k]);
-  const double norm = std::sqrt(s);
+  // Four partial sums in a fixed order (deterministic, and vectorised: a single running sum is
+  // bound by the latency of one addition per element).
+  double part[4] = {0, 0, 0, 0};
+  size_t k = 0;
+  for (; k + 4 <= n; k += 4)
+    for (int j = 0; j < 4; ++j) part[j] += static_cast<double>(g[k + j]) * static_cast<double>(g[k + j]);
+  for (; k < n; ++k) part[0] += static_cast<double>(g[k]) * static_cast<double>(g[k]);
+  const double norm = std::sqrt((part[0] + part[1]) + (part[2] + part[3]));
   if (c.clipNorm > 0 && std::isfinite(norm) && norm > c.clipNorm) {
     const T scale = static_cast<T>(c.clipNorm / norm);
     for (size_t k = 0; k < n; ++k) g[k] *= scale;

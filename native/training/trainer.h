@@ -14,8 +14,10 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "common.h"
@@ -134,7 +136,22 @@ std::unique_ptr<TrainerBackend> CreateCpuTrainer(const NetworkDesc& desc, const 
 // The index of the first non-finite value of p[0, n), or n when all are finite.
 template <typename T>
 size_t FirstNonFinite(const T* p, size_t n) {
-  for (size_t k = 0; k < n; ++k) {
+  size_t k = 0;
+  if constexpr (std::is_same_v<T, float>) {
+    // Blocks of 64 are screened on the exponent bits (all ones: ±Inf or NaN) with an integer OR
+    // the compiler vectorises; only a block that fails is searched element by element.
+    constexpr size_t kBlock = 64;
+    for (; k + kBlock <= n; k += kBlock) {
+      std::uint32_t bad = 0;
+      for (size_t j = 0; j < kBlock; ++j) {
+        std::uint32_t bits;
+        std::memcpy(&bits, p + k + j, sizeof bits);
+        bad |= static_cast<std::uint32_t>((bits & 0x7F800000u) == 0x7F800000u);
+      }
+      if (bad) break;
+    }
+  }
+  for (; k < n; ++k) {
     if (!std::isfinite(p[k])) return k;
   }
   return n;
