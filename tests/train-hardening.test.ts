@@ -104,6 +104,27 @@ describe('item 5: non-finite weights after an update', () => {
     }
   });
 
+  it('names the first weight that overflowed, found past the first 64 (the check screens blocks of 64)', async () => {
+    // Zero inputs give the 96 input weights of the LSTM (W, [24, 4]) a zero gradient: they stay
+    // finite, so the first overflow comes later. The expected index is recomputed here from the
+    // gradients: SGD's w − lr·g in float32 with lr = 3e38 overflows where |g| is large (huge targets).
+    const I = 4, N = 3, T = 5;
+    const model = Model.create({ inputSize: I, layers: [lstm({ units: 6 }), dense({ units: 40 })] }, { seed: 3 });
+    const batch = { x: new Float32Array(N * T * I), batch: N, time: T, y: Float32Array.from({ length: N * 40 }, (_, i) => 1e6 * (1 + (i % 7))) };
+    const lr = 3e38;
+    const g = computeGradients(model, batch, { loss: 'mse' }).grads;
+    const w = model.params;
+    let first = -1;
+    for (let k = 0; k < w.length && first < 0; k++) {
+      if (!Number.isFinite(Math.fround(w[k] - Math.fround(Math.fround(lr) * g[k])))) first = k;
+    }
+    expect(first).toBeGreaterThanOrEqual(96);
+    expect(first).toBeLessThan(Math.floor(w.length / 64) * 64);  // inside a full block: the screen must stop there
+    const t = new Trainer(model, { threads: 1, loss: 'mse', optimizer: { type: 'sgd' } });
+    await expect(t.step(batch, lr)).rejects.toMatchObject({ code: 'RNNX_NON_FINITE', message: expect.stringContaining(`non-finite weight (params[${first}] = `) });
+    t.dispose();
+  });
+
   it('with tbptt, a failure in a later window rolls back the earlier windows of the step too', async () => {
     const T = 6;
     const a = makeCase([lstm({ units: 4, returnSequences: true }), dense({ units: 1 })], { loss: { type: 'mse' }, N: 3, T });
