@@ -203,6 +203,12 @@ describe('recurrent nodes', () => {
       return p;
     };
     for (const kind of ['RNN', 'GRU'] as const) expect(importOnnxModel(model(extraInputs(kind))).info.stateInputs).toEqual([]);
+    // GRU and RNN have two outputs (Y, Y_h): a third one read is no output of theirs (LSTM's third is Y_c).
+    for (const kind of ['RNN', 'GRU'] as const) {
+      const p = rnnBase(kind, []);
+      p.nodes = [p.nodes[0], { ...p.nodes[1], output: ['', 'yh', 'y3'] }, ...lastOf('y3')];
+      refused(p, 'y3_t', 'Transpose', 'output 2 of cell is not supported');
+    }
   });
 
   it('X must be [time, batch, features] of the model input, time on the same axis for every layer', () => {
@@ -210,6 +216,9 @@ describe('recurrent nodes', () => {
       'LSTM.X must be [time, batch, features] built from the model input, got axes [2, ?, ?]');
     refused(base({ nodes: [xt(), nd('Unsqueeze', ['xt', 'ax'], ['xu'], [], 'u'), lstm(['xu', 'W', 'R', 'B']), ...lastOf('yh')], inits: [...weights(), i64('ax', [2])] }), 'lstm', 'LSTM',
       'LSTM.X must be [time, batch, features] built from the model input, got axes [?, ?, 1, 2]');
+    // Rank 4 with time, batch and features where rank 3 has them: the extra trailing axis is refused too.
+    refused(base({ nodes: [xt(), nd('Unsqueeze', ['xt', 'ax'], ['xu'], [], 'u'), lstm(['xu', 'W', 'R', 'B']), ...lastOf('yh')], inits: [...weights(), i64('ax', [3])] }), 'lstm', 'LSTM',
+      'LSTM.X must be [time, batch, features] built from the model input, got axes [?, ?, 2, 1]');
     refused(base({}, [], ['W', 'W', 'R', 'B']), 'lstm', 'LSTM', 'LSTM.X must be computed from the model input');
     // Layer 2 reads layer 1's sequence with batch and time swapped.
     const two: ModelParts = {
@@ -233,6 +242,13 @@ describe('recurrent nodes', () => {
     expect(bad.node).toBe('y_reshape');
     expect(bad.reason).toMatch(/^output "y": the layers found do not form an rnnx model: .*clip/);
     refused(base({ nodes: [xt(), lstm(['xt', 'W', 'R', 'B']), nd('Dropout', ['yh'], ['d', 'mask'], [], 'drop'), ...lastOf('mask')] }), 'mask_t', 'Transpose', 'output 1 of drop is not supported');
+    // A node without an op type (a proto built in code, never encoded) is named with op type '?'.
+    const untyped = model(base());
+    const { opType: _dropped, ...xtNode } = untyped.graph!.node![0];
+    untyped.graph!.node![0] = xtNode;
+    const e = importError(untyped);
+    expect({ node: e.node, opType: e.opType }).toEqual({ node: 'xt', opType: '?' });
+    expect(e.reason).toContain('is not one the importer maps');
     const p = model(base());
     p.graph = null;
     const check = checkOnnxImport(p, 'g.onnx');
