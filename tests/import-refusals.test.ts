@@ -95,7 +95,13 @@ describe('recurrent nodes', () => {
     // Before opset 14 there is no layout attribute: it is not read.
     expect(specOf(base({ opset: 13 }, [at.i('layout', 2)])).layers).toHaveLength(1);
     refused(base({}, [], ['xt', 'xt', 'R', 'B']), 'lstm', 'LSTM', 'LSTM.W must be a constant (initializer, Constant node or folded glue), got a value computed from the input');
-    refused(base({ inits: [...weights(), i64('Wi', new Array(16).fill(0), [1, 8, 2])] }, [], ['xt', 'Wi', 'R', 'B']), 'lstm', 'LSTM', 'LSTM.W and LSTM.R must be float constants');
+    refused(base({}, [], ['xt', 'W', 'xt', 'B']), 'lstm', 'LSTM', 'LSTM.R must be a constant (initializer, Constant node or folded glue), got a value computed from the input');
+    refused(base({}, [], ['xt', 'W', 'R', 'xt']), 'lstm', 'LSTM', 'LSTM.B must be a constant (initializer, Constant node or folded glue), got a value computed from the input');
+    // layout 1 reads x [batch, time, features] as it is; its Y_h is [batch, directions, hidden].
+    const batchFirst: ModelParts = { nodes: [lstm(['x', 'W', 'R', 'B'], [at.i('layout', 1)]), nd('Reshape', ['yh', 'flat'], ['y'])], inits: weights() };
+    const bf = importOnnxModel(model(batchFirst));
+    expect(bf.data.spec.layers).toMatchObject([{ kind: 'lstm', units: H, returnSequences: false }]);
+    expect(bf.info).toMatchObject({ inputLayout: 'batch-first', outputLayout: null });
     refused(base({ inits: [...weights(), i64('Ri', new Array(16).fill(0), [1, 8, 2])] }, [], ['xt', 'W', 'Ri', 'B']), 'lstm', 'LSTM', 'LSTM.W and LSTM.R must be float constants');
     refused(base({}, [], ['xt', '', 'R', 'B']), 'lstm', 'LSTM', 'LSTM.W and LSTM.R must be float constants');
     refused(base({}, [at.s('direction', 'bidirectional')]), 'lstm', 'LSTM', 'LSTM.W must have dims [2, 4*hidden_size, input_size], got [1,8,2]');
