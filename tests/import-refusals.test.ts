@@ -232,6 +232,17 @@ describe('recurrent nodes', () => {
       inits: [...weights(), i64('ax1', [1])],
     };
     refused(two, 'lstm2', 'LSTM', 'LSTM.X has the batch axis where the time axis belongs');
+    // Layer 2 reading layer 1's sequence next to the input's features (a skip connection).
+    const skip: ModelParts = {
+      nodes: [...two.nodes.slice(0, 3), nd('Concat', ['xt', 's1'], ['xs'], [at.i('axis', 2)]), lstm(['xs', 'W4', 'R', 'B'], [], ['', 'yh'], 'lstm2'), ...lastOf('yh')],
+      inits: [...two.inits!, f32('W4', [1, 8, 4], new Array(32).fill(0.125))],
+    };
+    refused(skip, 'lstm2', 'LSTM', 'LSTM.X reads features of several layers at once');
+    // An LSTM node without inputs (a proto built in code) has no X.
+    const bare = model(base());
+    const { input: _inputs, ...lstmNode } = bare.graph!.node![1];
+    bare.graph!.node![1] = lstmNode;
+    expect(importError(bare).reason).toBe('LSTM.X must be computed from the model input');
     // Read the right way round, it is a two-layer model.
     const ok = { ...two, nodes: [...two.nodes.slice(0, 3), lstm(['s1', 'W', 'R', 'B'], [], ['', 'yh'], 'lstm2'), ...lastOf('yh')] };
     expect(specOf(ok).layers.map((l) => [l.kind, 'returnSequences' in l && l.returnSequences])).toEqual([['lstm', true], ['lstm', false]]);
