@@ -225,6 +225,9 @@ describe('recurrent nodes', () => {
     // Rank 4 with time, batch and features where rank 3 has them: the extra trailing axis is refused too.
     refused(base({ nodes: [xt(), nd('Unsqueeze', ['xt', 'ax'], ['xu'], [], 'u'), lstm(['xu', 'W', 'R', 'B']), ...lastOf('yh')], inits: [...weights(), i64('ax', [3])] }), 'lstm', 'LSTM',
       'LSTM.X must be [time, batch, features] built from the model input, got axes [?, ?, 2, 1]');
+    // Rank 3 whose last axis has size 1 in place of the features (one feature picked, then unsqueezed).
+    refused(base({ nodes: [xt(), nd('Gather', ['xt', 'f0'], ['xg'], [at.i('axis', 2)]), nd('Unsqueeze', ['xg', 'ax'], ['xu'], [], 'u'), lstm(['xu', 'W', 'R', 'B']), ...lastOf('yh')], inits: [...weights(), i64('f0', [0], []), i64('ax', [2])] }), 'lstm', 'LSTM',
+      'LSTM.X must be [time, batch, features] built from the model input, got axes [?, ?, 1]');
     refused(base({}, [], ['W', 'W', 'R', 'B']), 'lstm', 'LSTM', 'LSTM.X must be computed from the model input');
     // Layer 2 reads layer 1's sequence with batch and time swapped.
     const two: ModelParts = {
