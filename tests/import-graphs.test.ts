@@ -193,11 +193,30 @@ describe('reading one time step of a recurrent output', () => {
     expect(spec(rs(slice(0, 1), sl(0, 1), [at.s('direction', 'reverse')]))).toMatchObject({ returnSequences: false, direction: 'reverse' });
     refusedAt(rs(slice(0, 1), sl(0, 1)), 'pick', 'Slice', 'it picks time step 0 of lstm\'s forward direction, which is not that direction\'s final state (rnnx\'s last-step output of a recurrent layer is each direction\'s final state: step T-1 forward, step 0 reverse)');
     refusedAt(rs(slice(-2, -1), sl(-2, -1)), 'pick', 'Slice', 'it slices time steps [-2, -1) step 1; only the whole sequence or one final step can be read');
+    // [-2, 1) ends where step 0 does, but starts at T-2: steps 0 and 1 when T >= 2, so not the reverse final state.
+    refusedAt(rs(slice(-2, 1), sl(-2, 1), [at.s('direction', 'reverse')]), 'pick', 'Slice', 'it slices time steps [-2, 1) step 1; only the whole sequence or one final step can be read');
     // The whole time axis is no selection at all.
     const whole = withSeq([nd('Slice', ['s', 'st', 'en', 'a0'], ['s2'], [], 'all'), nd('Transpose', ['s2'], ['y'], perm([1, 0, 2]))], sl(0, 2 ** 40));
     expect(spec(whole)).toMatchObject({ returnSequences: true });
     const wholeNeg = withSeq([nd('Slice', ['s', 'st', 'en', 'a0'], ['s2'], [], 'all'), nd('Transpose', ['s2'], ['y'], perm([1, 0, 2]))], sl(-(2 ** 40), 2 ** 40));
     expect(spec(wholeNeg)).toMatchObject({ returnSequences: true });
+  });
+
+  it('a bidirectional layer\'s final states: the forward half at step -1, the reverse half at step 0', () => {
+    // Y [T, 2, N, H] → direction d → [T, N, H] → one step → [N, H]; Concat of both halves is the layer's last-step output.
+    const halves = (fwdStep: number, bwdStep: number): ModelParts => ({
+      nodes: [
+        xt(), lstm(['xt', 'W2', 'R2'], ['Y'], [at.s('direction', 'bidirectional')], 'bi'),
+        nd('Gather', ['Y', 'd0'], ['Yf'], [at.i('axis', 1)]), nd('Gather', ['Yf', 'tf'], ['hf'], [at.i('axis', 0)], 'pick_f'),
+        nd('Gather', ['Y', 'd1'], ['Yb'], [at.i('axis', 1)]), nd('Gather', ['Yb', 'tb'], ['hb'], [at.i('axis', 0)], 'pick_b'),
+        nd('Concat', ['hf', 'hb'], ['y'], [at.i('axis', 1)]),
+      ],
+      inits: [f32('W2', [2, 8, 2], [...REF.W, ...REF.W]), f32('R2', [2, 8, 2], [...REF.R, ...REF.R]), i64('d0', [0], []), i64('d1', [1], []), i64('tf', [fwdStep], []), i64('tb', [bwdStep], [])],
+    });
+    expect(spec(halves(-1, 0))).toMatchObject({ kind: 'lstm', direction: 'bidirectional', returnSequences: false });
+    const notFinal = (step: number, dir: string) => `it picks time step ${step} of bi's ${dir} direction, which is not that direction's final state (rnnx's last-step output of a recurrent layer is each direction's final state: step T-1 forward, step 0 reverse)`;
+    refusedAt(halves(0, 0), 'pick_f', 'Gather', notFinal(0, 'forward'));
+    refusedAt(halves(-1, -1), 'pick_b', 'Gather', notFinal(-1, 'reverse'));
   });
 
   it('with a fixed sequence length, step T-1 (or -T for reverse) names the same step', () => {
@@ -320,6 +339,9 @@ describe('run-time shapes (the glue PyTorch writes for dynamic batch and time)',
     refusedAt({ nodes: expand, inits: [...inits(), f32('half', [1], [0.5])] }, 'ex', 'Expand', 'Expand of a nonzero value to a run-time shape is not supported');
     refusedAt({ nodes: zerosH0(null, [nd('Cast', ['nb', 'x'], ['nbf'], [at.i('to', 1)], 'cast'), nd('Unsqueeze', ['nbf', 'a0'], ['bad'])], 'bad'), inits: inits() }, 'cast', 'Cast', 'Cast of a run-time size to float');
     refusedAt({ nodes: zerosH0(null, [nd('Add', ['nb', 'one'], ['nb2'], [], 'add'), nd('Unsqueeze', ['nb2', 'a0'], ['bad'])], 'bad'), inits: inits() }, 'add', 'Add', 'Add on a run-time size is not supported');
+    for (const inputs of [['nb', 'two'], ['two', 'nb']]) {
+      refusedAt({ nodes: zerosH0(null, [nd('Mul', inputs, ['nb2'], [], 'mul'), nd('Unsqueeze', ['nb2', 'a0'], ['bad'])], 'bad'), inits: [...inits(), i64('two', [2], [])] }, 'mul', 'Mul', 'Mul on a run-time size is not supported');
+    }
     // Multiplying a run-time size by 1 (either side) keeps it.
     const mul = zerosH0(null, [nd('Mul', ['one', 'nb1'], ['nbm']), nd('Mul', ['nbm', 'one'], ['nbm2']), nd('Concat', ['one', 'nbm2', 'hsz'], ['shape2'], [at.i('axis', 0)]), nd('ConstantOfShape', ['shape2'], ['h0m'])], 'h0m');
     expect(importOnnxModel(model({ nodes: mul, inits: inits() })).info.stateInputs).toEqual([]);
@@ -410,6 +432,12 @@ describe('reshapes and concatenations of activations', () => {
     expect(importOnnxModel(model(rs([-1, 4]))).data.spec.layers).toHaveLength(2);
     expect(importOnnxModel(model({ ...rs([1, 4]), inputs: [vi('x', DT.FLOAT, [1, 'time', 2])] })).info.outputLayout).toBeNull();
     expect(importOnnxModel(model({ ...rs([1, -1]), inputs: [vi('x', DT.FLOAT, [1, 'time', 2])] })).data.spec.layers).toHaveLength(2);
+    // The time axis (x's second axis) left for the -1 of [-1, 0, H] on s [time, batch, H]: run-time, or fixed at 5 (5 * H / H).
+    for (const inputs of [undefined, [vi('x', DT.FLOAT, ['batch', 5, 2])]]) {
+      const r = importOnnxModel(model({ ...withSeq([nd('Reshape', ['s', 'tg'], ['y'], [], 'rs')], [i64('tg', [-1, 0, H])]), ...(inputs ? { inputs } : {}) }));
+      expect(r.info.outputLayout).toBe('time-major');
+      expect(r.data.spec.layers[0]).toMatchObject({ kind: 'lstm', returnSequences: true });
+    }
     // A run-time target read from Shape that swaps batch and time.
     const swapped = withSeq([
       nd('Shape', ['s'], ['ss']), nd('Gather', ['ss', 'i1'], ['d1']), nd('Gather', ['ss', 'i0'], ['d0']), nd('Concat', ['d1', 'd0', 'h2'], ['tg'], [at.i('axis', 0)]),

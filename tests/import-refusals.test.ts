@@ -95,7 +95,13 @@ describe('recurrent nodes', () => {
     // Before opset 14 there is no layout attribute: it is not read.
     expect(specOf(base({ opset: 13 }, [at.i('layout', 2)])).layers).toHaveLength(1);
     refused(base({}, [], ['xt', 'xt', 'R', 'B']), 'lstm', 'LSTM', 'LSTM.W must be a constant (initializer, Constant node or folded glue), got a value computed from the input');
-    refused(base({ inits: [...weights(), i64('Wi', new Array(16).fill(0), [1, 8, 2])] }, [], ['xt', 'Wi', 'R', 'B']), 'lstm', 'LSTM', 'LSTM.W and LSTM.R must be float constants');
+    refused(base({}, [], ['xt', 'W', 'xt', 'B']), 'lstm', 'LSTM', 'LSTM.R must be a constant (initializer, Constant node or folded glue), got a value computed from the input');
+    refused(base({}, [], ['xt', 'W', 'R', 'xt']), 'lstm', 'LSTM', 'LSTM.B must be a constant (initializer, Constant node or folded glue), got a value computed from the input');
+    // layout 1 reads x [batch, time, features] as it is; its Y_h is [batch, directions, hidden].
+    const batchFirst: ModelParts = { nodes: [lstm(['x', 'W', 'R', 'B'], [at.i('layout', 1)]), nd('Reshape', ['yh', 'flat'], ['y'])], inits: weights() };
+    const bf = importOnnxModel(model(batchFirst));
+    expect(bf.data.spec.layers).toMatchObject([{ kind: 'lstm', units: H, returnSequences: false }]);
+    expect(bf.info).toMatchObject({ inputLayout: 'batch-first', outputLayout: null });
     refused(base({ inits: [...weights(), i64('Ri', new Array(16).fill(0), [1, 8, 2])] }, [], ['xt', 'W', 'Ri', 'B']), 'lstm', 'LSTM', 'LSTM.W and LSTM.R must be float constants');
     refused(base({}, [], ['xt', '', 'R', 'B']), 'lstm', 'LSTM', 'LSTM.W and LSTM.R must be float constants');
     refused(base({}, [at.s('direction', 'bidirectional')]), 'lstm', 'LSTM', 'LSTM.W must have dims [2, 4*hidden_size, input_size], got [1,8,2]');
@@ -203,6 +209,12 @@ describe('recurrent nodes', () => {
       return p;
     };
     for (const kind of ['RNN', 'GRU'] as const) expect(importOnnxModel(model(extraInputs(kind))).info.stateInputs).toEqual([]);
+    // GRU and RNN have two outputs (Y, Y_h): a third one read is no output of theirs (LSTM's third is Y_c).
+    for (const kind of ['RNN', 'GRU'] as const) {
+      const p = rnnBase(kind, []);
+      p.nodes = [p.nodes[0], { ...p.nodes[1], output: ['', 'yh', 'y3'] }, ...lastOf('y3')];
+      refused(p, 'y3_t', 'Transpose', 'output 2 of cell is not supported');
+    }
   });
 
   it('X must be [time, batch, features] of the model input, time on the same axis for every layer', () => {
@@ -210,6 +222,12 @@ describe('recurrent nodes', () => {
       'LSTM.X must be [time, batch, features] built from the model input, got axes [2, ?, ?]');
     refused(base({ nodes: [xt(), nd('Unsqueeze', ['xt', 'ax'], ['xu'], [], 'u'), lstm(['xu', 'W', 'R', 'B']), ...lastOf('yh')], inits: [...weights(), i64('ax', [2])] }), 'lstm', 'LSTM',
       'LSTM.X must be [time, batch, features] built from the model input, got axes [?, ?, 1, 2]');
+    // Rank 4 with time, batch and features where rank 3 has them: the extra trailing axis is refused too.
+    refused(base({ nodes: [xt(), nd('Unsqueeze', ['xt', 'ax'], ['xu'], [], 'u'), lstm(['xu', 'W', 'R', 'B']), ...lastOf('yh')], inits: [...weights(), i64('ax', [3])] }), 'lstm', 'LSTM',
+      'LSTM.X must be [time, batch, features] built from the model input, got axes [?, ?, 2, 1]');
+    // Rank 3 whose last axis has size 1 in place of the features (one feature picked, then unsqueezed).
+    refused(base({ nodes: [xt(), nd('Gather', ['xt', 'f0'], ['xg'], [at.i('axis', 2)]), nd('Unsqueeze', ['xg', 'ax'], ['xu'], [], 'u'), lstm(['xu', 'W', 'R', 'B']), ...lastOf('yh')], inits: [...weights(), i64('f0', [0], []), i64('ax', [2])] }), 'lstm', 'LSTM',
+      'LSTM.X must be [time, batch, features] built from the model input, got axes [?, ?, 1]');
     refused(base({}, [], ['W', 'W', 'R', 'B']), 'lstm', 'LSTM', 'LSTM.X must be computed from the model input');
     // Layer 2 reads layer 1's sequence with batch and time swapped.
     const two: ModelParts = {
@@ -217,6 +235,17 @@ describe('recurrent nodes', () => {
       inits: [...weights(), i64('ax1', [1])],
     };
     refused(two, 'lstm2', 'LSTM', 'LSTM.X has the batch axis where the time axis belongs');
+    // Layer 2 reading layer 1's sequence next to the input's features (a skip connection).
+    const skip: ModelParts = {
+      nodes: [...two.nodes.slice(0, 3), nd('Concat', ['xt', 's1'], ['xs'], [at.i('axis', 2)]), lstm(['xs', 'W4', 'R', 'B'], [], ['', 'yh'], 'lstm2'), ...lastOf('yh')],
+      inits: [...two.inits!, f32('W4', [1, 8, 4], new Array(32).fill(0.125))],
+    };
+    refused(skip, 'lstm2', 'LSTM', 'LSTM.X reads features of several layers at once');
+    // An LSTM node without inputs (a proto built in code) has no X.
+    const bare = model(base());
+    const { input: _inputs, ...lstmNode } = bare.graph!.node![1];
+    bare.graph!.node![1] = lstmNode;
+    expect(importError(bare).reason).toBe('LSTM.X must be computed from the model input');
     // Read the right way round, it is a two-layer model.
     const ok = { ...two, nodes: [...two.nodes.slice(0, 3), lstm(['s1', 'W', 'R', 'B'], [], ['', 'yh'], 'lstm2'), ...lastOf('yh')] };
     expect(specOf(ok).layers.map((l) => [l.kind, 'returnSequences' in l && l.returnSequences])).toEqual([['lstm', true], ['lstm', false]]);
@@ -233,6 +262,13 @@ describe('recurrent nodes', () => {
     expect(bad.node).toBe('y_reshape');
     expect(bad.reason).toMatch(/^output "y": the layers found do not form an rnnx model: .*clip/);
     refused(base({ nodes: [xt(), lstm(['xt', 'W', 'R', 'B']), nd('Dropout', ['yh'], ['d', 'mask'], [], 'drop'), ...lastOf('mask')] }), 'mask_t', 'Transpose', 'output 1 of drop is not supported');
+    // A node without an op type (a proto built in code, never encoded) is named with op type '?'.
+    const untyped = model(base());
+    const { opType: _dropped, ...xtNode } = untyped.graph!.node![0];
+    untyped.graph!.node![0] = xtNode;
+    const e = importError(untyped);
+    expect({ node: e.node, opType: e.opType }).toEqual({ node: 'xt', opType: '?' });
+    expect(e.reason).toContain('is not one the importer maps');
     const p = model(base());
     p.graph = null;
     const check = checkOnnxImport(p, 'g.onnx');
