@@ -191,6 +191,31 @@ describe('graph builder', () => {
     expect([d.graph.name, d.producerName, d.producerVersion, d.docString, Number(d.opsetImport[0].version), d.metadataProps]).toEqual(['graph', '', '', '', 14, []]);
   });
 
+  it('fresh names skip the names of initializers (and inputs) already in the graph', () => {
+    const g = new GraphBuilder();
+    g.int64Initializer('shape_1', [2, 3]);
+    g.floatInitializer('shape_3', new Float32Array(1), [1]);
+    g.input('shape_4', 'float', [1]);
+    // shape_1 and shape_3 are initializers, shape_4 an input: the free ones are 2, then 5.
+    expect([g.freshName('shape'), g.freshName('shape')]).toEqual(['shape_2', 'shape_5']);
+    const r = new GraphBuilder();
+    const x = r.input('x', 'float', [2, 3]);
+    r.int64Initializer('shape_1', [6]);
+    r.output(op.reshape(x, [3, 2]), 'y', [3, 2]);
+    expect(viewProto(r.build()).graph.initializer.map((t) => t.name)).toEqual(['shape_1', 'shape_2']);
+  });
+
+  it('a node output that already carries the output name is used as it is, with no Identity', () => {
+    const g = new GraphBuilder();
+    const x = g.input('x', 'float', [2]);
+    const r = op.relu(x);
+    r.name = 'y';
+    expect(g.output(r, 'y', [2])).toBe(r);
+    const p = viewProto(g.build());
+    expect(p.graph.node.map((n) => [n.opType, n.input, n.output])).toEqual([['Relu', ['x'], ['y']]]);
+    expect(p.graph.output.map((o) => o.name)).toEqual(['y']);
+  });
+
   it('value infos: fixed dims, symbolic dims, unknown dims', () => {
     const g = new GraphBuilder();
     const x = g.input('x', 'float', [2, 'n', null]);
