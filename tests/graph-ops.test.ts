@@ -289,6 +289,21 @@ describe('graph builder', () => {
     expect(() => ins.build()).toThrow('graph: name "v" is assigned twice (graph input)');
   });
 
+  it('initializers keep their own copies of dims and data: later edits of the caller\'s arrays change nothing', () => {
+    const g = new GraphBuilder();
+    const fd = [2];
+    const k = g.floatInitializer('k', Float32Array.of(1, 2), fd);
+    const idata = [3, 4];
+    const idims = [2];
+    const s = g.int64Initializer('s', idata, idims);
+    fd[0] = 9;
+    idims[0] = 9;
+    idata[0] = 7;
+    expect([k.shape, s.shape]).toEqual([[2], [2]]);
+    const t = viewProto(g.build()).graph.initializer[1] as unknown as { int64Data: number[] };
+    expect(t.int64Data.map(Number)).toEqual([3, 4]);
+  });
+
   it('initializer sizes, raw_data bytes and back', () => {
     const g = new GraphBuilder();
     expect(() => g.int64Initializer('s', [1, 2, 3], [2])).toThrow('initializer s: dims [2] need 2 elements, got 3');
