@@ -214,6 +214,13 @@ describe('graph builder', () => {
     const p = viewProto(g.build());
     expect(p.graph.node.map((n) => [n.opType, n.input, n.output])).toEqual([['Relu', ['x'], ['y']]]);
     expect(p.graph.output.map((o) => o.name)).toEqual(['y']);
+    // An input (or initializer) always gets an Identity, even under its own name (a graph that
+    // build() then refuses, as the name is assigned twice): output returns the Identity's output.
+    const h = new GraphBuilder();
+    const hx = h.input('x', 'float', [2]);
+    const hy = h.output(hx, 'x', [2]);
+    expect([hy === hx, hy.source, hy.name]).toEqual([false, 'node', 'x']);
+    expect(() => h.build()).toThrow('graph: name "x" is assigned twice (graph output)');
   });
 
   it('value infos: fixed dims, symbolic dims, unknown dims', () => {
