@@ -191,6 +191,38 @@ describe('graph builder', () => {
     expect([d.graph.name, d.producerName, d.producerVersion, d.docString, Number(d.opsetImport[0].version), d.metadataProps]).toEqual(['graph', '', '', '', 14, []]);
   });
 
+  it('fresh names skip the names of initializers (and inputs) already in the graph', () => {
+    const g = new GraphBuilder();
+    g.int64Initializer('shape_1', [2, 3]);
+    g.floatInitializer('shape_3', new Float32Array(1), [1]);
+    g.input('shape_4', 'float', [1]);
+    // shape_1 and shape_3 are initializers, shape_4 an input: the free ones are 2, then 5.
+    expect([g.freshName('shape'), g.freshName('shape')]).toEqual(['shape_2', 'shape_5']);
+    const r = new GraphBuilder();
+    const x = r.input('x', 'float', [2, 3]);
+    r.int64Initializer('shape_1', [6]);
+    r.output(op.reshape(x, [3, 2]), 'y', [3, 2]);
+    expect(viewProto(r.build()).graph.initializer.map((t) => t.name)).toEqual(['shape_1', 'shape_2']);
+  });
+
+  it('a node output that already carries the output name is used as it is, with no Identity', () => {
+    const g = new GraphBuilder();
+    const x = g.input('x', 'float', [2]);
+    const r = op.relu(x);
+    r.name = 'y';
+    expect(g.output(r, 'y', [2])).toBe(r);
+    const p = viewProto(g.build());
+    expect(p.graph.node.map((n) => [n.opType, n.input, n.output])).toEqual([['Relu', ['x'], ['y']]]);
+    expect(p.graph.output.map((o) => o.name)).toEqual(['y']);
+    // An input (or initializer) always gets an Identity, even under its own name (a graph that
+    // build() then refuses, as the name is assigned twice): output returns the Identity's output.
+    const h = new GraphBuilder();
+    const hx = h.input('x', 'float', [2]);
+    const hy = h.output(hx, 'x', [2]);
+    expect([hy === hx, hy.source, hy.name]).toEqual([false, 'node', 'x']);
+    expect(() => h.build()).toThrow('graph: name "x" is assigned twice (graph output)');
+  });
+
   it('value infos: fixed dims, symbolic dims, unknown dims', () => {
     const g = new GraphBuilder();
     const x = g.input('x', 'float', [2, 'n', null]);
@@ -262,6 +294,21 @@ describe('graph builder', () => {
     ins.input('v', 'float', [1]);
     ins.input('v', 'float', [1]);
     expect(() => ins.build()).toThrow('graph: name "v" is assigned twice (graph input)');
+  });
+
+  it('initializers keep their own copies of dims and data: later edits of the caller\'s arrays change nothing', () => {
+    const g = new GraphBuilder();
+    const fd = [2];
+    const k = g.floatInitializer('k', Float32Array.of(1, 2), fd);
+    const idata = [3, 4];
+    const idims = [2];
+    const s = g.int64Initializer('s', idata, idims);
+    fd[0] = 9;
+    idims[0] = 9;
+    idata[0] = 7;
+    expect([k.shape, s.shape]).toEqual([[2], [2]]);
+    const t = viewProto(g.build()).graph.initializer[1] as unknown as { int64Data: number[] };
+    expect(t.int64Data.map(Number)).toEqual([3, 4]);
   });
 
   it('initializer sizes, raw_data bytes and back', () => {
