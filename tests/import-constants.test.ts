@@ -29,9 +29,10 @@ describe('tensor encodings', () => {
     expectRef(importedWeights(lstmModel({ inits: [f32('W', W3, REF.W, false), tensor('R', DT.DOUBLE, R3, REF.R, false), tensor('B', DT.DOUBLE, B2, REF.B)] })));
     // A bias left out is zeros.
     expect(importedWeights(lstmModel({ inits: without('B'), B: '' })).B).toEqual(new Array(16).fill(0));
-    // For every cell and hidden size: 2 * gates * hidden zeros, one direction.
+    // For every cell and hidden size: 2 * gates * hidden zeros, one direction. Hidden size 1 also
+    // checks that Y_h's one feature, reshaped to [batch, -1], is still read as the features.
     for (const [op, G] of [['LSTM', 4], ['GRU', 3], ['RNN', 1]] as const) {
-      for (const h of [2, 3]) {
+      for (const h of [1, 2, 3]) {
         const p = lstmModel({ inits: [f32('Wk', [1, G * h, I], new Array(G * h * I).fill(0.25)), f32('Rk', [1, G * h, h], new Array(G * h * h).fill(0.5))], W: 'Wk', R: 'Rk', B: '' });
         p.graph!.node![1] = { ...p.graph!.node![1], opType: op, attribute: [at.i('hidden_size', h)] };
         expect(importedWeights(p).B, `${op} ${h}`).toEqual(new Array(2 * G * h).fill(0));

@@ -959,6 +959,14 @@ class Importer {
         continue;
       }
       if (j >= target.length) fail(`Reshape target ${JSON.stringify(targetRaw)} drops an axis of the input`);
+      if (t === 1 && ax && ax.id === 'F' && ax.size === 1) {
+        // A feature axis of size 1 kept in place stays a feature axis: a layer of one unit
+        // (hidden_size 1, Dense(1)) reshaped to [batch, -1] still ends in its features.
+        out.push(ax);
+        i++;
+        j++;
+        continue;
+      }
       if (t === 1 && !(ax && ax.id !== 'F' && ax.id !== 'one' && this.axisSize[ax.id] === 1)) {
         out.push({ id: 'one' });
         j++;
