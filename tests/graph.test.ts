@@ -2,7 +2,8 @@
 // the I/O naming convention, attributes, initializers equal to the parameter views, and shape
 // errors raised where the bad node is built.
 
-import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it, vi } from 'vitest';
 import { GraphBuilder, IR_VERSION, onnx } from '../src/graph/builder.js';
 import { META, initializerName, rnnxVersion, toModelProto, toOnnx } from '../src/graph/export.js';
 import { int64ToNumber } from '../src/graph/io.js';
@@ -74,6 +75,26 @@ describe('exported graph structure', () => {
     expect(others.every((t) => t.dataType === onnx.TensorProto.DataType.INT64)).toBe(true);
   });
 
+  it("the version is rnnx's own package.json, not a nearer one of another package", async () => {
+    // A package.json beside the module (a bundler's or a monorepo's) with its own name and version
+    // must be walked past: only the file named "rnnx" gives the version.
+    const real = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    vi.resetModules();
+    vi.doMock('node:fs', async (importOriginal) => {
+      const fs = await importOriginal<typeof import('node:fs')>();
+      const readFileSync = ((path: unknown, ...rest: unknown[]) =>
+        /[\\/]src[\\/]graph[\\/]package\.json$/.test(String(path)) ? '{"name":"not-rnnx","version":"9.9.9"}' : (fs.readFileSync as (...a: unknown[]) => unknown)(path, ...rest)) as typeof fs.readFileSync;
+      return { ...fs, default: { ...fs, readFileSync }, readFileSync };
+    });
+    try {
+      const fresh = await import('../src/graph/export.js');
+      expect(fresh.rnnxVersion()).toBe(real);
+    } finally {
+      vi.doUnmock('node:fs');
+      vi.resetModules();
+    }
+  });
+
   it('metadata_props carry version, spec, metadata and export options', () => {
     const m = model.clone();
     m.metadata = { vocabulary: ['x', 'y'], inputNormalization: { mean: [0, 0, 0], std: [1, 2, 3] } };
@@ -81,7 +102,7 @@ describe('exported graph structure', () => {
     expect(p.metadataProps.map((q) => q.key)).toEqual([META.version, META.spec, META.metadata, META.export]);
     const get = (k: string) => p.metadataProps.find((q) => q.key === k)!.value;
     expect(get(META.version)).toBe(rnnxVersion());
-    expect(rnnxVersion()).toMatch(/^\d+\.\d+\.\d+/);
+    expect(rnnxVersion()).toBe((JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version);
     expect(JSON.parse(get(META.spec))).toEqual(m.spec);
     expect(JSON.parse(get(META.metadata))).toEqual(m.metadata);
     expect(JSON.parse(get(META.export))).toEqual({ sequenceLens: true, stateful: false, opset: 14 });
