@@ -50,8 +50,8 @@ void PortableMicro(int mr, int nr, int kc, const T* Ap, int as, const T* Bp, T* 
   }
 }
 
-const KernelSet<float> kPortableFloat = {"portable", 4, 8, 4 * 32, 256, 8 * 128, &PortableMicro<float, 4, 8>, false};
-const KernelSet<double> kPortableDouble = {"portable", 4, 4, 4 * 32, 256, 4 * 128, &PortableMicro<double, 4, 4>, false};
+const KernelSet<float> kPortableFloat = {"portable", 4, 8, 4 * 32, 256, 8 * 128, &PortableMicro<float, 4, 8>, false, nullptr};
+const KernelSet<double> kPortableDouble = {"portable", 4, 4, 4 * 32, 256, 4 * 128, &PortableMicro<double, 4, 4>, false, nullptr};
 
 // ---- packing --------------------------------------------------------------------------------
 // Elements between consecutive packed A panels: kc × MR plus one cache line, so that the MR-wide
@@ -318,6 +318,9 @@ struct Problem {
   int ldc;
 };
 
+// Blocks of at most this many rows of a row-major A skip packing (kernels with microRowA).
+constexpr int kRowAMaxRows = 32;
+
 // Computes rows [m0, m1) × columns [n0, n1) of C; n0 is a multiple of NR.
 template <typename T>
 void GemmBlock(const Driver<T>& d, const Problem<T>& p, int m0, int m1, int n0, int n1) {
@@ -327,8 +330,12 @@ void GemmBlock(const Driver<T>& d, const Problem<T>& p, int m0, int m1, int n0, 
   const int mcMax = std::min<int>(ks.mc, static_cast<int>(RoundUp(m1 - m0, MR)));
   const int ncMax = std::min<int>(ks.nc, static_cast<int>(RoundUp(n1 - n0, NR)));
   const bool directA = p.transA && ks.directA;
-  const int aStride = directA ? p.lda : MR;
-  T* abuf = directA ? nullptr : ScratchA<T>().Get(static_cast<std::size_t>(mcMax / MR) * APanelStride<T>(kcMax, MR));
+  // A block of few rows is read in place: its packed panels would each feed only nc / NR tiles.
+  const bool rowA = !p.transA && ks.microRowA && m1 - m0 <= kRowAMaxRows;
+  const bool packA = !directA && !rowA;
+  const int aStride = packA ? MR : p.lda;
+  const gemm_detail::MicroKernel<T> micro = rowA ? ks.microRowA : ks.micro;
+  T* abuf = packA ? ScratchA<T>().Get(static_cast<std::size_t>(mcMax / MR) * APanelStride<T>(kcMax, MR)) : nullptr;
   T* bbuf = p.packedB ? nullptr : ScratchB<T>().Get(static_cast<std::size_t>(ncMax) * kcMax);
   for (int jc = n0; jc < n1; jc += ks.nc) {
     const int nc = std::min(ks.nc, n1 - jc);
@@ -347,16 +354,17 @@ void GemmBlock(const Driver<T>& d, const Problem<T>& p, int m0, int m1, int n0, 
       const T beta = pc == 0 ? p.beta : T(1);
       for (int ic = m0; ic < m1; ic += ks.mc) {
         const int mc = std::min(ks.mc, m1 - ic);
-        if (!directA) d.packA(p.transA, p.A, p.lda, ic, mc, pc, kc, abuf);
+        if (packA) d.packA(p.transA, p.A, p.lda, ic, mc, pc, kc, abuf);
         const int panels = PanelCount(mc, MR);
         for (int q = 0; q < panels; ++q) {
           const int ir = PanelStart(q, mc, panels), mr = PanelStart(q + 1, mc, panels) - ir;
-          const T* ap = directA ? p.A + static_cast<std::ptrdiff_t>(pc) * p.lda + ic + ir
-                                : abuf + q * APanelStride<T>(kc, MR);
+          const T* ap = packA    ? abuf + q * APanelStride<T>(kc, MR)
+                        : rowA   ? p.A + static_cast<std::ptrdiff_t>(ic + ir) * p.lda + pc
+                                 : p.A + static_cast<std::ptrdiff_t>(pc) * p.lda + ic + ir;
           T* crow = p.C + static_cast<std::ptrdiff_t>(ic + ir) * p.ldc + jc;
           for (int jr = 0; jr < nc; jr += NR) {
-            ks.micro(mr, std::min(NR, nc - jr), kc, ap, aStride, bp + (jr / NR) * bPanelStride, crow + jr, p.ldc,
-                     p.alpha, beta);
+            micro(mr, std::min(NR, nc - jr), kc, ap, aStride, bp + (jr / NR) * bPanelStride, crow + jr, p.ldc,
+                  p.alpha, beta);
           }
         }
       }

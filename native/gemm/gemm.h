@@ -6,7 +6,9 @@
 // micro-kernel (AVX-512: 14 × 32, AVX2+FMA: 6 × 16, portable: 4 × 8 float / 4 × 4 double) runs
 // over them. Pack buffers are thread-local, grow-only: no allocation per call in steady state.
 // A transposed A (stored [K, M]) is read in place by the AVX-512 kernel (with software prefetch)
-// instead of being packed: that pass over A dominated dW = dGatesᵀ·X, where N is small.
+// instead of being packed: that pass over A dominated dW = dGatesᵀ·X, where N is small. A
+// row-major A block of at most 32 rows (the per-step recurrent products of a small batch) is
+// read in place too, by a variant of the same tile (AVX-512 and AVX2 kernels).
 // Threads: the larger of M and N is cut into per-thread ranges of whole tiles; each thread packs
 // what it needs itself, so threads never wait for each other inside one product.
 #pragma once

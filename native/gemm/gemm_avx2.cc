@@ -17,7 +17,8 @@ namespace {
 constexpr int kMR = 6;
 constexpr int kNR = 16;
 
-template <int ROWS>
+// ROW_A: Ap is an unpacked row-major A (row i at Ap + i·as); same FMA chain as the packed path.
+template <int ROWS, bool ROW_A>
 RNNX_TARGET_AVX2 void Tile(int nr, int kc, const float* Ap, int as, const float* Bp, float* C, int ldc, float alpha,
                            float beta) {
   __m256 acc[ROWS][2];
@@ -28,11 +29,11 @@ RNNX_TARGET_AVX2 void Tile(int nr, int kc, const float* Ap, int as, const float*
     const __m256 b1 = _mm256_load_ps(Bp + 8);
 #pragma GCC unroll 8
     for (int i = 0; i < ROWS; ++i) {
-      const __m256 a = _mm256_broadcast_ss(Ap + i);
+      const __m256 a = _mm256_broadcast_ss(ROW_A ? Ap + i * as : Ap + i);
       acc[i][0] = _mm256_fmadd_ps(a, b0, acc[i][0]);
       acc[i][1] = _mm256_fmadd_ps(a, b1, acc[i][1]);
     }
-    Ap += as;
+    Ap += ROW_A ? 1 : as;
     Bp += kNR;
   }
   // Lane j of half h is stored when 8h + j < nr.
@@ -73,23 +74,28 @@ RNNX_TARGET_AVX2 void Tile(int nr, int kc, const float* Ap, int as, const float*
   }
 }
 
-template <std::size_t... R>
+template <bool ROW_A, std::size_t... R>
 RNNX_TARGET_AVX2 void Dispatch(std::index_sequence<R...>, int mr, int nr, int kc, const float* Ap, int as, const float* Bp,
                                float* C, int ldc, float alpha, float beta) {
   using TileFn = void (*)(int, int, const float*, int, const float*, float*, int, float, float);
-  static constexpr TileFn table[] = {&Tile<int(R) + 1>...};
+  static constexpr TileFn table[] = {&Tile<int(R) + 1, ROW_A>...};
   table[mr - 1](nr, kc, Ap, as, Bp, C, ldc, alpha, beta);
 }
 
 RNNX_TARGET_AVX2 void Micro(int mr, int nr, int kc, const float* Ap, int as, const float* Bp, float* C, int ldc, float alpha,
                             float beta) {
-  Dispatch(std::make_index_sequence<kMR>{}, mr, nr, kc, Ap, as, Bp, C, ldc, alpha, beta);
+  Dispatch<false>(std::make_index_sequence<kMR>{}, mr, nr, kc, Ap, as, Bp, C, ldc, alpha, beta);
+}
+
+RNNX_TARGET_AVX2 void MicroRowA(int mr, int nr, int kc, const float* Ap, int as, const float* Bp, float* C, int ldc,
+                                float alpha, float beta) {
+  Dispatch<true>(std::make_index_sequence<kMR>{}, mr, nr, kc, Ap, as, Bp, C, ldc, alpha, beta);
 }
 
 // directA off: a 6-row strip of an unpacked Aᵀ is 24 bytes per 4 KiB-apart row, too little data
 // per cache line fetched; packing measured faster here (dGᵀ·Hprev: 95 vs 45 GFLOP/s, one core).
 const KernelSet<float> kAvx2 = {"avx2",      kMR, kNR, /*mc=*/kMR * 24, /*kc=*/256, /*nc=*/kNR * 64,
-                                &Micro,      /*directA=*/false};
+                                &Micro,      /*directA=*/false, &MicroRowA};
 
 }  // namespace
 

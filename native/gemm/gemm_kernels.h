@@ -29,6 +29,10 @@ struct KernelSet {
   // The kernel reads only mr rows of Ap, so a transposed A ([K, M] storage) is used in place,
   // unpacked: that saves a pass over A, which dominates when N is small (dW = dGatesᵀ·X).
   bool directA;
+  // Optional: the same tile reading an unpacked row-major A (Ap[i*as + k] = op(A)[i, k], as == lda),
+  // for blocks of few rows (the recurrent products of a small batch): packing them cost more than
+  // it saved, since each packed panel fed only a few B panels. Null: always pack.
+  MicroKernel<T> microRowA;
 };
 
 // Defined in gemm_avx512.cc / gemm_avx2.cc; return null when the file was built for a target
