@@ -1,10 +1,12 @@
-// `npm run bench -- train [--reps N] [--threads N] [--cases lstm256,gru256,...]`
+// `npm run bench -- train [--reps N] [--min-ms MS] [--threads N] [--cases lstm256,gru256,...]`
 //
 // One fused training step on the addon (forward, loss, BPTT, clipping, Adam update; async
 // step() as fit uses it) next to ONNX Runtime's forward pass of the same exported model on the
 // same batch (CPU provider, intraOpNumThreads 2), both measured in this run, interleaved (one
 // forward, one step, --reps times after warm-up) so that both see the same machine load.
-// Reported: the median wall time of each (the figure), the ratio of the best (least disturbed)
+// --reps is a minimum: a cheap case repeats until about --min-ms (default 3000) of interleaved
+// pairs have been timed, so that the small LSTM's sub-millisecond median rests on hundreds of
+// pairs, not ten. Reported: the median wall time of each (the figure), the ratio of the best (least disturbed)
 // repetitions, and the ratio of process CPU time (all threads, spinning included), which a
 // machine shared with other work inflates much less than wall time. Cases: LSTM N=64 T=100 I=64 H=256 with a per-step dense(1), MSE, Adam,
 // clipNorm 1 (the acceptance case: step ≤ 5× forward); GRU-256 and RNN-256 on the same shapes;
@@ -49,14 +51,18 @@ const CASES: Case[] = [
 export async function run(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { reps: { type: 'string', default: '10' }, threads: { type: 'string', default: '2' }, cases: { type: 'string' } },
+    options: {
+      reps: { type: 'string', default: '10' }, 'min-ms': { type: 'string', default: '3000' },
+      threads: { type: 'string', default: '2' }, cases: { type: 'string' },
+    },
   });
-  const reps = Number(values.reps);
+  const minReps = Number(values.reps);
+  const minMs = Number(values['min-ms']);
   const threads = Number(values.threads);
   const wanted = values.cases ? values.cases.split(',') : CASES.map((c) => c.name);
   const records: BenchRecord[] = [];
   const rows: string[][] = [];
-  console.log(`train step vs ONNX Runtime forward; addon gemm kernel ${native().gemmKernel()}, ${threads} threads, ORT intraOpNumThreads 2, median of ${reps} interleaved; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  console.log(`train step vs ONNX Runtime forward; addon gemm kernel ${native().gemmKernel()}, ${threads} threads, ORT intraOpNumThreads 2, median of at least ${minReps} interleaved pairs (and ${minMs} ms); load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   for (const c of CASES.filter((k) => wanted.includes(k.name))) {
     const model = Model.create({ inputSize: c.I, layers: c.layers }, { seed: 1 });
     const rng = new Rng(2);
@@ -72,10 +78,14 @@ export async function run(args: string[]): Promise<void> {
     const rssBefore = process.memoryUsage().rss;
     await trainer.step(batch);
     const rssAfter = process.memoryUsage().rss;
+    let pairMs = 0;
     for (let i = 0; i < 2; i++) {
+      const t0 = performance.now();
       await session.run(x, { batch: c.N, time: c.T });
       await trainer.step(batch);
+      pairMs = performance.now() - t0;
     }
+    const reps = Math.max(minReps, Math.min(5000, Math.ceil(minMs / pairMs)));
     const ortTimes: number[] = [];
     const ortCpu: number[] = [];
     const stepTimes: number[] = [];
