@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { gru } from '../src/layers/spec.js';
 import { InferenceModel } from '../src/runtime/inference.js';
 import { MAX_RESPAWN_FAILURES, openEngine, type WorkerInit } from '../src/serve/engine.js';
+import { ShuttingDownError } from '../src/serve/errors.js';
 import { maxAbsDiff } from './reference/util.js';
 import { makeModel, tempDir } from './serve-helpers.js';
 
@@ -106,10 +107,10 @@ describe('what each worker of a pool is told', () => {
       expect(init.predict.info.inputSize).toBe(2);
       expect(init.stream?.info.state).toEqual([{ directions: 1, units: 3, hasCell: false }]);
       // One worker: the first run starts, the other two wait; closing refuses the waiting ones.
-      const runs = [1, 2, 3].map(() => told.predict.runner.run({ x: new Float32Array(4), batch: 1, time: 2 }).then(() => 'ran', (e: Error) => e.message));
+      const runs = [1, 2, 3].map(() => told.predict.runner.run({ x: new Float32Array(4), batch: 1, time: 2 }).then(() => 'ran', (e: Error) => `${e instanceof ShuttingDownError ? 'shutting_down: ' : ''}${e.message}`));
       await told.close();
       closed = true;
-      expect((await Promise.all(runs)).slice(1)).toEqual(['the worker pool closed before this run started', 'the worker pool closed before this run started']);
+      expect((await Promise.all(runs)).slice(1)).toEqual(['shutting_down: the worker pool closed before this run started', 'shutting_down: the worker pool closed before this run started']);
     } finally {
       if (!closed) await told.close();
     }
@@ -172,7 +173,7 @@ describe('a pool that stops replacing one worker while another lives', () => {
     const pool = await openEngine(path, { workers: 2, intraOpNumThreads: 1 });
     const before = control.made.length;
     control.failing = true; // every replacement exits before it is ready
-    const run = () => pool.predict.runner.run({ x: new Float32Array(4), batch: 1, time: 2 }).then(() => 'ran', (e: Error) => e.message);
+    const run = () => pool.predict.runner.run({ x: new Float32Array(4), batch: 1, time: 2 }).then(() => 'ran', (e: Error) => (e instanceof ShuttingDownError ? `shutting_down: ${e.message}` : e.message));
     const first = run(); // to worker 1, which crashes with it
     const second = run(); // to worker 0, which never answers
     expect(await first).toBe('crashed');
@@ -187,7 +188,9 @@ describe('a pool that stops replacing one worker while another lives', () => {
     expect(thirdSettled).toBe(false);
     control.failing = false;
     await pool.close();
-    expect(await third).toBe('the worker pool closed before this run started');
-    expect(await second).toBe('worker exited with code 0');
+    // Closed with runs in the pool: the waiting one and the one in flight (whose worker leaves
+    // when told to close) both fail as shut down, not with the worker's exit code.
+    expect(await third).toBe('shutting_down: the worker pool closed before this run started');
+    expect(await second).toBe('shutting_down: the worker pool closed while this run was in flight');
   });
 });
