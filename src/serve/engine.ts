@@ -336,8 +336,11 @@ class WorkerSlot {
   }
 }
 
-/** Consecutive failed starts of replacement workers before the pool stops replacing them. */
-export const MAX_RESPAWN_FAILURES = 5;
+/**
+ * Consecutive failed starts of replacement workers before the pool stops replacing them: with the
+ * back-off below (100 ms, doubling) the last of the 7 waits reaches the 5 s cap, 11.3 s in all.
+ */
+export const MAX_RESPAWN_FAILURES = 8;
 const RESPAWN_BASE_DELAY_MS = 100;
 const RESPAWN_MAX_DELAY_MS = 5000;
 
