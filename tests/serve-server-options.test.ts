@@ -326,6 +326,15 @@ describe('model repositories, more exactly', () => {
       ...['q', 'x'].map((name) => ({ name, version: '1', path: join(repo, name, '1', 'model.onnx') })),
     ]);
   });
+
+  it('names come in JavaScript string order, not in the order the folder lists them', () => {
+    // libuv lists a folder in UTF-8 byte order (strcmp): U+FF5A (EF BD 9A) before U+1F600
+    // (F0 9F 98 80). As JavaScript strings the emoji's first UTF-16 unit, 0xD83D, is below 0xFF5A:
+    // the first model (the default one) is the emoji's.
+    const repo = join(tmp.dir, 'order-repo');
+    for (const name of ['\uFF5A', '\u{1F600}']) touch('order-repo', name, '1', 'model.onnx');
+    expect(resolveModels(repo).map((m) => m.name)).toEqual(['\u{1F600}', '\uFF5A']);
+  });
 });
 
 describe('starting: a token silences the warning; a model that fails to open closes those opened before it', () => {
