@@ -212,3 +212,40 @@ describe('a pool that stops replacing one worker while another lives', () => {
     expect(await second).toBe('shutting_down: the worker pool closed while this run was in flight');
   });
 });
+
+describe('answers a worker sends that are not for the run it holds', () => {
+  it('are dropped: a stale id, and a second answer once the run is settled, whether or not another run has started', async () => {
+    const { path } = makeModel(tmp.dir, 'stale', 2, [gru({ units: 3 })], 4);
+    // A stand-in worker that answers each run with y = [sum of x], wrapped in noise: first a
+    // result and an error under an id no run has, then the answer, then a second answer
+    // (y = [-2]) under the same id.
+    control.plan.push(`const { parentPort } = require('node:worker_threads');
+      parentPort.postMessage({ type: 'ready', provider: 'cpu', fallbacks: [] });
+      parentPort.on('message', (m) => {
+        if (m.type === 'close') process.exit(0);
+        const sum = m.req.x.reduce((a, b) => a + b, 0);
+        parentPort.postMessage({ type: 'result', id: m.id + 1000, result: { y: new Float32Array([-1]), dims: [1, 1] } });
+        parentPort.postMessage({ type: 'error', id: m.id + 1000, message: 'not this run' });
+        parentPort.postMessage({ type: 'result', id: m.id, result: { y: new Float32Array([sum]), dims: [1, 1] } });
+        parentPort.postMessage({ type: 'result', id: m.id, result: { y: new Float32Array([-2]), dims: [1, 1] } });
+      });`);
+    const pool = await openEngine(path, { workers: 1, intraOpNumThreads: 1 });
+    // An answer handled as if it were for a run would throw in the pool's message listener.
+    const uncaught: unknown[] = [];
+    const onUncaught = (e: unknown) => uncaught.push(e);
+    process.on('uncaughtException', onUncaught);
+    try {
+      const run = (x: number[]) => pool.predict.runner.run({ x: Float32Array.from(x), batch: 1, time: 2 }).then((r) => Array.from(r.y));
+      // Alone: the second answer arrives while the worker holds no run.
+      expect(await run([1, 2, 3, 4])).toEqual([10]);
+      await new Promise((r) => setTimeout(r, 50));
+      // Three at once on one worker: each answer after the first arrives while the next run is held.
+      expect(await Promise.all([run([0.5, 0.5, 0, 0]), run([2, 2, 2, 2]), run([-1, 0, 0, 3])])).toEqual([[1], [8], [2]]);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(uncaught).toEqual([]);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      await pool.close();
+    }
+  });
+});
