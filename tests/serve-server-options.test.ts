@@ -10,6 +10,8 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { connectionsCheckingIntervalMs, exposureWarning, isLoopbackHost, resolveModels, startServer } from '../src/serve/http.js';
 import { gru } from '../src/layers/spec.js';
 import { newRegistry } from '../src/serve/metrics.js';
+import { InferenceModel } from '../src/runtime/inference.js';
+import { maxAbsDiff } from './reference/util.js';
 import { makeModel, tempDir } from './serve-helpers.js';
 
 const tmp = tempDir('rnnx-resolve-');
@@ -253,6 +255,44 @@ describe('closing a server with requests in progress', () => {
     expect((r as Response).status).toBe(200);
     expect(((await (r as Response).json()) as { dims: number[] }).dims).toEqual([2]);
     await closing;
+  });
+
+  it('past drainTimeoutMs the models still run what is queued before they close (a drain, not a refusal)', async () => {
+    const { path } = makeModel(tmp.dir, 'queued-late', 2, [gru({ units: 2 })], 11);
+    const s = await startServer({ modelPath: path, port: 0, workers: 0, intraOpNumThreads: 1, handleSignals: false, log: false, registry: newRegistry(), drainTimeoutMs: 1, maxBatch: 1 });
+    const ref = await InferenceModel.open(path, { intraOpNumThreads: 1 });
+    // The first run waits for the test; the second request queues behind it (one run at a time).
+    const runner = s.service.engine.predict.runner;
+    const realRun = runner.run;
+    let openGate!: () => void;
+    const gate = new Promise<void>((r) => (openGate = r));
+    const ran: { x: number[]; y: number[] }[] = [];
+    runner.run = async (req) => {
+      const x = Array.from(req.x);
+      if (ran.length === 0 && x[0] === 0.5) await gate;
+      const r = await realRun(req);
+      ran.push({ x, y: Array.from(r.y) });
+      return r;
+    };
+    try {
+      const post = (input: number[][]) => fetch(`${s.url}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input }) }).catch(() => null);
+      const a = post([[0.5, -1]]);
+      await until(() => s.service.batcher.runsInFlight === 1);
+      const b = post([[2, 0.25], [-1, 1]]);
+      await until(() => s.service.batcher.queueDepth === 1);
+      const closing = s.close();
+      // Let the 1 ms drain deadline pass: the services are closing when the first run finishes.
+      await new Promise((r) => setTimeout(r, 50));
+      openGate();
+      await closing;
+      await Promise.all([a, b]);
+      const want = await ref.run(Float32Array.from([2, 0.25, -1, 1]), { batch: 1 });
+      expect(ran.map((r) => r.x)).toEqual([[0.5, -1], [2, 0.25, -1, 1]]);
+      expect(maxAbsDiff(Float32Array.from(ran[1].y), want.y)).toBeLessThanOrEqual(1e-6);
+    } finally {
+      openGate();
+      await ref.release();
+    }
   });
 
   it('a request stuck past drainTimeoutMs is cut, and the close completes', async () => {
