@@ -247,6 +247,25 @@ describe('readiness and budgets', () => {
     });
   });
 
+  it('readiness after a refusal: no until a full second has passed, to the millisecond (performance.now faked)', async () => {
+    const body = JSON.stringify({ input: x, pad: 'p'.repeat(200) });
+    vi.useFakeTimers({ toFake: ['performance'] });
+    try {
+      await withHandler({ memoryBudgetBytes: 10 }, async (port, h) => {
+        expect(h.ready()).toBe(true);
+        expect((await send(port, 'POST', '/v1/predict', json, body)).status).toBe(503);
+        vi.advanceTimersByTime(999);
+        expect(h.ready()).toBe(false);
+        vi.advanceTimersByTime(1);
+        expect(h.ready()).toBe(false); // exactly 1000 ms: not yet
+        vi.advanceTimersByTime(1);
+        expect(h.ready()).toBe(true);
+      });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('the memory budget: a body charged 6x past it is refused 503, readiness says no for a second, then yes', async () => {
     const body = JSON.stringify({ input: x, pad: 'p'.repeat(200) });
     const charge = Buffer.byteLength(body) * BODY_MEMORY_FACTOR;
