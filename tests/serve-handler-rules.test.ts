@@ -490,6 +490,27 @@ describe('requests in progress', () => {
     });
   });
 
+  it('a body refused part-way gives its received bytes back once: the rest of it and its end change nothing', async () => {
+    /** A predict body of exactly `bytes` bytes. */
+    const sized = (bytes: number) => JSON.stringify({ input: x, pad: 'p'.repeat(bytes - JSON.stringify({ input: x, pad: '' }).length) });
+    await withHandler({ maxBufferedBodyBytes: 1000, bodyTimeoutMs: 60_000 }, async (port, h) => {
+      const a = partialPost(port, '/v1/predict', sized(700), 600);
+      await until('600 bytes of A', () => h.memoryInUse === 600 * BODY_MEMORY_FACTOR);
+      const b = partialPost(port, '/v1/predict', sized(500), 200);
+      await until('200 bytes of B', () => h.memoryInUse === 800 * BODY_MEMORY_FACTOR);
+      // B's other 300 bytes would hold 1100 > 1000: B is refused, having held 200.
+      b.finish();
+      expect((await b.reply).status).toBe(503);
+      a.finish();
+      expect((await a.reply).status).toBe(200);
+      await until('both to end', () => h.inFlight === 0);
+      // Nothing is held now: a body of 1000 bytes fits exactly, one of 1001 does not.
+      expect((await send(port, 'POST', '/v1/predict', json, sized(1000))).status).toBe(200);
+      const over = await send(port, 'POST', '/v1/predict', json, sized(1001));
+      expect([over.status, over.body.error.message]).toEqual([503, 'overloaded: request bodies being received already hold 0 bytes (maxBufferedBodyBytes 1000); retry later']);
+    });
+  });
+
   it('an error after the whole body was read keeps the connection; a body left unread closes it', async () => {
     await withHandler({ maxBodyBytes: 64 }, async (port) => {
       const bad = await send(port, 'POST', '/v1/predict', json, '{"input": [[1, 2]');
