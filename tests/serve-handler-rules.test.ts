@@ -511,6 +511,37 @@ describe('requests in progress', () => {
     });
   });
 
+  it('a body cut by its timeout gives its bytes back once, and its connection is closed', async () => {
+    const sized = (bytes: number) => JSON.stringify({ input: x, pad: 'p'.repeat(bytes - JSON.stringify({ input: x, pad: '' }).length) });
+    await withHandler({ maxBufferedBodyBytes: 1000, bodyTimeoutMs: 100 }, async (port, h) => {
+      // 408 after 100 ms, then its socket is destroyed.
+      const e = partialPost(port, '/v1/predict', sized(500), 300);
+      expect((await e.reply).status).toBe(408);
+      await until('it to end', () => h.inFlight === 0);
+      await new Promise((r) => setTimeout(r, 50));
+      expect((await send(port, 'POST', '/v1/predict', json, sized(1000))).status).toBe(200);
+      expect((await send(port, 'POST', '/v1/predict', json, sized(1001))).status).toBe(503);
+    });
+  });
+
+  it('chunks that arrive after a body is refused are not counted: a large body refused at its second chunk', async () => {
+    const sized = (bytes: number) => JSON.stringify({ input: x, pad: 'p'.repeat(bytes - JSON.stringify({ input: x, pad: '' }).length) });
+    const M = 256 * 1024;
+    await withHandler({ maxBufferedBodyBytes: M, bodyTimeoutMs: 60_000 }, async (port, h) => {
+      // A holds 150 KiB; B's 300 KiB come in chunks of at most 64 KiB: one or two fit, the next
+      // overflows, and every later one would fit again beside A's.
+      const a = partialPost(port, '/v1/predict', sized(150 * 1024 + 10), 150 * 1024);
+      await until('A\'s bytes', () => h.memoryInUse === 150 * 1024 * BODY_MEMORY_FACTOR, 5000);
+      const b = await send(port, 'POST', '/v1/predict', json, sized(300 * 1024)).catch(() => null);
+      if (b) expect(b.status).toBe(503);
+      a.finish();
+      expect((await a.reply).status).toBe(200);
+      await until('both to end', () => h.inFlight === 0);
+      // Nothing is held: a body of exactly M bytes fits.
+      expect((await send(port, 'POST', '/v1/predict', json, sized(M))).status).toBe(200);
+    });
+  });
+
   it('an error after the whole body was read keeps the connection; a body left unread closes it', async () => {
     await withHandler({ maxBodyBytes: 64 }, async (port) => {
       const bad = await send(port, 'POST', '/v1/predict', json, '{"input": [[1, 2]');
