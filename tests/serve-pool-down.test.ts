@@ -181,10 +181,12 @@ describe('a pool that stops replacing one worker while another lives', () => {
     control.failing = false;
     const { path } = makeModel(tmp.dir, 'one-left', 2, [gru({ units: 3 })], 4);
     const ready = "const { parentPort } = require('node:worker_threads'); parentPort.postMessage({ type: 'ready', provider: 'cpu', fallbacks: [] });";
-    // Worker 0 takes runs and never answers (it leaves when told to close); worker 1 crashes.
+    // Worker 0 takes runs and never answers (it leaves when told to close); worker 1 crashes with
+    // the first run it gets (not on a timer, which could fire before worker 0 is ready and have
+    // worker 1 replaced by a real one).
     control.plan.push(
       `${ready} parentPort.on('message', (m) => { if (m.type === 'close') process.exit(0); });`,
-      `${ready} setTimeout(() => { throw new Error('crashed'); }, 20);`,
+      `${ready} parentPort.on('message', (m) => { if (m.type === 'run') throw new Error('crashed'); });`,
     );
     const pool = await openEngine(path, { workers: 2, intraOpNumThreads: 1 });
     const before = control.made.length;
