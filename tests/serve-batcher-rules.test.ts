@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { Batcher, checkTimeoutMs, MAX_TIMEOUT_MS, toSequence } from '../src/serve/batcher.js';
 import { BadRequestError, CancelledError, OverloadedError, ServeError, ShuttingDownError, TimeoutError } from '../src/serve/errors.js';
 import type { LayerState, RunRequest, RunResult, Runner, ServeModelInfo } from '../src/serve/types.js';
+import { watchTimers } from './serve-timers.js';
 
 const info = (over: Partial<ServeModelInfo> = {}): ServeModelInfo => ({
   inputSize: 2, outputSize: 2, returnsSequences: false, hasSequenceLens: true, state: [], needsFuture: null, ...over,
@@ -531,5 +532,33 @@ describe('a request whose signal has already fired', () => {
     expect(err.message).toBe('the request was cancelled before it was queued');
     expect((err as Error & { cause?: unknown }).cause).toBe('client gone');
     expect([b.queueDepth, b.highWater, calls.length]).toEqual([0, 0, 0]);
+  });
+});
+
+describe('the timer of a request with a timeout of its own', () => {
+  it('does not keep the process alive (unref\'d), and is cleared when the request is answered or cancelled', async () => {
+    await watchTimers(async (made, cleared) => {
+      // Answered: the timer armed for 45 s is let go at once.
+      const b = new Batcher(echo(), info(), { maxWaitMs: 0, timeoutMs: 30_000 });
+      const answered = b.predict(seq(1, 7), { timeoutMs: 45_000 });
+      const own = made.filter((m) => m.ms === 45_000);
+      expect(own.length).toBe(1);
+      expect(own[0].timer.hasRef()).toBe(false);
+      expect((await answered).y[0]).toBe(7);
+      expect(cleared).toContain(own[0].timer);
+
+      // Cancelled while its run hangs: the same.
+      const g = gated();
+      const hung = new Batcher(g.runner, info(), { maxWaitMs: 0, timeoutMs: 30_000 });
+      const ctl = new AbortController();
+      const cancelled = hung.predict(seq(1, 1), { timeoutMs: 45_001, signal: ctl.signal });
+      const own2 = made.filter((m) => m.ms === 45_001);
+      expect(own2.length).toBe(1);
+      expect(own2[0].timer.hasRef()).toBe(false);
+      ctl.abort();
+      await expect(cancelled).rejects.toBeInstanceOf(CancelledError);
+      expect(cleared).toContain(own2[0].timer);
+      g.release();
+    });
   });
 });

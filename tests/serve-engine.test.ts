@@ -13,6 +13,7 @@ import { parseModelProto } from '../src/graph/io.js';
 import { dense, gru, lstm, rnn, type ModelSpec } from '../src/layers/spec.js';
 import { InferenceModel } from '../src/runtime/inference.js';
 import { checkWorkers, MAX_WORKERS, openEngine, prepareGraphs, serveInfo } from '../src/serve/engine.js';
+import { ShuttingDownError } from '../src/serve/errors.js';
 import { maxAbsDiff, spread } from './reference/util.js';
 import { makeModel, randomSequences, tempDir } from './serve-helpers.js';
 
@@ -255,7 +256,9 @@ describe('the worker pool', () => {
       await pool.close();
       await local.close();
     }
-    await expect(pool.predict.runner.run({ x: new Float32Array(2), batch: 1, time: 1 })).rejects.toThrow('the worker pool is closed');
+    const late = pool.predict.runner.run({ x: new Float32Array(2), batch: 1, time: 1 });
+    await expect(late).rejects.toThrow('the worker pool is closed');
+    await expect(late).rejects.toBeInstanceOf(ShuttingDownError);
   });
 
   it('a model the workers cannot open fails the open with their reason, in process or not', async () => {

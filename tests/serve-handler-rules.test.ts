@@ -247,6 +247,25 @@ describe('readiness and budgets', () => {
     });
   });
 
+  it('readiness after a refusal: no until a full second has passed, to the millisecond (performance.now faked)', async () => {
+    const body = JSON.stringify({ input: x, pad: 'p'.repeat(200) });
+    vi.useFakeTimers({ toFake: ['performance'] });
+    try {
+      await withHandler({ memoryBudgetBytes: 10 }, async (port, h) => {
+        expect(h.ready()).toBe(true);
+        expect((await send(port, 'POST', '/v1/predict', json, body)).status).toBe(503);
+        vi.advanceTimersByTime(999);
+        expect(h.ready()).toBe(false);
+        vi.advanceTimersByTime(1);
+        expect(h.ready()).toBe(false); // exactly 1000 ms: not yet
+        vi.advanceTimersByTime(1);
+        expect(h.ready()).toBe(true);
+      });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('the memory budget: a body charged 6x past it is refused 503, readiness says no for a second, then yes', async () => {
     const body = JSON.stringify({ input: x, pad: 'p'.repeat(200) });
     const charge = Buffer.byteLength(body) * BODY_MEMORY_FACTOR;
@@ -455,16 +474,71 @@ describe('requests in progress', () => {
   it('a client that leaves mid-body gives its received bytes back at once (not at the body timeout)', async () => {
     const pad = JSON.stringify({ input: x, pad: 'p'.repeat(300) });
     const n = Buffer.byteLength(pad);
-    await withHandler({ maxBufferedBodyBytes: n + 100, bodyTimeoutMs: 60_000 }, async (port, h) => {
+    const events: Record<string, unknown>[] = [];
+    await withHandler({ maxBufferedBodyBytes: n + 100, bodyTimeoutMs: 60_000, log: (e) => events.push(e) }, async (port, h) => {
       const a = partialPost(port, '/v1/predict', pad, n - 10);
       a.reply.catch(() => {}); // its socket is destroyed: no answer
       await until('the body to be charged', () => h.memoryInUse === (n - 10) * BODY_MEMORY_FACTOR);
       a.leave();
       await until('the request to end', () => h.inFlight === 0 && h.memoryInUse === 0);
+      // A client leaving is the 499 "cancelled", not a server error logged as a 500.
+      expect(events).toEqual([]);
       // The receive budget holds only one such body: this one fits again.
       const r = await send(port, 'POST', '/v1/predict', json, pad);
       expect(r.status).toBe(200);
       expect(maxAbsDiff(r.body.output, expected)).toBeLessThanOrEqual(1e-6);
+    });
+  });
+
+  it('a body refused part-way gives its received bytes back once: the rest of it and its end change nothing', async () => {
+    /** A predict body of exactly `bytes` bytes. */
+    const sized = (bytes: number) => JSON.stringify({ input: x, pad: 'p'.repeat(bytes - JSON.stringify({ input: x, pad: '' }).length) });
+    await withHandler({ maxBufferedBodyBytes: 1000, bodyTimeoutMs: 60_000 }, async (port, h) => {
+      const a = partialPost(port, '/v1/predict', sized(700), 600);
+      await until('600 bytes of A', () => h.memoryInUse === 600 * BODY_MEMORY_FACTOR);
+      const b = partialPost(port, '/v1/predict', sized(500), 200);
+      await until('200 bytes of B', () => h.memoryInUse === 800 * BODY_MEMORY_FACTOR);
+      // B's other 300 bytes would hold 1100 > 1000: B is refused, having held 200.
+      b.finish();
+      expect((await b.reply).status).toBe(503);
+      a.finish();
+      expect((await a.reply).status).toBe(200);
+      await until('both to end', () => h.inFlight === 0);
+      // Nothing is held now: a body of 1000 bytes fits exactly, one of 1001 does not.
+      expect((await send(port, 'POST', '/v1/predict', json, sized(1000))).status).toBe(200);
+      const over = await send(port, 'POST', '/v1/predict', json, sized(1001));
+      expect([over.status, over.body.error.message]).toEqual([503, 'overloaded: request bodies being received already hold 0 bytes (maxBufferedBodyBytes 1000); retry later']);
+    });
+  });
+
+  it('a body cut by its timeout gives its bytes back once, and its connection is closed', async () => {
+    const sized = (bytes: number) => JSON.stringify({ input: x, pad: 'p'.repeat(bytes - JSON.stringify({ input: x, pad: '' }).length) });
+    await withHandler({ maxBufferedBodyBytes: 1000, bodyTimeoutMs: 100 }, async (port, h) => {
+      // 408 after 100 ms, then its socket is destroyed.
+      const e = partialPost(port, '/v1/predict', sized(500), 300);
+      expect((await e.reply).status).toBe(408);
+      await until('it to end', () => h.inFlight === 0);
+      await new Promise((r) => setTimeout(r, 50));
+      expect((await send(port, 'POST', '/v1/predict', json, sized(1000))).status).toBe(200);
+      expect((await send(port, 'POST', '/v1/predict', json, sized(1001))).status).toBe(503);
+    });
+  });
+
+  it('chunks that arrive after a body is refused are not counted: a large body refused at its second chunk', async () => {
+    const sized = (bytes: number) => JSON.stringify({ input: x, pad: 'p'.repeat(bytes - JSON.stringify({ input: x, pad: '' }).length) });
+    const M = 256 * 1024;
+    await withHandler({ maxBufferedBodyBytes: M, bodyTimeoutMs: 60_000 }, async (port, h) => {
+      // A holds 150 KiB; B's 300 KiB come in chunks of at most 64 KiB: one or two fit, the next
+      // overflows, and every later one would fit again beside A's.
+      const a = partialPost(port, '/v1/predict', sized(150 * 1024 + 10), 150 * 1024);
+      await until('A\'s bytes', () => h.memoryInUse === 150 * 1024 * BODY_MEMORY_FACTOR, 5000);
+      const b = await send(port, 'POST', '/v1/predict', json, sized(300 * 1024)).catch(() => null);
+      if (b) expect(b.status).toBe(503);
+      a.finish();
+      expect((await a.reply).status).toBe(200);
+      await until('both to end', () => h.inFlight === 0);
+      // Nothing is held: a body of exactly M bytes fits.
+      expect((await send(port, 'POST', '/v1/predict', json, sized(M))).status).toBe(200);
     });
   });
 

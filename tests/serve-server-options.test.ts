@@ -10,6 +10,8 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { connectionsCheckingIntervalMs, exposureWarning, isLoopbackHost, resolveModels, startServer } from '../src/serve/http.js';
 import { gru } from '../src/layers/spec.js';
 import { newRegistry } from '../src/serve/metrics.js';
+import { InferenceModel } from '../src/runtime/inference.js';
+import { maxAbsDiff } from './reference/util.js';
 import { makeModel, tempDir } from './serve-helpers.js';
 
 const tmp = tempDir('rnnx-resolve-');
@@ -255,6 +257,44 @@ describe('closing a server with requests in progress', () => {
     await closing;
   });
 
+  it('past drainTimeoutMs the models still run what is queued before they close (a drain, not a refusal)', async () => {
+    const { path } = makeModel(tmp.dir, 'queued-late', 2, [gru({ units: 2 })], 11);
+    const s = await startServer({ modelPath: path, port: 0, workers: 0, intraOpNumThreads: 1, handleSignals: false, log: false, registry: newRegistry(), drainTimeoutMs: 1, maxBatch: 1 });
+    const ref = await InferenceModel.open(path, { intraOpNumThreads: 1 });
+    // The first run waits for the test; the second request queues behind it (one run at a time).
+    const runner = s.service.engine.predict.runner;
+    const realRun = runner.run;
+    let openGate!: () => void;
+    const gate = new Promise<void>((r) => (openGate = r));
+    const ran: { x: number[]; y: number[] }[] = [];
+    runner.run = async (req) => {
+      const x = Array.from(req.x);
+      if (ran.length === 0 && x[0] === 0.5) await gate;
+      const r = await realRun(req);
+      ran.push({ x, y: Array.from(r.y) });
+      return r;
+    };
+    try {
+      const post = (input: number[][]) => fetch(`${s.url}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input }) }).catch(() => null);
+      const a = post([[0.5, -1]]);
+      await until(() => s.service.batcher.runsInFlight === 1);
+      const b = post([[2, 0.25], [-1, 1]]);
+      await until(() => s.service.batcher.queueDepth === 1);
+      const closing = s.close();
+      // Let the 1 ms drain deadline pass: the services are closing when the first run finishes.
+      await new Promise((r) => setTimeout(r, 50));
+      openGate();
+      await closing;
+      await Promise.all([a, b]);
+      const want = await ref.run(Float32Array.from([2, 0.25, -1, 1]), { batch: 1 });
+      expect(ran.map((r) => r.x)).toEqual([[0.5, -1], [2, 0.25, -1, 1]]);
+      expect(maxAbsDiff(Float32Array.from(ran[1].y), want.y)).toBeLessThanOrEqual(1e-6);
+    } finally {
+      openGate();
+      await ref.release();
+    }
+  });
+
   it('a request stuck past drainTimeoutMs is cut, and the close completes', async () => {
     const { path } = makeModel(tmp.dir, 'stuck', 2, [gru({ units: 2 })], 7);
     const s = await startServer({ modelPath: path, port: 0, workers: 0, intraOpNumThreads: 1, handleSignals: false, log: false, registry: newRegistry(), drainTimeoutMs: 150, bodyTimeoutMs: 60_000 });
@@ -325,6 +365,15 @@ describe('model repositories, more exactly', () => {
       { name: 'm', version: '10', path: join(repo, 'm', '10', 'model.onnx') },
       ...['q', 'x'].map((name) => ({ name, version: '1', path: join(repo, name, '1', 'model.onnx') })),
     ]);
+  });
+
+  it('names come in JavaScript string order, not in the order the folder lists them', () => {
+    // libuv lists a folder in UTF-8 byte order (strcmp): U+FF5A (EF BD 9A) before U+1F600
+    // (F0 9F 98 80). As JavaScript strings the emoji's first UTF-16 unit, 0xD83D, is below 0xFF5A:
+    // the first model (the default one) is the emoji's.
+    const repo = join(tmp.dir, 'order-repo');
+    for (const name of ['\uFF5A', '\u{1F600}']) touch('order-repo', name, '1', 'model.onnx');
+    expect(resolveModels(repo).map((m) => m.name)).toEqual(['\u{1F600}', '\uFF5A']);
   });
 });
 

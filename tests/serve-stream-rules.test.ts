@@ -9,6 +9,7 @@ import { Batcher } from '../src/serve/batcher.js';
 import { CancelledError, OverloadedError, ShuttingDownError, TimeoutError } from '../src/serve/errors.js';
 import { checkStreamable, openStream, Stream, StreamManager, StreamNotFoundError, StreamUnsupportedError } from '../src/serve/stream.js';
 import type { RunRequest, RunResult, ServeModelInfo } from '../src/serve/types.js';
+import { watchTimers } from './serve-timers.js';
 
 const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 
@@ -288,5 +289,33 @@ describe('a closed stream', () => {
     release();
     expect(b.queueDepth).toBe(0);
     expect(c.runs).toEqual([]);
+  });
+});
+
+describe('the timers of a chunk waiting for the one before it', () => {
+  it('do not keep the process alive (unref\'d), and are cleared once the chunk is answered', async () => {
+    await watchTimers(async (made, cleared) => {
+      const gate = { wait: true, open: [] as (() => void)[] };
+      const c = counter(false, gate);
+      const s = openStream(new Batcher(c.runner, c.info, { maxWaitMs: 0, timeoutMs: 30_000 }));
+      const first = s.append(Float32Array.from([2]));
+      await tick();
+      expect(c.runs.length).toBe(1); // its run hangs until the gate opens
+      const second = s.append(Float32Array.from([3]), { timeoutMs: 45_000 });
+      // The wait for its turn: 45 s from now.
+      const turn = made.filter((m) => m.ms === 45_000);
+      expect(turn.length).toBe(1);
+      expect(turn[0].timer.hasRef()).toBe(false);
+      gate.wait = false;
+      gate.open.splice(0).forEach((r) => r());
+      expect(Array.from((await first).y)).toEqual([2]);
+      expect(Array.from((await second).y)).toEqual([5]);
+      expect(cleared).toContain(turn[0].timer);
+      // Its run then got what was left of the 45 s, as a timeout of its own: unref'd and cleared too.
+      const run = made.filter((m) => m.ms > 44_000 && m.ms < 45_000);
+      expect(run.length).toBe(1);
+      expect(run[0].timer.hasRef()).toBe(false);
+      expect(cleared).toContain(run[0].timer);
+    });
   });
 });

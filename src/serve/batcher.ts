@@ -340,7 +340,11 @@ export class Batcher {
       // started; a running batch just drops the answer of a request that has already settled.
       let timer: NodeJS.Timeout | null = null;
       if (timeoutMs === this.timeoutMs) this.watchExpiry(p);
-      else timer = setTimeout(() => p.reject(new TimeoutError(`the request timed out after ${timeoutMs} ms`)), timeoutMs);
+      else {
+        timer = setTimeout(() => p.reject(new TimeoutError(`the request timed out after ${timeoutMs} ms`)), timeoutMs);
+        // Like the shared expiry timer: a request whose run never returns must not keep the process alive.
+        timer.unref();
+      }
       const onAbort = () => p.reject(new CancelledError('the request was cancelled', signal?.reason));
       signal?.addEventListener('abort', onAbort, { once: true });
       this.queue.push(p);

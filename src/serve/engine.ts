@@ -20,6 +20,7 @@ import { InferenceModel } from '../runtime/inference.js';
 import type { ProviderName } from '../runtime/providers.js';
 import type { ModelMetadata } from '../model/types.js';
 import type { RunRequest, RunResult, Runner, ServeModelInfo } from './types.js';
+import { ShuttingDownError } from './errors.js';
 import { readBytes } from '../data/files.js';
 
 export type { ProviderName };
@@ -282,6 +283,8 @@ class WorkerSlot {
   dead = false;
   /** Became ready: its death is a crash during a run, not a failure to start. */
   started = false;
+  /** Told to close: its exit is the pool shutting down, not a crash, for the run it still holds. */
+  closing = false;
 
   constructor(init: WorkerInit, private readonly onIdle: (slot: WorkerSlot) => void, private readonly onDeath: (slot: WorkerSlot, err: Error) => void) {
     this.worker = spawnWorker(init);
@@ -328,13 +331,16 @@ class WorkerSlot {
     this.dead = true;
     const job = this.job;
     this.job = null;
-    job?.reject(e);
+    job?.reject(this.closing ? new ShuttingDownError('the worker pool closed while this run was in flight') : e);
     this.onDeath(this, e);
   }
 }
 
-/** Consecutive failed starts of replacement workers before the pool stops replacing them. */
-export const MAX_RESPAWN_FAILURES = 5;
+/**
+ * Consecutive failed starts of replacement workers before the pool stops replacing them: with the
+ * back-off below (100 ms, doubling) the last of the 7 waits reaches the 5 s cap, 11.3 s in all.
+ */
+export const MAX_RESPAWN_FAILURES = 8;
 const RESPAWN_BASE_DELAY_MS = 100;
 const RESPAWN_MAX_DELAY_MS = 5000;
 
@@ -411,7 +417,7 @@ async function openPool(graphs: PreparedGraphs, options: EngineOptions, size: nu
   const submit = (graph: 'predict' | 'stream') => (req: RunRequest) =>
     new Promise<RunResult>((resolve, reject) => {
       if (closing) {
-        reject(new Error('the worker pool is closed'));
+        reject(new ShuttingDownError('the worker pool is closed'));
         return;
       }
       if (slots.length === 0 && respawns === 0) {
@@ -435,8 +441,9 @@ async function openPool(graphs: PreparedGraphs, options: EngineOptions, size: nu
     stream: 'info' in graphs.stream ? { runner: { run: submit('stream') }, info: graphs.stream.info } : { unsupported: graphs.stream.unsupported },
     close: async () => {
       closing = true;
-      for (const j of waiting.splice(0)) j.reject(new Error('the worker pool closed before this run started'));
+      for (const j of waiting.splice(0)) j.reject(new ShuttingDownError('the worker pool closed before this run started'));
       await Promise.all(slots.map(async (s) => {
+        s.closing = true;
         s.worker.postMessage({ type: 'close' } satisfies ToWorker);
         await new Promise<void>((resolve) => {
           const t = setTimeout(() => void s.worker.terminate().then(() => resolve()), 5000);

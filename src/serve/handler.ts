@@ -256,11 +256,14 @@ export function createRequestHandler(services: InferenceService | InferenceServi
           reject(e);
         }
       });
+      // Client went away mid-body: give its bytes back. node:http destroys the request with an
+      // 'aborted' error (emitted only to an 'error' listener), then 'close': either way it is the
+      // 499 "cancelled", not an internal error.
+      const left = (cause?: unknown) => new ServeError('cancelled', 499, 'the client closed the connection before the body was complete', { cause });
       req.on('close', () => {
-        // Client went away mid-body: give its bytes back.
-        if (!failed && !req.complete) fail(new ServeError('cancelled', 499, 'the client closed the connection before the body was complete'));
+        if (!failed && !req.complete) fail(left());
       });
-      req.on('error', (e) => fail(e));
+      req.on('error', (e) => fail(left(e)));
     });
   };
 

@@ -146,6 +146,8 @@ function waitTurn(tail: Promise<unknown>, ms: number, signal?: AbortSignal): Pro
       done();
       reject(new TimeoutError(`the request timed out after ${ms} ms waiting for the stream's previous chunk`));
     }, ms);
+    // A previous chunk that never finishes must not keep the process alive by this wait alone.
+    timer.unref();
     signal?.addEventListener('abort', onAbort, { once: true });
     void tail.then(() => {
       done();
