@@ -1,7 +1,8 @@
 // InferenceModel's input checks (src/runtime/inference.ts): every shape rule of flattenInput and of
 // open()'s options, with the exact message (field, value received, what was expected); and run()
 // filling in what the caller left out (full sequence lengths, zero states) exactly as if given.
-import { afterAll, describe, expect, it } from 'vitest';
+import * as ort from 'onnxruntime-node';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { GraphBuilder, onnx } from '../src/graph/builder.js';
 import { toOnnx } from '../src/graph/export.js';
 import { dense, gru, lstm } from '../src/layers/spec.js';
@@ -91,6 +92,11 @@ describe('InferenceModel.open options', () => {
     }
     const ok = await InferenceModel.open(bytes, { providers: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 3 });
     expect(ok.provider).toBe('cpu');
+    // The level holds for runs too (ONNX Runtime's run options log at their own level otherwise).
+    const session = (ok as unknown as { session: { run: (...a: unknown[]) => Promise<unknown> } }).session;
+    const spy = vi.spyOn(session, 'run');
+    await ok.runRaw({ x: new ort.Tensor('float32', new Float32Array(2), [1, 1, 2]) });
+    expect(spy.mock.calls[0][1]).toEqual({ logSeverityLevel: 3 });
     await ok.release();
     await ok.release(); // twice is harmless
     await expect(ok.runRaw({})).rejects.toThrow('InferenceModel: the session was released');
@@ -153,6 +159,9 @@ describe('run fills in what the caller leaves out', () => {
     expect(implicit.state![1].c!.length).toBe(2);
     // The last-step output of the last (LSTM) layer is its final h.
     expect(Array.from(implicit.y)).toEqual(Array.from(implicit.state![1].h));
+    // A layer left out of the array (a hole, undefined) starts from zeros as well, the others as given.
+    const holed = await im.run(x, { batch: 1, state: [undefined as never, zeros[1]] });
+    expect(Array.from(holed.y)).toEqual(Array.from(implicit.y));
     const carried = await im.run(x, { batch: 1, state: implicit.state });
     expect(Array.from(carried.y)).not.toEqual(Array.from(implicit.y));
     await expect(im.run(x, { batch: 1, state: {} as never })).rejects.toThrow('run: options.state must be an array of 2 layer states, got object');

@@ -339,6 +339,18 @@ describe('input validation', () => {
     await expect(tmp.run([[[1, 2, 3]]])).rejects.toThrow('the session was released');
   });
 
+  it('run refuses a graph without x and y, listing every input and output it has', async () => {
+    const g = new GraphBuilder();
+    g.output(g.input('a', 'float', ['n', 2]), 'b', ['n', 2]);
+    g.output(g.input('c', 'float', ['n', 3]), 'd', ['n', 3]);
+    const f = await InferenceModel.open(onnx.ModelProto.encode(g.build()).finish(), { providers: ['cpu'] });
+    try {
+      await expect(f.run([[[1, 2]]])).rejects.toThrow('run: the graph must have input "x" and output "y" (it has inputs a, c; outputs b, d); use runRaw');
+    } finally {
+      await f.release();
+    }
+  });
+
   it('runs foreign ONNX files through runRaw, with spec and metadata null', async () => {
     const g = new GraphBuilder();
     const a = g.input('a', 'float', ['n', 2]);
@@ -351,7 +363,7 @@ describe('input validation', () => {
       const { Tensor } = await import('onnxruntime-node');
       const out = await f.runRaw({ a: new Tensor('float32', Float32Array.of(1, 2, 3, 4), [2, 2]) });
       expect(Array.from(out.b.data as Float32Array)).toEqual([1, 2, 3, 4]);
-      await expect(f.run([[[1, 2]]])).rejects.toThrow('the graph must have input "x" and output "y"');
+      await expect(f.run([[[1, 2]]])).rejects.toThrow('run: the graph must have input "x" and output "y" (it has inputs a; outputs b); use runRaw');
     } finally {
       await f.release();
     }
