@@ -142,5 +142,24 @@ describe('export options', () => {
     m.params[7] = 0;
     m.params[0] = Infinity;
     expect(() => toOnnx(m)).toThrow('export: the model has 1 non-finite weight (first: params[0] = Infinity); refusing to write it');
+    // The first stays params[0] when later ones follow it.
+    m.params[5] = NaN;
+    expect(() => toOnnx(m)).toThrow('export: the model has 2 non-finite weights (first: params[0] = Infinity); refusing to write it');
+  });
+
+  it('the graph is named rnnx', () => {
+    expect(toModelProto(model()).graph.name).toBe('rnnx');
+    expect(parseModelProto(toOnnx(model())).graph!.name).toBe('rnnx');
+  });
+
+  it('model data whose layout does not match its spec is refused as an internal error', () => {
+    // ModelData is plain data: a hand-made one can pair a spec with another spec's layout.
+    const rec = model();
+    const denseFirst = { spec: { ...rec.spec, layers: [rec.spec.layers[1], rec.spec.layers[0]] }, layout: rec.layout, params: rec.params, metadata: {} };
+    expect(() => toModelProto(denseFirst)).toThrow('internal: layer 1 layout is dense, spec says gru');
+    const noDense = { spec: rec.spec, layout: { ...rec.layout, layers: [rec.layout.layers[0], rec.layout.layers[0]] }, params: rec.params, metadata: {} };
+    expect(() => toModelProto(noDense)).toThrow('internal: layout does not match spec');
+    const denseOnly = { spec: { ...rec.spec, layers: [rec.spec.layers[1]] }, layout: { ...rec.layout, layers: [rec.layout.layers[1]] }, params: rec.params, metadata: {} };
+    expect(() => toModelProto(denseOnly)).toThrow('internal: model has no recurrent layer');
   });
 });

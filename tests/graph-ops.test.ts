@@ -7,6 +7,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { assertShape, float32ToLeBytes, fmtShape, GraphBuilder, leBytesToFloat32, type Value } from '../src/graph/builder.js';
 import * as op from '../src/graph/ops.js';
 import { viewProto } from './reference/util.js';
+import type { onnx as OnnxTypes } from 'onnx-proto';
 
 const dec = new TextDecoder();
 const f = (g: GraphBuilder, name: string, dims: number[]) => g.floatInitializer(name, new Float32Array(dims.reduce((a, b) => a * b, 1)), dims);
@@ -233,6 +234,12 @@ describe('graph builder', () => {
     expect(p.graph.input.map(info)).toEqual([1, 6]);
     expect(p.graph.input[0].type.tensorType.shape.dim.map((dm) => [dm.dimValue === undefined || dm.dimValue === null ? null : Number(dm.dimValue), dm.dimParam || null])).toEqual([[2, null], [null, 'n'], [null, null]]);
     expect(p.graph.output.map((o) => o.name)).toEqual(['y']);
+    // In the ModelProto object itself an unknown dim is an empty Dimension: no dim_param set,
+    // not even to null, for code that reads the proto before it is encoded.
+    const built = g.build();
+    const dims = (v: OnnxTypes.IValueInfoProto) => v.type!.tensorType!.shape!.dim!;
+    expect(dims(built.graph!.input![0])).toStrictEqual([{ dimValue: 2 }, { dimParam: 'n' }, {}]);
+    expect(dims(built.graph!.output![0])).toStrictEqual([{ dimValue: 2 }, { dimParam: 'n' }, {}]);
   });
 
   it('activations: one node each, same shape; Softmax over the last axis unless told', () => {
@@ -331,6 +338,17 @@ describe('graph builder', () => {
     expect(Array.from(leBytesToFloat32(padded.subarray(3, 11)))).toEqual([-2.5, all[2]]);
     expect(() => leBytesToFloat32(new Uint8Array(5))).toThrow('raw_data length must be a multiple of 4 for float32, got 5');
     expect(() => leBytesToFloat32(new Uint8Array(8), new Float32Array(3))).toThrow('raw_data holds 2 float32 values, expected 3');
+  });
+
+  // A little-endian host copies the bytes as they are, so raw_data round-trips bit for bit, even
+  // a signalling NaN (0x7f800001), which any float32 → number → float32 conversion (the portable
+  // DataView path a big-endian host takes) would quieten to 0x7fc00001.
+  it.runIf(new Uint8Array(Uint16Array.of(1).buffer)[0] === 1)('on a little-endian host the raw_data copy is bit for bit, both ways', () => {
+    const bits = Uint32Array.of(0x7f800001, 0x3f800000, 0xc0200000);
+    const bytes = float32ToLeBytes(new Float32Array(bits.buffer));
+    expect(Array.from(bytes)).toEqual([0x01, 0x00, 0x80, 0x7f, 0x00, 0x00, 0x80, 0x3f, 0x00, 0x00, 0x20, 0xc0]);
+    const back = leBytesToFloat32(bytes);
+    expect(Array.from(new Uint32Array(back.buffer)).map((b) => b.toString(16))).toEqual(['7f800001', '3f800000', 'c0200000']);
   });
 
   it('on a big-endian host (simulated) raw_data is still little-endian, byte for byte', async () => {
