@@ -148,7 +148,7 @@ describe('export options', () => {
   });
 
   it('the graph is named rnnx', () => {
-    expect(toModelProto(model()).graph.name).toBe('rnnx');
+    expect(toModelProto(model()).graph!.name).toBe('rnnx');
     expect(parseModelProto(toOnnx(model())).graph!.name).toBe('rnnx');
   });
 
