@@ -2,11 +2,13 @@
 // check of a ModelProto names the source and what was expected; weights stored as float_data
 // load like raw_data; the version written is package.json's.
 
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { onnx } from '../src/graph/builder.js';
 import { META, resolveExportOptions, rnnxVersion, toModelProto, toOnnx } from '../src/graph/export.js';
-import { int64ToNumber, modelDataFromProto, parseModelProto, readModelBytes, readRnnxInfo } from '../src/graph/io.js';
+import { int64ToNumber, modelDataFromProto, parseModelProto, readModelBytes, readModelFile, readRnnxInfo, saveModel } from '../src/graph/io.js';
 import { dense, gru } from '../src/layers/spec.js';
 import { Model } from '../src/model/model.js';
 import { randomizeParams, viewProto } from './reference/util.js';
@@ -105,6 +107,60 @@ describe('readRnnxInfo and modelDataFromProto', () => {
     const t = p.graph.initializer[1];
     new DataView(t.rawData.buffer, t.rawData.byteOffset).setFloat32(0, NaN, true);
     expect(() => modelDataFromProto(p as never, 'f.onnx')).toThrow(`f.onnx: initializer ${t.name} has 1 non-finite value (NaN or ±Infinity) of ${t.rawData.length / 4}; refusing a model with non-finite weights`);
+  });
+});
+
+describe('tensors and fields a hand-made ModelProto may leave out', () => {
+  // toModelProto's nested messages are plain objects: a field never set is undefined there (a
+  // decoded proto would read the default instead), and modelDataFromProto takes either.
+  it('an initializer whose dims are a prefix of the slot\'s, or absent, is refused by its dims', () => {
+    const p = toModelProto(model());
+    const W = p.graph!.initializer!.find((t) => t.name === 'layers.0.W')!;
+    expect(W.dims).toEqual([1, 9, 2]);
+    // [1, 9] holds 9 values, but the raw_data (18 values) is left as it was: only the dims differ.
+    W.dims = [1, 9];
+    expect(() => modelDataFromProto(p, 'f.onnx')).toThrow('f.onnx: initializer layers.0.W must have dims [1,9,2] for the spec in rnnx.spec, got [1,9]');
+    delete W.dims;
+    expect(() => modelDataFromProto(p, 'f.onnx')).toThrow('f.onnx: initializer layers.0.W must have dims [1,9,2] for the spec in rnnx.spec, got []');
+  });
+
+  it('an initializer with neither raw_data nor float_data holds 0 values', () => {
+    const p = toModelProto(model());
+    const W = p.graph!.initializer!.find((t) => t.name === 'layers.0.W')!;
+    delete W.rawData;
+    expect(W.floatData).toBeUndefined();
+    expect(() => modelDataFromProto(p, 'f.onnx')).toThrow('f.onnx: initializer layers.0.W must hold 18 float32 values, got 0');
+  });
+
+  it('a graph without initializers misses the first weight', () => {
+    const p = toModelProto(model());
+    p.graph = null;
+    expect(() => modelDataFromProto(p, 'f.onnx')).toThrow('f.onnx: initializer layers.0.W with dims [1,9,2] is missing (the file\'s spec needs it; file truncated or edited?)');
+  });
+
+  it('a metadata entry without a value reads as empty text; the default source is "model"', () => {
+    const p = toModelProto(model());
+    p.metadataProps.find((q) => q.key === META.metadata)!.value = null as never;
+    expect(() => readRnnxInfo(p, 'f.onnx')).toThrow(/^f\.onnx: metadata_props rnnx\.metadata must be JSON, got "" \(/);
+    expect(() => readRnnxInfo(p)).toThrow(/^model: metadata_props rnnx\.metadata must be JSON, got "" \(/);
+  });
+});
+
+describe('readModelFile', () => {
+  it('reads back what saveModel wrote, weights bit for bit, and names a missing path', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rnnx-io-'));
+    try {
+      const m = model();
+      const path = join(dir, 'm.onnx');
+      saveModel(m, path);
+      const back = readModelFile(path);
+      expect(back.spec).toEqual(m.spec);
+      expect(back.metadata).toEqual({ extra: { k: 'v' } });
+      expect(Buffer.from(back.params.buffer).equals(Buffer.from(m.params.buffer))).toBe(true);
+      expect(() => readModelFile(join(dir, 'none.onnx'))).toThrow(join(dir, 'none.onnx'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
