@@ -55,6 +55,11 @@ describe('shape inference', () => {
     expect(op.reshape(f(g, 'k2', [2, 3, 4]), [4, -1, 0]).shape).toEqual([4, 1.5, 4]);
     expect(op.reshape(f(g, 'k3', [2, 3, 4]), [24]).shape).toEqual([24]);
     expect(op.reshape(unknown(g, x), [2, -1]).shape).toBeNull();
+    // The -1 is inferred only when every input dim is known: a symbolic or unknown one leaves it open.
+    expect(op.reshape(g.input('sym', 'float', ['n', 6]), [2, -1]).shape).toEqual([2, null]);
+    expect(op.reshape(g.input('unk', 'float', [null, 6]), [2, -1]).shape).toEqual([2, null]);
+    // ... and only when every other target dim is known: a 0 past the input's rank copies nothing.
+    expect(op.reshape(f(g, 'k5', [2, 3]), [-1, 0, 0]).shape).toEqual([null, 3, null]);
     const m = op.matmul(x, f(g, 'W', [4, 5]));
     expect(m.shape).toEqual(['n', 3, 5]);
     expect(op.matmul(unknown(g, x), f(g, 'W2', [4, 5])).shape).toBeNull();
@@ -154,6 +159,14 @@ describe('recurrent operators', () => {
     expect([lbr(0), lbr(1)]).toEqual([1, 0]);
     expect(pg.graph.node[0].attribute.map((a) => [a.name, a.name === 'direction' ? dec.decode(a.s) : null])).toEqual([['hidden_size', null], ['direction', 'forward'], ['linear_before_reset', null]]);
     expect(pg.graph.node.map((k) => k.output)).toEqual([['y'], ['GRU_1', 'h']]);
+    // GRU and RNN have no initial_c or P input: an inputs object that carries them (not a literal,
+    // so TypeScript lets it through) still writes X, W, R only.
+    for (const kind of ['gru', 'rnn'] as const) {
+      const s3 = setup(3, 2, 1, kind === 'gru' ? 3 : 1);
+      const inputs = { X: s3.x, W: s3.W, R: s3.R, initialC: unknown(s3.g, s3.x), P: unknown(s3.g, s3.x) };
+      s3.g.output(op[kind](inputs, { hiddenSize: 2 }).Y!, 'y', ['t', 1, 'n', 2]);
+      expect(viewProto(s3.g.build()).graph.node.filter((k) => k.opType !== 'Foo').map((k) => [k.opType, k.input]), kind).toEqual([[kind.toUpperCase(), ['x', 'W', 'R']]]);
+    }
     // RNN activations as a strings attribute; LSTM without input_forget has no such attribute.
     const rn = setup(3, 2, 1, 1);
     rn.g.output(op.rnn({ X: rn.x, W: rn.W, R: rn.R }, { hiddenSize: 2, activations: ['Relu'] }).Y!, 'y', ['t', 1, 'n', 2]);
