@@ -248,6 +248,9 @@ describe('recurrent nodes', () => {
     // [N, 1, H]: the size-1 axis second.
     refused(fromYh([nd('Squeeze', ['h1', 'ax0'], ['h1s']), nd('Unsqueeze', ['h1s', 'ax1'], ['x2'])]), 'lstm2', 'LSTM',
       'LSTM.X must be [time, batch, features] built from the model input, got axes [?, 1, 2]');
+    // [D, N, H]: Y_h itself (through an identity Transpose), the direction (feature) axis first.
+    refused(fromYh([nd('Transpose', ['h1'], ['x2'], [at.ints('perm', [0, 1, 2])])]), 'lstm2', 'LSTM',
+      'LSTM.X must be [time, batch, features] built from the model input, got axes [1, ?, 2]');
     // [N, D, H]: Y_h transposed, the direction (feature) axis second.
     refused(fromYh([nd('Transpose', ['h1'], ['x2'], [at.ints('perm', [1, 0, 2])])]), 'lstm2', 'LSTM',
       'LSTM.X must be [time, batch, features] built from the model input, got axes [?, 1, 2]');
