@@ -2,11 +2,13 @@
 // check of a ModelProto names the source and what was expected; weights stored as float_data
 // load like raw_data; the version written is package.json's.
 
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { onnx } from '../src/graph/builder.js';
 import { META, resolveExportOptions, rnnxVersion, toModelProto, toOnnx } from '../src/graph/export.js';
-import { int64ToNumber, modelDataFromProto, parseModelProto, readModelBytes, readRnnxInfo } from '../src/graph/io.js';
+import { int64ToNumber, modelDataFromProto, parseModelProto, readModelBytes, readModelFile, readRnnxInfo, saveModel } from '../src/graph/io.js';
 import { dense, gru } from '../src/layers/spec.js';
 import { Model } from '../src/model/model.js';
 import { randomizeParams, viewProto } from './reference/util.js';
@@ -108,6 +110,60 @@ describe('readRnnxInfo and modelDataFromProto', () => {
   });
 });
 
+describe('tensors and fields a hand-made ModelProto may leave out', () => {
+  // toModelProto's nested messages are plain objects: a field never set is undefined there (a
+  // decoded proto would read the default instead), and modelDataFromProto takes either.
+  it('an initializer whose dims are a prefix of the slot\'s, or absent, is refused by its dims', () => {
+    const p = toModelProto(model());
+    const W = p.graph!.initializer!.find((t) => t.name === 'layers.0.W')!;
+    expect(W.dims).toEqual([1, 9, 2]);
+    // [1, 9] holds 9 values, but the raw_data (18 values) is left as it was: only the dims differ.
+    W.dims = [1, 9];
+    expect(() => modelDataFromProto(p, 'f.onnx')).toThrow('f.onnx: initializer layers.0.W must have dims [1,9,2] for the spec in rnnx.spec, got [1,9]');
+    delete W.dims;
+    expect(() => modelDataFromProto(p, 'f.onnx')).toThrow('f.onnx: initializer layers.0.W must have dims [1,9,2] for the spec in rnnx.spec, got []');
+  });
+
+  it('an initializer with neither raw_data nor float_data holds 0 values', () => {
+    const p = toModelProto(model());
+    const W = p.graph!.initializer!.find((t) => t.name === 'layers.0.W')!;
+    delete W.rawData;
+    expect(W.floatData).toBeUndefined();
+    expect(() => modelDataFromProto(p, 'f.onnx')).toThrow('f.onnx: initializer layers.0.W must hold 18 float32 values, got 0');
+  });
+
+  it('a graph without initializers misses the first weight', () => {
+    const p = toModelProto(model());
+    p.graph = null;
+    expect(() => modelDataFromProto(p, 'f.onnx')).toThrow('f.onnx: initializer layers.0.W with dims [1,9,2] is missing (the file\'s spec needs it; file truncated or edited?)');
+  });
+
+  it('a metadata entry without a value reads as empty text; the default source is "model"', () => {
+    const p = toModelProto(model());
+    p.metadataProps.find((q) => q.key === META.metadata)!.value = null as never;
+    expect(() => readRnnxInfo(p, 'f.onnx')).toThrow(/^f\.onnx: metadata_props rnnx\.metadata must be JSON, got "" \(/);
+    expect(() => readRnnxInfo(p)).toThrow(/^model: metadata_props rnnx\.metadata must be JSON, got "" \(/);
+  });
+});
+
+describe('readModelFile', () => {
+  it('reads back what saveModel wrote, weights bit for bit, and names a missing path', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rnnx-io-'));
+    try {
+      const m = model();
+      const path = join(dir, 'm.onnx');
+      saveModel(m, path);
+      const back = readModelFile(path);
+      expect(back.spec).toEqual(m.spec);
+      expect(back.metadata).toEqual({ extra: { k: 'v' } });
+      expect(Buffer.from(back.params.buffer).equals(Buffer.from(m.params.buffer))).toBe(true);
+      expect(() => readModelFile(join(dir, 'none.onnx'))).toThrow(join(dir, 'none.onnx'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('export options', () => {
   it('are checked by field and filled with defaults', () => {
     expect(resolveExportOptions()).toEqual({ sequenceLens: false, stateful: false, opset: 14 });
@@ -142,5 +198,24 @@ describe('export options', () => {
     m.params[7] = 0;
     m.params[0] = Infinity;
     expect(() => toOnnx(m)).toThrow('export: the model has 1 non-finite weight (first: params[0] = Infinity); refusing to write it');
+    // The first stays params[0] when later ones follow it.
+    m.params[5] = NaN;
+    expect(() => toOnnx(m)).toThrow('export: the model has 2 non-finite weights (first: params[0] = Infinity); refusing to write it');
+  });
+
+  it('the graph is named rnnx', () => {
+    expect(toModelProto(model()).graph!.name).toBe('rnnx');
+    expect(parseModelProto(toOnnx(model())).graph!.name).toBe('rnnx');
+  });
+
+  it('model data whose layout does not match its spec is refused as an internal error', () => {
+    // ModelData is plain data: a hand-made one can pair a spec with another spec's layout.
+    const rec = model();
+    const denseFirst = { spec: { ...rec.spec, layers: [rec.spec.layers[1], rec.spec.layers[0]] }, layout: rec.layout, params: rec.params, metadata: {} };
+    expect(() => toModelProto(denseFirst)).toThrow('internal: layer 1 layout is dense, spec says gru');
+    const noDense = { spec: rec.spec, layout: { ...rec.layout, layers: [rec.layout.layers[0], rec.layout.layers[0]] }, params: rec.params, metadata: {} };
+    expect(() => toModelProto(noDense)).toThrow('internal: layout does not match spec');
+    const denseOnly = { spec: { ...rec.spec, layers: [rec.spec.layers[1]] }, layout: { ...rec.layout, layers: [rec.layout.layers[1]] }, params: rec.params, metadata: {} };
+    expect(() => toModelProto(denseOnly)).toThrow('internal: model has no recurrent layer');
   });
 });

@@ -161,5 +161,14 @@ describe('tritonGraph', () => {
     const dims = (v: { type?: { tensorType?: { shape?: { dim?: { dimParam?: string | null; dimValue?: unknown }[] | null } | null } | null } | null }) => v.type!.tensorType!.shape!.dim!.map((d) => d.dimParam || Number(d.dimValue));
     expect(g.input!.slice(1).map((v) => [v.name, dims(v)])).toEqual(names.map((k) => [`h0_${k}`, ['batch', 1, 1]]));
     expect(g.output!.slice(1).map((v) => [v.name, dims(v)])).toEqual(names.map((k) => [`hT_${k}`, ['batch', 1, 1]]));
+    // Nothing else is added: the stateful export's nodes, in order, between the two sets of Transposes.
+    const plain = onnx.ModelProto.decode(toOnnx(deep, { stateful: true })).graph!.node!;
+    expect(g.node!.slice(11, -11).map((n) => n.opType)).toEqual(plain.map((n) => n.opType));
+    expect(g.node!).toHaveLength(plain.length + 22);
+  });
+
+  it('stateful config: states for the recurrent layers only, numbered among them', () => {
+    const text = tritonConfig({ inputSize: 2, layers: [gru({ units: 3 }), dense({ units: 2 })] }, { name: 'm', stateful: true });
+    expect(text.split('\n').filter((l) => l.includes('_name:'))).toEqual(['    input_name: "h0_0"', '    output_name: "hT_0"']);
   });
 });

@@ -1,4 +1,6 @@
 // Graph builder and exported graph structure: one recurrent node per layer (never unrolled),
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 // the I/O naming convention, attributes, initializers equal to the parameter views, and shape
 // errors raised where the bad node is built.
 
@@ -89,6 +91,35 @@ describe('exported graph structure', () => {
     try {
       const fresh = await import('../src/graph/export.js');
       expect(fresh.rnnxVersion()).toBe(real);
+    } finally {
+      vi.doUnmock('node:fs');
+      vi.resetModules();
+    }
+  });
+
+  it('without any rnnx package.json the walk stops six directories up and the version is 0.0.0-unknown', async () => {
+    const tried: string[] = [];
+    vi.resetModules();
+    vi.doMock('node:fs', async (importOriginal) => {
+      const fs = await importOriginal<typeof import('node:fs')>();
+      const readFileSync = ((path: unknown, ...rest: unknown[]) => {
+        if (!String(path).endsWith('package.json')) return (fs.readFileSync as (...a: unknown[]) => unknown)(path, ...rest);
+        tried.push(String(path));
+        throw Object.assign(new Error(`ENOENT: ${String(path)}`), { code: 'ENOENT' });
+      }) as typeof fs.readFileSync;
+      return { ...fs, default: { ...fs, readFileSync }, readFileSync };
+    });
+    try {
+      const fresh = await import('../src/graph/export.js');
+      expect(fresh.rnnxVersion()).toBe('0.0.0-unknown');
+      // src/graph, src, the package root and three directories above it.
+      let dir = fileURLToPath(new URL('../src/graph', import.meta.url));
+      const expected: string[] = [];
+      for (let i = 0; i < 6; i++, dir = dirname(dir)) expected.push(join(dir, 'package.json'));
+      expect(tried).toEqual(expected);
+      // Cached: asked again, nothing more is read.
+      expect(fresh.rnnxVersion()).toBe('0.0.0-unknown');
+      expect(tried).toHaveLength(6);
     } finally {
       vi.doUnmock('node:fs');
       vi.resetModules();

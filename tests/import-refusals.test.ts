@@ -235,6 +235,25 @@ describe('recurrent nodes', () => {
       inits: [...weights(), i64('ax1', [1])],
     };
     refused(two, 'lstm2', 'LSTM', 'LSTM.X has the batch axis where the time axis belongs');
+    // Layer 2 reading layer 1's final state Y_h [D, N, H] with a size-1 or feature axis where
+    // time or batch belongs: refused as a bad X, before the time-axis check (which would blame
+    // the batch axis instead).
+    const fromYh = (shape: Node[], inits: Tensor[] = []): ModelParts => ({
+      nodes: [xt(), lstm(['xt', 'W', 'R', 'B'], [], ['', 'h1']), ...shape, lstm(['x2', 'W', 'R', 'B'], [], ['', 'yh'], 'lstm2'), ...lastOf('yh')],
+      inits: [...weights(), i64('ax0', [0]), i64('ax1', [1]), ...inits],
+    });
+    // [1, N, H]: Y_h with its direction axis squeezed away, a size-1 axis added in front.
+    refused(fromYh([nd('Squeeze', ['h1', 'ax0'], ['h1s']), nd('Unsqueeze', ['h1s', 'ax0'], ['x2'])]), 'lstm2', 'LSTM',
+      'LSTM.X must be [time, batch, features] built from the model input, got axes [1, ?, 2]');
+    // [N, 1, H]: the size-1 axis second.
+    refused(fromYh([nd('Squeeze', ['h1', 'ax0'], ['h1s']), nd('Unsqueeze', ['h1s', 'ax1'], ['x2'])]), 'lstm2', 'LSTM',
+      'LSTM.X must be [time, batch, features] built from the model input, got axes [?, 1, 2]');
+    // [D, N, H]: Y_h itself (through an identity Transpose), the direction (feature) axis first.
+    refused(fromYh([nd('Transpose', ['h1'], ['x2'], [at.ints('perm', [0, 1, 2])])]), 'lstm2', 'LSTM',
+      'LSTM.X must be [time, batch, features] built from the model input, got axes [1, ?, 2]');
+    // [N, D, H]: Y_h transposed, the direction (feature) axis second.
+    refused(fromYh([nd('Transpose', ['h1'], ['x2'], [at.ints('perm', [1, 0, 2])])]), 'lstm2', 'LSTM',
+      'LSTM.X must be [time, batch, features] built from the model input, got axes [?, 1, 2]');
     // Layer 2 reading layer 1's sequence next to the input's features (a skip connection).
     const skip: ModelParts = {
       nodes: [...two.nodes.slice(0, 3), nd('Concat', ['xt', 's1'], ['xs'], [at.i('axis', 2)]), lstm(['xs', 'W4', 'R', 'B'], [], ['', 'yh'], 'lstm2'), ...lastOf('yh')],

@@ -198,7 +198,8 @@ export class GraphBuilder {
       name: options.graphName ?? 'graph',
       node: nodes,
       initializer: this.initializers.map((i) => i.tensor),
-      input: this.inputs.map((v) => valueInfo(v.name!, v.elemType, v.shape ?? [])),
+      // input() takes a Dim[]: an input's shape is never null.
+      input: this.inputs.map((v) => valueInfo(v.name!, v.elemType, v.shape!)),
       output: this.outputs.map((o) => valueInfo(o.value.name!, o.value.elemType, o.shape)),
     };
     return onnx.ModelProto.create({
