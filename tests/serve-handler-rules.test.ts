@@ -65,6 +65,8 @@ async function withHandler(options: HandlerOptions, fn: (port: number, h: Reques
 
 const json = { 'content-type': 'application/json' };
 const predictBody = JSON.stringify({ input: x });
+/** A predict body of exactly `bytes` bytes (x padded with an ignored field). */
+const sized = (bytes: number) => JSON.stringify({ input: x, pad: 'p'.repeat(bytes - JSON.stringify({ input: x, pad: '' }).length) });
 
 describe('options', () => {
   it('limits must be positive integers, the token 16+ characters, the base path absolute; services distinct and present', async () => {
@@ -491,8 +493,6 @@ describe('requests in progress', () => {
   });
 
   it('a body refused part-way gives its received bytes back once: the rest of it and its end change nothing', async () => {
-    /** A predict body of exactly `bytes` bytes. */
-    const sized = (bytes: number) => JSON.stringify({ input: x, pad: 'p'.repeat(bytes - JSON.stringify({ input: x, pad: '' }).length) });
     await withHandler({ maxBufferedBodyBytes: 1000, bodyTimeoutMs: 60_000 }, async (port, h) => {
       const a = partialPost(port, '/v1/predict', sized(700), 600);
       await until('600 bytes of A', () => h.memoryInUse === 600 * BODY_MEMORY_FACTOR);
@@ -515,7 +515,6 @@ describe('requests in progress', () => {
     // node:http can still emit 'error' on a request (the client resets the connection) after the
     // handler has refused its body and while the answer is being written; the test emits it
     // itself on the request object, once the refusal is out, to reach that order every time.
-    const sized = (bytes: number) => JSON.stringify({ input: x, pad: 'p'.repeat(bytes - JSON.stringify({ input: x, pad: '' }).length) });
     const h = createRequestHandler(svc, { maxBufferedBodyBytes: 1000, bodyTimeoutMs: 60_000 });
     const seen: IncomingMessage[] = [];
     const listener: RequestListener = (req, res) => {
@@ -541,7 +540,6 @@ describe('requests in progress', () => {
   });
 
   it('a body cut by its timeout gives its bytes back once, and its connection is closed', async () => {
-    const sized = (bytes: number) => JSON.stringify({ input: x, pad: 'p'.repeat(bytes - JSON.stringify({ input: x, pad: '' }).length) });
     await withHandler({ maxBufferedBodyBytes: 1000, bodyTimeoutMs: 100 }, async (port, h) => {
       // 408 after 100 ms, then its socket is destroyed.
       const e = partialPost(port, '/v1/predict', sized(500), 300);
@@ -554,7 +552,6 @@ describe('requests in progress', () => {
   });
 
   it('chunks that arrive after a body is refused are not counted: a large body refused at its second chunk', async () => {
-    const sized = (bytes: number) => JSON.stringify({ input: x, pad: 'p'.repeat(bytes - JSON.stringify({ input: x, pad: '' }).length) });
     const M = 256 * 1024;
     await withHandler({ maxBufferedBodyBytes: M, bodyTimeoutMs: 60_000 }, async (port, h) => {
       // A holds 150 KiB; B's 300 KiB come in chunks of at most 64 KiB: one or two fit, the next
