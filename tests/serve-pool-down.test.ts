@@ -176,6 +176,25 @@ describe('a replacement worker that throws while starting', () => {
   });
 });
 
+describe('a pool whose first workers cannot start', () => {
+  it('open fails, and no replacement worker is started afterwards for the workers that died during it', async () => {
+    const { path } = makeModel(tmp.dir, 'never-ready', 2, [gru({ units: 3 })], 5);
+    const before = control.made.length;
+    const respawns = fastRespawns();
+    control.failing = true;
+    try {
+      await expect(openEngine(path, { workers: 2, intraOpNumThreads: 1 })).rejects.toThrow();
+      // A death during the open may already have asked for a replacement (run at once here):
+      // it must find the pool closed and start nothing.
+      await new Promise((r) => setTimeout(r, 300));
+      expect(control.made.length - before).toBe(2);
+    } finally {
+      control.failing = false;
+      respawns.restore();
+    }
+  });
+});
+
 describe('a pool that stops replacing one worker while another lives', () => {
   it('keeps the runs waiting for the living worker instead of failing them', async () => {
     control.failing = false;
