@@ -131,7 +131,8 @@ async function plan() {
   console.log(`next: RNNX_MUTATION_SAMPLE=${relative(root, join(outDir, 'sample.json'))} npx stryker run ${relative(root, join(outDir, 'stryker.config.json'))}`);
 }
 
-// Equivalent survivors from the checked-in list: "## src/x.ts" headings, then "| line:col |" rows.
+// Equivalent survivors from the checked-in list: "## src/x.ts" headings, then rows whose first
+// cell is one "line:col" or several, comma-separated ("| 112:5, 113:5 |").
 function equivalents() {
   const text = readFileSync(join(root, 'scripts/mutation/equivalent-mutants.md'), 'utf8');
   const set = new Set();
@@ -139,8 +140,8 @@ function equivalents() {
   for (const line of text.split('\n')) {
     const heading = /^## (src\/\S+\.ts)/.exec(line);
     if (heading) file = heading[1];
-    const row = /^\| (\d+):(\d+) \|/.exec(line);
-    if (row && file) set.add(`${file}|${row[1]}:${row[2]}`);
+    const row = /^\| (\d+:\d+(?:, \d+:\d+)*) \|/.exec(line);
+    if (row && file) for (const at of row[1].split(', ')) set.add(`${file}|${at}`);
   }
   return set;
 }
