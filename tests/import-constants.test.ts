@@ -149,6 +149,11 @@ describe('glue on constants', () => {
       f32('Bbig', [2, 17], [...new Array(17).fill(5), ...REF.B, 5]), i64('bs', [1, -100]), i64('be', [9, 16]),
     ];
     expectRef(importedWeights(lstmModel({ nodes, inits })));
+    // A start past the end with a negative step starts at the last element (clamped to n - 1).
+    const Wtail = [[9, 9], [9, 9], ...rows.slice().reverse()].flat();
+    const fromEnd: Node[] = [nd('Slice', ['Wtail', 'fs', 'fe', 'a', 'st'], ['W']), nodes[1], nodes[2]];
+    const tailInits = [...inits.filter((t) => !['Wbig', 's', 'e'].includes(t.name!)), f32('Wtail', [1, 10, 2], Wtail), i64('fs', [2 ** 40]), i64('fe', [1])];
+    expectRef(importedWeights(lstmModel({ nodes: fromEnd, inits: tailInits })));
     // Opset 9: starts, ends and axes are attributes.
     const old: Node[] = [
       nd('Slice', ['Wbig2'], ['W'], [at.ints('starts', [2]), at.ints('ends', [2 ** 31 - 1]), at.ints('axes', [1])]),
