@@ -193,6 +193,10 @@ describe('reading one time step of a recurrent output', () => {
     expect(spec(rs(slice(0, 1), sl(0, 1), [at.s('direction', 'reverse')]))).toMatchObject({ returnSequences: false, direction: 'reverse' });
     refusedAt(rs(slice(0, 1), sl(0, 1)), 'pick', 'Slice', 'it picks time step 0 of lstm\'s forward direction, which is not that direction\'s final state (rnnx\'s last-step output of a recurrent layer is each direction\'s final state: step T-1 forward, step 0 reverse)');
     refusedAt(rs(slice(-2, -1), sl(-2, -1)), 'pick', 'Slice', 'it slices time steps [-2, -1) step 1; only the whole sequence or one final step can be read');
+    // The last two steps, and [-1, end) walked backwards (empty in ONNX): neither is the final step.
+    refusedAt(rs(slice(-2, 2 ** 40), sl(-2, 2 ** 40)), 'pick', 'Slice', 'it slices time steps [-2, 2147483647) step 1; only the whole sequence or one final step can be read');
+    const stepped = nd('Slice', ['s', 'st', 'en', 'a0', 'sp'], ['p'], [], 'pick');
+    refusedAt(rs(stepped, sl(-1, 2 ** 40, [i64('sp', [-1])])), 'pick', 'Slice', 'it slices time steps [-1, 2147483647) step -1; only the whole sequence or one final step can be read');
     // [-2, 1) ends where step 0 does, but starts at T-2: steps 0 and 1 when T >= 2, so not the reverse final state.
     refusedAt(rs(slice(-2, 1), sl(-2, 1), [at.s('direction', 'reverse')]), 'pick', 'Slice', 'it slices time steps [-2, 1) step 1; only the whole sequence or one final step can be read');
     // The whole time axis is no selection at all.
