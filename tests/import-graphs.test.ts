@@ -206,6 +206,23 @@ describe('reading one time step of a recurrent output', () => {
     expect(spec(wholeNeg)).toMatchObject({ returnSequences: true });
   });
 
+  it('a size-1 axis made by Unsqueeze is kept by a 1-D Gather index and dropped by a scalar one', () => {
+    // [T, N, H] → Unsqueeze → [T, 1, N, H]; Gather [0] on axis 1 keeps it (then Squeeze), Gather 0 drops it.
+    const seqOut = (indexDims: number[], squeeze: boolean): ModelParts => ({
+      nodes: [
+        xt(), lstm(['xt', 'W1', 'R1'], ['Y'], [], 'uni'), nd('Squeeze', ['Y', 'a1'], ['S']), nd('Unsqueeze', ['S', 'a1'], ['U']),
+        nd('Gather', ['U', 'd'], ['G'], [at.i('axis', 1)], 'one'),
+        ...(squeeze ? [nd('Squeeze', ['G', 'a1'], ['Gs'])] : []),
+        nd('Transpose', [squeeze ? 'Gs' : 'G'], ['y'], perm([1, 0, 2])),
+      ],
+      inits: [f32('W1', [1, 8, 2], REF.W), f32('R1', [1, 8, 2], REF.R), i64('d', [0], indexDims), i64('a1', [1])],
+    });
+    expect(spec(seqOut([1], true))).toMatchObject({ kind: 'lstm', direction: 'forward', returnSequences: true });
+    expect(spec(seqOut([], false))).toMatchObject({ kind: 'lstm', direction: 'forward', returnSequences: true });
+    // Kept, the axis is still there: without the Squeeze, the Transpose gets a 4-D value.
+    expect(() => importOnnxModel(model(seqOut([1], false)))).toThrow('Transpose.perm must be a permutation of 0..3, got [1,0,2]');
+  });
+
   it('a bidirectional layer\'s final states: the forward half at step -1, the reverse half at step 0', () => {
     // Y [T, 2, N, H] → direction d → [T, N, H] → one step → [N, H]; Concat of both halves is the layer's last-step output.
     const halves = (fwdStep: number, bwdStep: number): ModelParts => ({
