@@ -372,6 +372,9 @@ describe('run-time shapes (the glue PyTorch writes for dynamic batch and time)',
     refusedAt({ nodes: sliceEnd, inits: [...inits(), i64('z0', [0])] }, 'sl', 'Slice', 'Slice.ends depends on the input\'s size at run time');
     const floatIdx = zerosH0(null, [nd('Gather', ['xs', 'fi'], ['bad'], [], 'ga')], 'bad');
     refusedAt({ nodes: floatIdx, inits: [...inits(), f32('fi', [1], [0])] }, 'ga', 'Gather', 'Gather.indices must be integers');
+    // Zeros of a run-time shape next to a nonzero constant are not zeros.
+    const mixed = zerosH0(null, [nd('Concat', ['h0', 'nz'], ['bad'], [at.i('axis', 0)], 'cat')], 'bad');
+    refusedAt({ nodes: mixed, inits: [...inits(), f32('nz', [1, 1, H], new Array(H).fill(1))] }, 'cat', 'Concat', 'Concat mixes a value computed from the input with a constant or state; rnnx layers read only the previous layer');
     const inputIdx = zerosH0(null, [nd('Gather', ['xs', 'x'], ['bad'], [], 'ga')], 'bad');
     refusedAt({ nodes: inputIdx, inits: inits() }, 'ga', 'Gather', 'Gather.indices must be a constant (initializer, Constant node or folded glue), got a value computed from the input');
     const shapeOfState = { nodes: [nd('Shape', ['h0'], ['bad'], [], 'sh'), xt(), lstm(['xt', 'W', 'R', 'B', '', 'bad'], ['', 'yh']), nd('Transpose', ['yh'], ['yht'], perm([1, 0, 2])), nd('Reshape', ['yht', 'flat'], ['y'])], inits: inits(), inputs: [vi('x', DT.FLOAT, ['batch', 'time', 2]), vi('h0', DT.FLOAT, [1, 'batch', 2])] };
