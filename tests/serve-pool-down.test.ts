@@ -234,6 +234,32 @@ describe('a pool that stops replacing one worker while another lives', () => {
   });
 });
 
+describe('a worker that dies in a run while another is idle', () => {
+  it('leaves the idle one in service: the next run goes to it', async () => {
+    control.failing = false;
+    const { path } = makeModel(tmp.dir, 'idle-survives', 2, [gru({ units: 3 })], 4);
+    const ready = "const { parentPort } = require('node:worker_threads'); parentPort.postMessage({ type: 'ready', provider: 'cpu', fallbacks: [] });";
+    // Worker 0 answers y = [sum of x]; worker 1 (the first to get a run) crashes with it.
+    control.plan.push(
+      `${ready} parentPort.on('message', (m) => { if (m.type === 'close') process.exit(0);
+        parentPort.postMessage({ type: 'result', id: m.id, result: { y: new Float32Array([m.req.x.reduce((a, b) => a + b, 0)]), dims: [1, 1] } }); });`,
+      `${ready} parentPort.on('message', (m) => { if (m.type === 'run') throw new Error('crashed'); });`,
+    );
+    const pool = await openEngine(path, { workers: 2, intraOpNumThreads: 1 });
+    const respawns = fastRespawns();
+    control.failing = true; // no replacement comes: only worker 0 can answer
+    try {
+      const run = (x: number[]) => pool.predict.runner.run({ x: Float32Array.from(x), batch: 1, time: 2 }).then((r) => Array.from(r.y), (e: Error) => e.message);
+      expect(await run([1, 1, 1, 1])).toBe('crashed');
+      expect(await within(run([1, 2, 3, 4]), 5000)).toEqual([10]);
+    } finally {
+      respawns.restore();
+      control.failing = false;
+      await pool.close();
+    }
+  });
+});
+
 describe('answers a worker sends that are not for the run it holds', () => {
   it('are dropped: a stale id, and a second answer once the run is settled, whether or not another run has started', async () => {
     const { path } = makeModel(tmp.dir, 'stale', 2, [gru({ units: 3 })], 4);
