@@ -42,6 +42,8 @@ vi.mock('node:worker_threads', async (importOriginal) => {
 vi.mock('node:os', async (importOriginal) => ({ ...(await importOriginal<typeof import('node:os')>()), availableParallelism: () => 5 }));
 
 const tmp = tempDir('rnnx-pool-down-');
+/** The start of a stand-in worker script: it says it is ready, as a real worker does once its model is open. */
+const ready = "const { parentPort } = require('node:worker_threads'); parentPort.postMessage({ type: 'ready', provider: 'cpu', fallbacks: [] });";
 afterAll(() => tmp.cleanup());
 
 /**
@@ -199,7 +201,6 @@ describe('a pool that stops replacing one worker while another lives', () => {
   it('keeps the runs waiting for the living worker instead of failing them', async () => {
     control.failing = false;
     const { path } = makeModel(tmp.dir, 'one-left', 2, [gru({ units: 3 })], 4);
-    const ready = "const { parentPort } = require('node:worker_threads'); parentPort.postMessage({ type: 'ready', provider: 'cpu', fallbacks: [] });";
     // Worker 0 takes runs and never answers (it leaves when told to close); worker 1 crashes with
     // the first run it gets (not on a timer, which could fire before worker 0 is ready and have
     // worker 1 replaced by a real one).
@@ -238,7 +239,6 @@ describe('a worker that dies in a run while another is idle', () => {
   it('leaves the idle one in service: the next run goes to it', async () => {
     control.failing = false;
     const { path } = makeModel(tmp.dir, 'idle-survives', 2, [gru({ units: 3 })], 4);
-    const ready = "const { parentPort } = require('node:worker_threads'); parentPort.postMessage({ type: 'ready', provider: 'cpu', fallbacks: [] });";
     // Worker 0 answers y = [sum of x]; worker 1 (the first to get a run) crashes with it.
     control.plan.push(
       `${ready} parentPort.on('message', (m) => { if (m.type === 'close') process.exit(0);
